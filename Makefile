@@ -1,0 +1,35 @@
+# reidbench: `make demo` and `make test` set everything up on a fresh machine.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# The CPU build of torch lies on local disk; an unpinned torch would pull a multi-GB CUDA build.
+TORCH_PIN ?= torch==2.13.0
+
+.PHONY: demo test bench lint clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(TORCH_PIN)
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+$(VENV)/.bench-installed: $(VENV)/.installed benchmarks/setup_peers.sh
+	$(PIP) install -q -e '.[dev,bench]'
+	bash benchmarks/setup_peers.sh $(PY)
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/reidbench demo
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.bench-installed
+	$(PY) -m pytest benchmarks -q --benchmark-only --benchmark-columns=min,median,max,rounds
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check reidbench baselines tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .benchmarks build *.egg-info

@@ -1,0 +1,1 @@
+"""The five published baselines, each a plugin registered under ``reidbench.adapters``."""

@@ -1,0 +1,79 @@
+"""The ``reidbench`` command line: a thin typer app.
+
+Each verb group lives in its own module (``reidbench/cli/<group>.py``) that defines a ``typer.Typer``
+named ``app`` (or single commands registered onto the root); :func:`build_app` assembles them. The
+library is imported lazily inside commands so ``reidbench --help`` stays fast. Every
+:class:`~reidbench.errors.ReidbenchError` becomes one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from reidbench.errors import ReidbenchError
+
+__all__ = ["build_app", "main"]
+
+# (module, name of the sub-command group or None to merge its commands into the root)
+_GROUPS: list[tuple[str, str | None]] = [
+    ("reidbench.cli.metrics", "metrics"),
+]
+
+
+def build_app() -> typer.Typer:
+    """Assemble the root typer app from the verb-group modules."""
+    app = typer.Typer(
+        name="reidbench",
+        help="Benchmark and leaderboard suite for video-based person re-identification.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+
+    @app.callback()
+    def _root() -> None:
+        """Benchmark and leaderboard suite for video-based person re-identification."""
+
+    for module_name, group in _GROUPS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue  # group not built yet
+            raise
+        if group is None:
+            for cmd in module.app.registered_commands:
+                app.registered_commands.append(cmd)
+        else:
+            app.add_typer(module.app, name=group)
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; turn reidbench errors into one line on stderr and a non-zero exit code."""
+    app = build_app()
+    try:
+        app(args=argv, standalone_mode=False)
+    except ReidbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        return 1
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

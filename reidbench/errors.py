@@ -1,0 +1,81 @@
+"""One exception hierarchy for reidbench, with one message style.
+
+Every message reads ``"<what> <where>: expected <x>, got <y>. <how to fix>"`` so that a user who sees
+only the last line of a traceback (the CLI prints only that line) knows what is wrong and what to do.
+Build messages with :func:`describe` rather than by hand.
+
+Example:
+    >>> raise InputError(describe("distmat", "rank_metrics", "a finite 2-D array", "NaN at (3, 7)",
+    ...                           "check the features for NaN before computing distances"))
+    Traceback (most recent call last):
+    ...
+    reidbench.errors.InputError: distmat in rank_metrics: expected a finite 2-D array, got NaN at (3, 7). check the features for NaN before computing distances
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ReidbenchError",
+    "InputError",
+    "DataError",
+    "CheckpointError",
+    "ProtocolError",
+    "RegistryError",
+    "IncomparableResultsError",
+    "describe",
+]
+
+
+def describe(what: str, where: str, expected: str, got: object, fix: str = "") -> str:
+    """Format an error message in the project's one style.
+
+    Args:
+        what: The argument, field, file or tracklet that is wrong.
+        where: The function, file or command where it was found.
+        expected: What was expected, in words.
+        got: What was found instead (formatted with ``str``).
+        fix: How to fix it; a short imperative sentence.
+
+    Returns:
+        ``"<what> in <where>: expected <expected>, got <got>. <fix>"``.
+    """
+    msg = f"{what} in {where}: expected {expected}, got {got}."
+    if fix:
+        msg += f" {fix[0].upper()}{fix[1:]}" + ("" if fix.endswith(".") else ".")
+    return msg
+
+
+class ReidbenchError(Exception):
+    """Base class of every error reidbench raises on purpose.
+
+    The CLI catches this class, prints the message on one line and exits non-zero.
+    """
+
+    exit_code: int = 2
+
+
+class InputError(ReidbenchError, ValueError):
+    """An argument or array has the wrong shape, type, value or content."""
+
+
+class DataError(ReidbenchError):
+    """A dataset copy, features file or result record on disk is missing, malformed or inconsistent."""
+
+
+class CheckpointError(ReidbenchError):
+    """A checkpoint is unreadable, unsafe (would need unpickling code) or belongs to another model."""
+
+
+class ProtocolError(ReidbenchError):
+    """A protocol is unknown, malformed, or not satisfied by the inputs given."""
+
+
+class RegistryError(ReidbenchError, KeyError):
+    """A name is unknown to a registry, registered twice, or resolves to the wrong kind of object."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep ours readable.
+        return str(self.args[0]) if self.args else ""
+
+
+class IncomparableResultsError(ReidbenchError):
+    """Two results were computed under protocols whose fingerprints differ."""
