@@ -20,6 +20,7 @@ __all__ = ["build_app", "main"]
 # (module, name of the sub-command group or None to merge its commands into the root)
 _GROUPS: list[tuple[str, str | None]] = [
     ("reidbench.cli.metrics", "metrics"),
+    ("reidbench.cli.data", "data"),
 ]
 
 
