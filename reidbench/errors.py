@@ -41,7 +41,7 @@ def describe(what: str, where: str, expected: str, got: object, fix: str = "") -
     """
     msg = f"{what} in {where}: expected {expected}, got {got}."
     if fix:
-        msg += f" {fix[0].upper()}{fix[1:]}" + ("" if fix.endswith(".") else ".")
+        msg += f" {fix[0].upper()}{fix[1:]}" + ("" if fix.endswith((".", "?", "!")) else ".")
     return msg
 
 

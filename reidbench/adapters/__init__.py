@@ -1,0 +1,66 @@
+"""Adapters: the one interface between reidbench and any model.
+
+``get_adapter("stmn")`` finds an adapter registered under the ``reidbench.adapters`` entry-point
+group (the five baselines register there exactly as a third-party package would);
+``get_adapter("mypkg.module:MyAdapter")`` loads an unregistered one.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import Any
+
+from reidbench.adapters.base import Adapter, AdapterCard
+from reidbench.adapters.checkpoint import Checkpoint, load_checkpoint, save_checkpoint, sha256_file
+from reidbench.adapters.features import FeaturesFile, load_features_file
+from reidbench.adapters.module import ModuleAdapter
+from reidbench.errors import RegistryError, describe
+from reidbench.registry import Registry, resolve_target
+
+__all__ = [
+    "Adapter",
+    "AdapterCard",
+    "Checkpoint",
+    "FeaturesFile",
+    "ModuleAdapter",
+    "adapter_registry",
+    "get_adapter",
+    "list_adapters",
+    "load_checkpoint",
+    "load_features_file",
+    "save_checkpoint",
+    "sha256_file",
+]
+
+ENTRY_POINT_GROUP = "reidbench.adapters"
+
+
+def adapter_registry() -> Registry[Any]:
+    """Return a fresh registry of the adapters installed under the entry-point group (lazy)."""
+    reg: Registry[Any] = Registry("adapter")
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name not in reg:
+            reg.register(ep.name, ep.value)
+    return reg
+
+
+def list_adapters() -> list[str]:
+    """Names of the installed adapters."""
+    return adapter_registry().names()
+
+
+def get_adapter(name: str, **config: Any) -> Adapter:
+    """Instantiate an adapter by registered name or ``"module:Class"`` target.
+
+    Args:
+        name: Registered name (``"stmn"``) or import target (``"pkg.mod:Class"``).
+        **config: Passed to the adapter's constructor.
+
+    Raises:
+        RegistryError: Unknown name (with suggestions) or a target that is not an Adapter.
+    """
+    cls = resolve_target(name) if ":" in name else adapter_registry().get(name)
+    if not (isinstance(cls, type) and issubclass(cls, Adapter)):
+        raise RegistryError(describe(f"adapter {name!r}", "get_adapter", "a subclass of "
+                                     "reidbench.adapters.Adapter", repr(cls), ""))
+    return cls(**config)

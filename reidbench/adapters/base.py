@@ -1,0 +1,128 @@
+"""The interface between the suite and any model.
+
+An adapter declares what it can do. ``embed_clips`` maps a batch of clips ``(B, T, 3, H, W)`` to
+features ``(B, D)`` (V2V, and the gallery side of I2V); ``embed_images`` maps ``(B, 3, H, W)`` to
+``(B, D)`` (the query side of I2V). A method that ranks with a learned pairwise scorer (READ)
+also implements ``score(query_repr, gallery_repr) -> (Q, G)`` similarities (higher = more similar);
+the engine then ranks every gallery item by it instead of by a distance.
+
+The five baselines and any third-party model implement this same class and register under the
+``reidbench.adapters`` entry-point group.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from reidbench.errors import InputError, describe
+from reidbench.protocols import Procedure
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["Adapter", "AdapterCard"]
+
+
+@dataclass(frozen=True)
+class AdapterCard:
+    """What an adapter is and where its defaults come from (shown in results and leaderboards).
+
+    Attributes:
+        name: Registry name, e.g. ``"stmn"``.
+        modes: Supported modes, subset of ``("v2v", "i2v")``.
+        input_size: Expected ``(height, width)`` of frames.
+        paper: Paper title and authors, or ``""`` for an unpublished model.
+        venue: Venue and year, e.g. ``"ICCV 2021"``.
+        license: Licence of the method's code or weights, in words.
+        defaults: Default hyper-parameters with their sources (``{"M": "10 (supp. Table 1)"}``).
+        notes: Every choice the paper leaves open and what this implementation does.
+    """
+
+    name: str
+    modes: tuple[str, ...] = ("v2v",)
+    input_size: tuple[int, int] = (256, 128)
+    paper: str = ""
+    venue: str = ""
+    license: str = "unknown"
+    defaults: dict[str, Any] = field(default_factory=dict)
+    notes: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the card as a JSON-ready dict."""
+        d = asdict(self)
+        d["modes"] = list(self.modes)
+        d["input_size"] = list(self.input_size)
+        return d
+
+
+class Adapter(ABC):
+    """Base class of every model adapter.
+
+    Subclasses set :attr:`card`, implement :meth:`embed_clips` (and :meth:`embed_images` for I2V),
+    and may override :meth:`procedure` (their paper's test-time recipe), :meth:`score` (pairwise
+    scorers), :meth:`load_state` and :meth:`to`.
+    """
+
+    card: AdapterCard = AdapterCard(name="unnamed")
+    #: Whether ranking uses :meth:`score` instead of a feature distance.
+    uses_scorer: bool = False
+
+    def __init__(self) -> None:
+        self.checkpoint_sha256: str | None = None
+        self.checkpoint_meta: dict[str, Any] = {}
+        self.device = "cpu"
+
+    @abstractmethod
+    def embed_clips(self, clips: torch.Tensor) -> torch.Tensor:
+        """Embed clips ``(B, T, 3, H, W)`` into features ``(B, D)``."""
+
+    def embed_images(self, images: torch.Tensor) -> torch.Tensor:
+        """Embed images ``(B, 3, H, W)`` into ``(B, D)``; default: each image as a one-frame clip."""
+        return self.embed_clips(images.unsqueeze(1))
+
+    def score(self, query_repr: torch.Tensor, gallery_repr: torch.Tensor) -> torch.Tensor:
+        """Return ``(Q, G)`` similarity scores; only for adapters with ``uses_scorer = True``."""
+        raise NotImplementedError(f"{type(self).__name__} has no pairwise scorer")
+
+    def procedure(self, default: Procedure) -> Procedure:
+        """Return the test-time procedure this model was designed for (default: the protocol's)."""
+        return default
+
+    def load_checkpoint(self, path: str) -> None:
+        """Load weights safely from ``path`` (see :func:`reidbench.adapters.load_checkpoint`)."""
+        from reidbench.adapters.checkpoint import load_checkpoint
+
+        ckpt = load_checkpoint(path)
+        self.load_state(ckpt.state_dict, ckpt.meta, path)
+        self.checkpoint_sha256 = ckpt.sha256
+        self.checkpoint_meta = ckpt.meta
+
+    def load_state(self, state_dict: dict[str, Any], meta: dict[str, Any], path: str) -> None:
+        """Apply a state dict; models override this. The base class has no weights."""
+        raise InputError(describe("checkpoint", path, f"an adapter with weights ({self.card.name} "
+                                  "has none)", "a checkpoint", "drop --checkpoint"))
+
+    def to(self, device: str) -> Adapter:
+        """Move the model to ``device``; returns self."""
+        self.device = device
+        return self
+
+    def eval(self) -> Adapter:
+        """Put the model in inference mode; returns self."""
+        return self
+
+    def describe(self) -> dict[str, Any]:
+        """Return provenance: card, checkpoint sha256 and metadata, parameter count."""
+        return {
+            "name": self.card.name,
+            "card": self.card.to_dict(),
+            "checkpoint_sha256": self.checkpoint_sha256,
+            "checkpoint_meta": self.checkpoint_meta,
+            "n_parameters": self.n_parameters(),
+        }
+
+    def n_parameters(self) -> int | None:
+        """Number of parameters, or None if the adapter does not know."""
+        return None
