@@ -21,6 +21,7 @@ __all__ = ["build_app", "main"]
 _GROUPS: list[tuple[str, str | None]] = [
     ("reidbench.cli.metrics", "metrics"),
     ("reidbench.cli.data", "data"),
+    ("reidbench.cli.protocols", "protocols"),
 ]
 
 

@@ -1,0 +1,51 @@
+"""`reidbench protocols list|show|ids`: the versioned evaluation protocols."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+app = typer.Typer(help="Versioned evaluation protocols: list, show, and the ids a features file "
+                       "must hold.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """List every registered protocol with its fingerprint."""
+    from reidbench.protocols import list_protocols
+
+    protocols = list_protocols()
+    if as_json:
+        typer.echo(json.dumps([p.to_dict() for p in protocols], indent=2))
+        return
+    width = max(len(p.id) for p in protocols)
+    for p in protocols:
+        typer.echo(f"{p.id:<{width}}  {p.fingerprint}  {p.title}")
+
+
+@app.command("show")
+def show_cmd(protocol: str = typer.Argument(..., help="Protocol id, e.g. mars/v2v@1.")) -> None:
+    """Print a protocol in full (JSON): evaluation part, default procedure, notes."""
+    from reidbench.protocols import get_protocol
+
+    typer.echo(json.dumps(get_protocol(protocol).to_dict(), indent=2))
+
+
+@app.command("ids")
+def ids_cmd(
+    protocol: str = typer.Argument(..., help="Protocol id, e.g. mars/v2v@1."),
+    data: str = typer.Option(..., "--data", help="Root of the dataset copy."),
+    split: str = typer.Option(None, "--split", help="Split (multi-split protocols; default all)."),
+) -> None:
+    """Print the item ids a features file must hold for PROTOCOL, one per line."""
+    from reidbench.datasets import load
+    from reidbench.engine.evalset import build_evalset
+    from reidbench.protocols import get_protocol
+
+    p = get_protocol(protocol)
+    dataset = load(p.evaluation.dataset, data)
+    splits = [split] if split else list(p.evaluation.splits)
+    for s in splits:
+        for item_id in build_evalset(dataset, p, s).ids():
+            typer.echo(item_id)

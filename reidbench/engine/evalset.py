@@ -1,0 +1,117 @@
+"""Build a protocol's query and gallery sets from a parsed dataset.
+
+This is where the protocol's words become lists of items: which tracklets are queries, which form the
+gallery (with or without the queries, junk pids dropped), and in I2V mode the query becomes the first
+frame of each query tracklet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from reidbench.errors import DataError, ProtocolError, describe
+from reidbench.protocols import Protocol
+from reidbench.types import Tracklet
+
+if TYPE_CHECKING:
+    from reidbench.datasets import VideoDataset
+
+__all__ = ["EvalItem", "EvalSet", "build_evalset", "dataset_fingerprint", "I2V_QUERY_SUFFIX"]
+
+#: Suffix of a query image's id in I2V mode: ``"<tracklet id>#first"``.
+I2V_QUERY_SUFFIX = "#first"
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One item to embed: a tracklet (``kind="video"``) or a single frame (``kind="image"``)."""
+
+    id: str
+    pid: int
+    camid: int
+    frames: tuple[str, ...]
+    kind: str = "video"
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """The query and gallery items of one split of one protocol."""
+
+    protocol_id: str
+    split: str
+    query: tuple[EvalItem, ...]
+    gallery: tuple[EvalItem, ...]
+
+    def ids(self) -> list[str]:
+        """Every item id a features file must hold: queries then gallery, each once."""
+        seen: dict[str, None] = {}
+        for item in self.query + self.gallery:
+            seen.setdefault(item.id, None)
+        return list(seen)
+
+    def labels(self, side: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(pids, camids)`` int64 arrays of ``side`` (``"query"`` or ``"gallery"``)."""
+        items = self.query if side == "query" else self.gallery
+        return (np.array([i.pid for i in items], dtype=np.int64),
+                np.array([i.camid for i in items], dtype=np.int64))
+
+
+def _video(t: Tracklet) -> EvalItem:
+    return EvalItem(t.id, t.pid, t.camid, tuple(t.frames), "video")
+
+
+def _first_frame(t: Tracklet) -> EvalItem:
+    if not t.frames:
+        raise DataError(describe(f"tracklet {t.id}", "the dataset", "at least one frame", "none",
+                                 "run `reidbench data verify` on the copy"))
+    return EvalItem(t.id + I2V_QUERY_SUFFIX, t.pid, t.camid, (t.frames[0],), "image")
+
+
+def build_evalset(dataset: VideoDataset, protocol: Protocol, split: str) -> EvalSet:
+    """Return the query and gallery items of ``split`` under ``protocol``.
+
+    Raises:
+        ProtocolError: If the protocol is for another dataset or names an unknown split.
+    """
+    ev = protocol.evaluation
+    if dataset.name != ev.dataset:
+        raise ProtocolError(describe("dataset", protocol.id, f"a {ev.dataset} copy",
+                                     f"a {dataset.name} copy", "pass --data with the right root"))
+    if split not in ev.splits:
+        raise ProtocolError(describe("split", protocol.id, f"one of {list(ev.splits)}",
+                                     repr(split), ""))
+    ds_split = dataset.split(split)
+    by_id = {t.id: t for t in dataset.tracklets}
+    queries = [by_id[i] for i in ds_split.query]
+    gallery_ids = list(ds_split.gallery)
+    if ev.gallery == "without_query":
+        qset = set(ds_split.query)
+        gallery_ids = [i for i in gallery_ids if i not in qset]
+    elif ev.gallery == "with_query":
+        present = set(gallery_ids)
+        gallery_ids += [i for i in ds_split.query if i not in present]
+    drop = set(ev.drop_pids)
+    gallery = [by_id[i] for i in gallery_ids if by_id[i].pid not in drop]
+    make_query = _first_frame if ev.mode == "i2v" else _video
+    return EvalSet(protocol.id, split, tuple(make_query(t) for t in queries),
+                   tuple(_video(t) for t in gallery))
+
+
+def dataset_fingerprint(dataset: VideoDataset) -> str:
+    """sha256 (16 hex) over every tracklet's id, pid, camid, frame names and the split lists.
+
+    Two copies with the same fingerprint index the same frames in the same roles (file contents are
+    checked by ``reidbench data verify --manifest``, not here).
+    """
+    h = hashlib.sha256()
+    for t in sorted(dataset.tracklets, key=lambda t: t.id):
+        names = ",".join(f.replace("\\", "/").rsplit("/", 1)[-1] for f in t.frames)
+        h.update(f"{t.id}|{t.pid}|{t.camid}|{t.subset}|{names}\n".encode())
+    for s in dataset.splits:
+        h.update(f"{s.name}|{','.join(s.train)}|{','.join(s.query)}|{','.join(s.gallery)}\n"
+                 .encode())
+    return h.hexdigest()[:16]

@@ -1,0 +1,124 @@
+"""Result records: ``results.json`` (schema-versioned summary and provenance) + ``per_query.npz``.
+
+Summary metrics are fractions in [0, 1] under ``metrics`` (keys ``mAP``, ``rank1``, ``rank5``,
+``rank10``, ``rank20``, ``mINP``; each ``{"value", "ci"}``) computed with the protocol's headline AP
+variant; the same under every other AP variant in ``metrics_by_variant``. Multi-split protocols
+report the mean over splits with ``std`` (sample standard deviation, ddof=1) and keep each split.
+The schema is documented in docs/results-schema.md.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reidbench.engine.io import atomic_write, write_json_atomic
+from reidbench.errors import DataError, describe
+
+__all__ = ["RESULT_SCHEMA", "EvalResult", "SplitScores", "read_result"]
+
+RESULT_SCHEMA = "reidbench.result/1"
+SUMMARY_KEYS = ("mAP", "rank1", "rank5", "rank10", "rank20", "mINP")
+
+
+@dataclass
+class SplitScores:
+    """Scores of one split: summary, per-variant summaries and the per-query arrays.
+
+    Attributes:
+        split: Split name.
+        metrics: Headline summary ``{key: {"value": float, "ci": [lo, hi] | None}}``.
+        metrics_by_variant: ``{variant: {key: float}}`` for every AP variant.
+        counts: ``n_queries``, ``n_gallery``, ``n_skipped``.
+        per_query: Arrays keyed by name (``ap``, ``ap_<variant>``, ``first_rank``, ``inp``,
+            ``n_positives``, ``counted``, ``topk_index``, ``topk_distance``, ``query_ids``,
+            ``gallery_ids``).
+        cmc: The CMC curve (length ``max_rank``) under the protocol.
+    """
+
+    split: str
+    metrics: dict[str, dict[str, Any]]
+    metrics_by_variant: dict[str, dict[str, float]]
+    counts: dict[str, int]
+    per_query: dict[str, np.ndarray]
+    cmc: list[float] = field(default_factory=list)
+
+
+@dataclass
+class EvalResult:
+    """A complete evaluation: JSON-ready record plus per-query arrays.
+
+    Attributes:
+        record: Everything in ``results.json``.
+        per_query: Everything in ``per_query.npz`` (keys prefixed ``<split>/`` for multi-split).
+    """
+
+    record: dict[str, Any]
+    per_query: dict[str, np.ndarray]
+
+    @property
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        """Headline summary metrics."""
+        return self.record["metrics"]
+
+    @property
+    def protocol_fingerprint(self) -> str:
+        """Fingerprint of the protocol's evaluation part."""
+        return self.record["protocol"]["fingerprint"]
+
+    def value(self, key: str) -> float:
+        """The headline value of a summary metric, e.g. ``value("mAP")``."""
+        return float(self.record["metrics"][key]["value"])
+
+    def split_arrays(self, split: str | None = None) -> dict[str, np.ndarray]:
+        """Per-query arrays of one split (the only one when ``split`` is None)."""
+        splits = self.record["splits"]
+        name = split if split is not None else splits[0]["split"]
+        prefix = f"{name}/"
+        return {k[len(prefix):]: v for k, v in self.per_query.items() if k.startswith(prefix)}
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write ``results.json`` and ``per_query.npz`` atomically into ``out_dir``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write(out / "per_query.npz", lambda tmp: _savez(tmp, self.per_query))
+        write_json_atomic(out / "results.json", self.record)
+        return out
+
+
+def _savez(tmp: Path, arrays: dict[str, np.ndarray]) -> None:
+    with open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
+
+
+def read_result(path: str | Path) -> EvalResult:
+    """Read a result directory (or its ``results.json``).
+
+    Raises:
+        DataError: If the files are missing, malformed or of another schema.
+    """
+    p = Path(path)
+    folder = p.parent if p.name == "results.json" else p
+    rj = folder / "results.json"
+    if not rj.is_file():
+        raise DataError(describe("results.json", str(folder), "a result directory written by "
+                                 "`reidbench evaluate`", "no results.json", "check the path"))
+    try:
+        record = json.loads(rj.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(describe("results.json", str(rj), "valid JSON", f"{exc.msg} at line "
+                                 f"{exc.lineno}", "re-run the evaluation")) from None
+    if not isinstance(record, dict) or record.get("schema") != RESULT_SCHEMA:
+        got = record.get("schema") if isinstance(record, dict) else type(record).__name__
+        raise DataError(describe("schema", str(rj), repr(RESULT_SCHEMA), repr(got),
+                                 "re-run the evaluation with this reidbench version"))
+    per_query: dict[str, np.ndarray] = {}
+    npz = folder / "per_query.npz"
+    if npz.is_file():
+        with np.load(npz, allow_pickle=False) as z:
+            per_query = {k: z[k] for k in z.files}
+    return EvalResult(record, per_query)
