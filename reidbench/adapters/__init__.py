@@ -14,6 +14,7 @@ from reidbench.adapters.base import Adapter, AdapterCard
 from reidbench.adapters.checkpoint import Checkpoint, load_checkpoint, save_checkpoint, sha256_file
 from reidbench.adapters.features import FeaturesFile, load_features_file
 from reidbench.adapters.module import ModuleAdapter
+from reidbench.adapters.trainable import TrainableAdapter, TrainRecipe
 from reidbench.errors import RegistryError, describe
 from reidbench.registry import Registry, resolve_target
 
@@ -23,6 +24,9 @@ __all__ = [
     "Checkpoint",
     "FeaturesFile",
     "ModuleAdapter",
+    "TrainRecipe",
+    "TrainableAdapter",
+    "adapter_class",
     "adapter_registry",
     "get_adapter",
     "list_adapters",
@@ -59,8 +63,18 @@ def get_adapter(name: str, **config: Any) -> Adapter:
     Raises:
         RegistryError: Unknown name (with suggestions) or a target that is not an Adapter.
     """
+    cls = adapter_class(name)
+    return cls(**config)
+
+
+def adapter_class(name: str) -> type[Adapter]:
+    """Return the adapter class for a registered name or ``"module:Class"`` target.
+
+    Raises:
+        RegistryError: Unknown name (with suggestions) or a target that is not an Adapter.
+    """
     cls = resolve_target(name) if ":" in name else adapter_registry().get(name)
     if not (isinstance(cls, type) and issubclass(cls, Adapter)):
         raise RegistryError(describe(f"adapter {name!r}", "get_adapter", "a subclass of "
                                      "reidbench.adapters.Adapter", repr(cls), ""))
-    return cls(**config)
+    return cls

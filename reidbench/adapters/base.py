@@ -94,8 +94,11 @@ class Adapter(ABC):
         """Load weights safely from ``path`` (see :func:`reidbench.adapters.load_checkpoint`)."""
         from reidbench.adapters.checkpoint import load_checkpoint
 
-        ckpt = load_checkpoint(path)
-        self.load_state(ckpt.state_dict, ckpt.meta, path)
+        self.apply_checkpoint(load_checkpoint(path))
+
+    def apply_checkpoint(self, ckpt: Any) -> None:
+        """Apply an already-read :class:`~reidbench.adapters.Checkpoint` and record its sha256."""
+        self.load_state(ckpt.state_dict, ckpt.meta, ckpt.path)
         self.checkpoint_sha256 = ckpt.sha256
         self.checkpoint_meta = ckpt.meta
 

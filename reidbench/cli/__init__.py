@@ -22,6 +22,7 @@ _GROUPS: list[tuple[str, str | None]] = [
     ("reidbench.cli.metrics", "metrics"),
     ("reidbench.cli.data", "data"),
     ("reidbench.cli.protocols", "protocols"),
+    ("reidbench.cli.evaluate", None),
 ]
 
 

@@ -1,0 +1,72 @@
+"""Adapters that reidbench's own training loop can train (the five baselines, and any model that
+wants ``reidbench train`` and ``reidbench sweep``)."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from reidbench.adapters.module import ModuleAdapter
+
+__all__ = ["TrainableAdapter", "TrainRecipe"]
+
+
+@dataclass(frozen=True)
+class TrainRecipe:
+    """A method's training defaults, each with its source in the paper or code.
+
+    Attributes:
+        P: Identities per batch.
+        K: Tracklets per identity.
+        seq_len: Frames per training clip.
+        sampling: Training frame sampling (``"rrs"`` random per chunk, ``"consecutive"``).
+        optimizer: ``"adam"`` (the five baselines all use Adam).
+        lr: Learning rate.
+        weight_decay: Weight decay.
+        epochs: Epochs of the paper's schedule.
+        step_size: StepLR step in epochs (None: constant).
+        gamma: StepLR factor.
+        flip: Horizontal flip probability for a whole training tracklet.
+        sources: Where each value comes from (``{"lr": "STMN train.sh"}``).
+    """
+
+    P: int = 8
+    K: int = 4
+    seq_len: int = 4
+    sampling: str = "rrs"
+    optimizer: str = "adam"
+    lr: float = 3e-4
+    weight_decay: float = 5e-4
+    epochs: int = 150
+    step_size: int | None = 50
+    gamma: float = 0.1
+    flip: float = 0.5
+    sources: tuple[tuple[str, str], ...] = ()
+
+
+class TrainableAdapter(ModuleAdapter):
+    """A :class:`ModuleAdapter` that can be built for ``num_classes`` identities and trained.
+
+    Subclasses take ``num_classes`` and their model options as constructor keywords, keep those
+    options in :attr:`config` (they are stored in checkpoints, so ``reidbench evaluate --adapter X
+    --checkpoint F`` rebuilds the same architecture), and implement :meth:`training_loss`.
+    """
+
+    recipe: TrainRecipe = TrainRecipe()
+
+    def __init__(self, model: Any, config: dict[str, Any]) -> None:
+        super().__init__(model)
+        self.config = dict(config)
+
+    @abstractmethod
+    def training_loss(self, clips: Any, pids: Any) -> tuple[Any, dict[str, float]]:
+        """Return ``(loss, logs)`` for a batch of clips ``(B, T, 3, H, W)`` and labels ``(B,)``.
+
+        ``pids`` are contiguous training labels in ``[0, num_classes)``.
+        """
+
+    def train(self) -> TrainableAdapter:
+        """Switch the model to training mode."""
+        self.model.train()
+        return self

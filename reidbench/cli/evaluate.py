@@ -1,0 +1,125 @@
+"""`reidbench evaluate` and `reidbench compare`: the first main job."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import typer
+
+app = typer.Typer()
+
+
+def _progress_printer() -> Any:
+    """A progress callback that redraws one line on stderr with an ETA."""
+    import time
+
+    state: dict[str, Any] = {"stage": None, "t0": 0.0}
+
+    def show(stage: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if stage != state["stage"]:
+            state.update(stage=stage, t0=now)
+        elapsed = now - state["t0"]
+        eta = elapsed / done * (total - done) if done else 0.0
+        end = "\n" if done >= total else ""
+        sys.stderr.write(f"\r{stage}: {done}/{total}  {elapsed:5.1f}s  eta {eta:5.1f}s   {end}")
+        sys.stderr.flush()
+
+    return show
+
+
+def format_summary(record: dict[str, Any]) -> str:
+    """Format a result record's headline metrics (percent) as a small text table."""
+    m = record["metrics"]
+    lines = [f"protocol  {record['protocol']['id']}  (fingerprint "
+             f"{record['protocol']['fingerprint']}, headline AP {record['headline_ap']})",
+             f"queries   {record['n_queries']}  skipped {record['n_skipped']}"]
+    for key in ("mAP", "rank1", "rank5", "rank10", "rank20", "mINP"):
+        v = m[key]
+        extra = ""
+        if v.get("std") is not None:
+            extra = f" +- {100 * v['std']:.2f} (over {len(v['per_split'])} splits)"
+        elif v.get("ci"):
+            extra = f"  [{100 * v['ci'][0]:.2f}, {100 * v['ci'][1]:.2f}] 95% CI"
+        lines.append(f"{key:<9} {100 * v['value']:6.2f}{extra}")
+    others = ", ".join(f"{var} {100 * vals['mAP']:.2f}"
+                       for var, vals in record["metrics_by_variant"].items()
+                       if var != record["headline_ap"])
+    lines.append(f"mAP under other AP variants: {others}")
+    return "\n".join(lines)
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    protocol: str = typer.Option(..., "--protocol", "-p", help="Protocol id, e.g. mars/v2v@1."),
+    data: str = typer.Option(..., "--data", help="Root of the dataset copy (official layout)."),
+    out: str = typer.Option(..., "--out", help="Result directory to write."),
+    features: str = typer.Option(None, "--features", help="Features .npz (use {split} for "
+                                 "multi-split protocols)."),
+    adapter: str = typer.Option(None, "--adapter", help="Adapter name or module:Class."),
+    checkpoint: str = typer.Option(None, "--checkpoint", help="Checkpoint (use {split} for "
+                                   "multi-split protocols)."),
+    config: str = typer.Option(None, "--config", help="Adapter options as JSON."),
+    device: str = typer.Option("cpu", "--device"),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    workers: int = typer.Option(0, "--workers"),
+    cache: str = typer.Option(None, "--cache", help="Feature cache folder."),
+    seq_len: int = typer.Option(None, "--seq-len", help="Override the clip length."),
+    sampling: str = typer.Option(None, "--sampling", help="Override the sampling strategy."),
+    distance: str = typer.Option(None, "--distance", help="Override the distance."),
+    rerank: bool = typer.Option(None, "--rerank/--no-rerank", help="k-reciprocal re-ranking."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples (0: no CI)."),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
+) -> None:
+    """Evaluate a features file or a model checkpoint under a protocol and write the result."""
+    from reidbench.engine import AdapterSource, FeaturesSource, evaluate
+    from reidbench.errors import InputError, describe
+
+    if (features is None) == (adapter is None):
+        raise InputError(describe("--features/--adapter", "reidbench evaluate", "exactly one of "
+                                  "them", "both" if features else "neither",
+                                  "pass --features FILE or --adapter NAME --checkpoint FILE"))
+    if features:
+        source: Any = FeaturesSource(features)
+    else:
+        try:
+            options = json.loads(config) if config else {}
+        except json.JSONDecodeError as exc:
+            raise InputError(describe("--config", "reidbench evaluate", "a JSON object",
+                                      exc.msg, "quote it, e.g. --config '{\"M\": 10}'")) from None
+        source = AdapterSource(adapter, checkpoint, options, device, batch_size, workers, cache)
+    overrides = {"seq_len": seq_len, "sampling": sampling, "distance": distance,
+                 "rerank": rerank}
+    result = evaluate(protocol, data, source, procedure=overrides, bootstrap=bootstrap,
+                      seed=seed, progress=None if as_json else _progress_printer())
+    result.write(out)
+    if as_json:
+        typer.echo(json.dumps(result.record, indent=2))
+    else:
+        typer.echo(format_summary(result.record))
+        typer.echo(f"written to {out}/results.json and {out}/per_query.npz")
+
+
+@app.command("compare")
+def compare_cmd(
+    result_a: str = typer.Argument(..., help="First result directory."),
+    result_b: str = typer.Argument(..., help="Second result directory."),
+    resamples: int = typer.Option(10000, "--resamples"),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Paired significance test on per-query AP; refuses results of different protocols."""
+    from reidbench.engine.compare import compare_results
+
+    report = compare_results(result_a, result_b, resamples=resamples, seed=seed)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    typer.echo(f"protocol {report['protocol']}  ({report['n_queries']} paired queries, "
+               f"headline AP {report['ap']})")
+    typer.echo(f"mAP  A {100 * report['map_a']:.2f}   B {100 * report['map_b']:.2f}   "
+               f"B - A {100 * report['diff']:+.2f}  95% CI [{100 * report['ci'][0]:+.2f}, "
+               f"{100 * report['ci'][1]:+.2f}]  p = {report['p_value']:.4g}")

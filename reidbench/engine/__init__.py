@@ -1,0 +1,22 @@
+"""The evaluation engine: ``evaluate(protocol, data_root, source) -> EvalResult``."""
+
+from __future__ import annotations
+
+from reidbench.engine.evalset import EvalItem, EvalSet, build_evalset, dataset_fingerprint
+from reidbench.engine.evaluate import evaluate
+from reidbench.engine.results import RESULT_SCHEMA, EvalResult, SplitScores, read_result
+from reidbench.engine.sources import AdapterSource, FeaturesSource
+
+__all__ = [
+    "AdapterSource",
+    "EvalItem",
+    "EvalResult",
+    "EvalSet",
+    "FeaturesSource",
+    "RESULT_SCHEMA",
+    "SplitScores",
+    "build_evalset",
+    "dataset_fingerprint",
+    "evaluate",
+    "read_result",
+]

@@ -1,0 +1,65 @@
+"""Compare two results: refuse incomparable ones (and say why), else a paired test on per-query AP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reidbench.engine.results import EvalResult, read_result
+from reidbench.errors import DataError, IncomparableResultsError, describe
+
+__all__ = ["compare_results", "why_incomparable"]
+
+
+def why_incomparable(a: EvalResult, b: EvalResult) -> str | None:
+    """Return why two results are not comparable (differing evaluation fields), or None."""
+    if a.protocol_fingerprint == b.protocol_fingerprint:
+        return None
+    ea, eb = a.record["protocol"]["evaluation"], b.record["protocol"]["evaluation"]
+    diffs = [f"{k}: {ea.get(k)!r} vs {eb.get(k)!r}" for k in sorted(set(ea) | set(eb))
+             if ea.get(k) != eb.get(k)]
+    return (f"{a.record['protocol']['id']} vs {b.record['protocol']['id']} differ in "
+            + "; ".join(diffs))
+
+
+def _paired_ap(a: EvalResult, b: EvalResult, where: str) -> tuple[np.ndarray, np.ndarray]:
+    aps_a, aps_b = [], []
+    for split in (s["split"] for s in a.record["splits"]):
+        pa, pb = a.split_arrays(split), b.split_arrays(split)
+        if not pa or not pb:
+            raise DataError(describe("per_query.npz", where, f"per-query arrays for split {split}",
+                                     "none", "re-run the evaluation to write per_query.npz"))
+        if not np.array_equal(pa["query_ids"], pb["query_ids"]):
+            raise IncomparableResultsError(describe("query ids", where, "the same queries in "
+                                                    "both results", "different query lists",
+                                                    "evaluate both on the same dataset copy"))
+        keep = pa["counted"] & pb["counted"]
+        aps_a.append(pa["ap"][keep])
+        aps_b.append(pb["ap"][keep])
+    return np.concatenate(aps_a), np.concatenate(aps_b)
+
+
+def compare_results(path_a: str | Path, path_b: str | Path, *, resamples: int = 10000,
+                    seed: int = 0) -> dict[str, Any]:
+    """Paired comparison of two result directories on per-query headline AP.
+
+    Raises:
+        IncomparableResultsError: If the protocol fingerprints differ (the message lists the
+            differing evaluation fields) or the query sets differ.
+    """
+    from reidbench.metrics.stats import paired_test
+
+    a, b = read_result(path_a), read_result(path_b)
+    where = f"{path_a} vs {path_b}"
+    reason = why_incomparable(a, b)
+    if reason:
+        raise IncomparableResultsError(describe("protocols", where, "equal protocol fingerprints",
+                                                reason, "evaluate both under the same protocol"))
+    ap_a, ap_b = _paired_ap(a, b, where)
+    test = paired_test(ap_b, ap_a, n_resamples=resamples, seed=seed)
+    return {"protocol": a.record["protocol"]["id"], "ap": a.record["headline_ap"],
+            "n_queries": int(ap_a.size), "map_a": float(ap_a.mean()), "map_b": float(ap_b.mean()),
+            "diff": test.diff, "ci": [test.low, test.high], "p_value": test.p_value,
+            "method": test.method, "n_resamples": test.n_resamples}

@@ -1,0 +1,168 @@
+"""``evaluate``: one call from a protocol, a dataset copy and a model (or features) to a result."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reidbench.engine.evalset import build_evalset, dataset_fingerprint
+from reidbench.engine.provenance import environment, utc_now
+from reidbench.engine.results import RESULT_SCHEMA, SUMMARY_KEYS, EvalResult, SplitScores
+from reidbench.engine.scoring import score_split
+from reidbench.engine.sources import AdapterSource, FeaturesSource
+from reidbench.errors import ProtocolError, describe
+from reidbench.protocols import Procedure, Protocol, get_protocol
+
+__all__ = ["evaluate"]
+
+Progress = Callable[[str, int, int], None]
+
+
+def evaluate(
+    protocol: str | Protocol,
+    data_root: str | Path,
+    source: FeaturesSource | AdapterSource,
+    *,
+    procedure: dict[str, Any] | None = None,
+    splits: list[str] | None = None,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    topk: int = 20,
+    progress: Progress | None = None,
+) -> EvalResult:
+    """Evaluate a model or a features file under a protocol.
+
+    Args:
+        protocol: Protocol id (``"mars/v2v@1"``) or record.
+        data_root: Root of the dataset copy in its official layout.
+        source: :class:`FeaturesSource` or :class:`AdapterSource`.
+        procedure: User overrides of the feature procedure (``{"seq_len": 16}``); they win over the
+            adapter's own procedure, which wins over the protocol's default.
+        splits: Evaluate only these splits (default: all the protocol's splits).
+        bootstrap: Bootstrap resamples for CIs (0 disables).
+        seed: Seed for the bootstrap and any random sampling.
+        topk: Gallery items kept per query in ``per_query.npz``.
+        progress: ``callback(stage, done, total)``; the CLI renders it.
+
+    Returns:
+        The result; call ``.write(out_dir)`` to save it.
+
+    Raises:
+        ProtocolError: Wrong dataset, unknown split, cross-dataset mismatch, single model for a
+            multi-split protocol.
+    """
+    from reidbench.datasets import load
+
+    t0 = time.perf_counter()
+    proto = get_protocol(protocol) if isinstance(protocol, str) else protocol
+    ev = proto.evaluation
+    dataset = load(ev.dataset, data_root)
+    run_splits = list(splits) if splits else list(ev.splits)
+    unknown = [s for s in run_splits if s not in ev.splits]
+    if unknown:
+        raise ProtocolError(describe("split", proto.id, f"one of {list(ev.splits)}", unknown, ""))
+    base = source.procedure_for(proto) if isinstance(source, AdapterSource) else proto.procedure
+    proc: Procedure = base.override(**(procedure or {}))
+    _check_training_dataset(proto, source)
+
+    split_scores: list[SplitScores] = []
+    split_info: dict[str, Any] = {}
+    for split in run_splits:
+        evalset = build_evalset(dataset, proto, split)
+        t_split = time.perf_counter()
+        inputs = source.inputs(evalset, proto, proc, progress)
+        t_feat = time.perf_counter() - t_split
+        distmat = inputs.distmat
+        if proc.rerank:
+            distmat = _rerank(inputs, proc)
+        scores = score_split(distmat, evalset, ev, bootstrap=bootstrap, seed=seed, topk=topk)
+        split_scores.append(scores)
+        split_info[split] = {**inputs.info, "seconds_features": round(t_feat, 3),
+                             "seconds_total": round(time.perf_counter() - t_split, 3)}
+        if progress:
+            progress("splits", len(split_scores), len(run_splits))
+
+    record = _record(proto, proc, dataset, data_root, source, split_scores, split_info, seed)
+    record["timings"]["total_seconds"] = round(time.perf_counter() - t0, 3)
+    per_query = {f"{s.split}/{k}": v for s in split_scores for k, v in s.per_query.items()}
+    return EvalResult(record, per_query)
+
+
+def _check_training_dataset(proto: Protocol, source: Any) -> None:
+    want = proto.evaluation.train_dataset
+    if want is None:
+        return
+    declared = (source.declared_train_dataset(proto) if isinstance(source, AdapterSource)
+                else source.declared_train_dataset())
+    if declared is not None and declared != want:
+        raise ProtocolError(describe("training dataset", proto.id, f"a model trained on {want}",
+                                     f"a checkpoint that declares {declared}",
+                                     f"use a checkpoint trained on {want}'s train split"))
+
+
+def _rerank(inputs: Any, proc: Procedure) -> np.ndarray:
+    from reidbench.metrics import compute_distance
+    from reidbench.metrics.rerank import k_reciprocal_rerank
+
+    if inputs.query_features is None:
+        raise ProtocolError(describe("rerank", "procedure", "a feature-based model",
+                                     "a pairwise scorer", "drop rerank for this adapter"))
+    qf, gf = inputs.query_features, inputs.gallery_features
+    return k_reciprocal_rerank(inputs.distmat, compute_distance(qf, qf, metric=proc.distance),
+                               compute_distance(gf, gf, metric=proc.distance))
+
+
+def _aggregate(split_scores: list[SplitScores]) -> tuple[dict[str, Any], dict[str, Any]]:
+    if len(split_scores) == 1:
+        s = split_scores[0]
+        return s.metrics, s.metrics_by_variant
+    metrics: dict[str, Any] = {}
+    for key in SUMMARY_KEYS:
+        vals = np.array([s.metrics[key]["value"] for s in split_scores])
+        metrics[key] = {"value": float(vals.mean()), "std": float(vals.std(ddof=1)), "ci": None,
+                        "per_split": [float(v) for v in vals]}
+    by_variant = {
+        var: {key: float(np.mean([s.metrics_by_variant[var][key] for s in split_scores]))
+              for key in SUMMARY_KEYS}
+        for var in split_scores[0].metrics_by_variant
+    }
+    return metrics, by_variant
+
+
+def _record(proto: Protocol, proc: Procedure, dataset: Any, data_root: str | Path, source: Any,
+            split_scores: list[SplitScores], split_info: dict[str, Any], seed: int
+            ) -> dict[str, Any]:
+    metrics, by_variant = _aggregate(split_scores)
+    first_info = next(iter(split_info.values()))
+    adapter = {k: first_info.get(k) for k in ("name", "card", "checkpoint_sha256",
+                                               "checkpoint_meta", "n_parameters")
+               } if source.kind == "adapter" else None
+    return {
+        "schema": RESULT_SCHEMA,
+        "created": utc_now(),
+        "protocol": {"id": proto.id, "name": proto.name, "version": proto.version,
+                     "fingerprint": proto.fingerprint, "evaluation": proto.evaluation_dict()},
+        "headline_ap": proto.evaluation.ap,
+        "metrics": metrics,
+        "metrics_by_variant": by_variant,
+        "n_queries": sum(s.counts["n_queries"] for s in split_scores),
+        "n_skipped": sum(s.counts["n_skipped"] for s in split_scores),
+        "splits": [{"split": s.split, **s.counts, "metrics": s.metrics,
+                    "metrics_by_variant": s.metrics_by_variant, "cmc": s.cmc,
+                    "source": split_info[s.split]} for s in split_scores],
+        "procedure": proc.to_dict(),
+        "source": {"kind": source.kind, "adapter": adapter,
+                   "features_sha256": {s: i.get("sha256") for s, i in split_info.items()}
+                   if source.kind == "features" else None},
+        "dataset": {"name": dataset.name, "root": str(data_root),
+                    "fingerprint": dataset_fingerprint(dataset),
+                    "n_tracklets": len(dataset.tracklets)},
+        "seed": seed,
+        "environment": environment(getattr(source, "device", "cpu")),
+        "timings": {s: {k: v for k, v in i.items() if k.startswith("seconds")}
+                    for s, i in split_info.items()},
+    }
