@@ -23,6 +23,7 @@ _GROUPS: list[tuple[str, str | None]] = [
     ("reidbench.cli.data", "data"),
     ("reidbench.cli.protocols", "protocols"),
     ("reidbench.cli.evaluate", None),
+    ("reidbench.cli.train", None),
 ]
 
 

@@ -12,15 +12,20 @@ app = typer.Typer()
 
 
 def _progress_printer() -> Any:
-    """A progress callback that redraws one line on stderr with an ETA."""
+    """A progress callback that redraws one line on stderr with an ETA.
+
+    The timer restarts when the stage changes; text after ``" | "`` (e.g. a running loss) is shown
+    but is not part of the stage.
+    """
     import time
 
     state: dict[str, Any] = {"stage": None, "t0": 0.0}
 
     def show(stage: str, done: int, total: int) -> None:
         now = time.perf_counter()
-        if stage != state["stage"]:
-            state.update(stage=stage, t0=now)
+        key = stage.split(" | ")[0]
+        if key != state["stage"]:
+            state.update(stage=key, t0=now)
         elapsed = now - state["t0"]
         eta = elapsed / done * (total - done) if done else 0.0
         end = "\n" if done >= total else ""

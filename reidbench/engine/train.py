@@ -191,7 +191,7 @@ def train(adapter_name: str, data_root: str | Path, dataset_name: str, out_dir: 
             optim.step()
             losses.append(float(loss.detach()))
             if progress:
-                progress(f"train loss {np.mean(losses[-20:]):.3f}", epoch * iters + it + 1, total)
+                progress(f"train | loss {np.mean(losses[-20:]):.3f}", epoch * iters + it + 1, total)
             if options.max_minutes and time.perf_counter() - t_start > 60 * options.max_minutes:
                 stopped_early = True
                 break
