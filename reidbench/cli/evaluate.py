@@ -81,7 +81,10 @@ def evaluate_cmd(
 ) -> None:
     """Evaluate a features file or a model checkpoint under a protocol and write the result."""
     from reidbench.engine import AdapterSource, FeaturesSource, evaluate
+    from reidbench.engine.distributed import is_main, maybe_init
     from reidbench.errors import InputError, describe
+
+    maybe_init()
 
     if (features is None) == (adapter is None):
         raise InputError(describe("--features/--adapter", "reidbench evaluate", "exactly one of "
@@ -100,6 +103,8 @@ def evaluate_cmd(
                  "rerank": rerank}
     result = evaluate(protocol, data, source, procedure=overrides, bootstrap=bootstrap,
                       seed=seed, progress=None if as_json else _progress_printer())
+    if not is_main():
+        return
     result.write(out)
     if as_json:
         typer.echo(json.dumps(result.record, indent=2))

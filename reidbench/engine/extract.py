@@ -114,8 +114,12 @@ def _embed_clips(adapter: Any, clips: list[list[str]], procedure: Procedure, bat
     from torch.utils.data import DataLoader
 
     from reidbench.datasets.decode import ClipDataset
+    from reidbench.engine.distributed import all_gather_rows, shard, world
 
-    loader = DataLoader(ClipDataset(clips, size=procedure.input_size), batch_size=batch_size,
+    rank, size = world()
+    start, stop = shard(len(clips), rank, size)
+    loader = DataLoader(ClipDataset(clips[start:stop], size=procedure.input_size),
+                        batch_size=batch_size,
                         num_workers=num_workers, shuffle=False)
     on_gpu = str(adapter.device).startswith("cuda")
     out: list[np.ndarray] = []
@@ -129,8 +133,9 @@ def _embed_clips(adapter: Any, clips: list[list[str]], procedure: Procedure, bat
         out.append(feats.float().cpu().numpy())
         done += batch.shape[0]
         if progress:
-            progress(f"extract {side}", done, len(clips))
-    return np.concatenate(out, axis=0) if out else np.zeros((0, 0), np.float32)
+            progress(f"extract {side}", done, stop - start)
+    local = np.concatenate(out, axis=0) if out else np.zeros((0, 0), np.float32)
+    return all_gather_rows(local, len(clips))
 
 
 def _forward(adapter: Any, batch: Any, images: bool) -> Any:
