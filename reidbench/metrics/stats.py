@@ -223,14 +223,14 @@ def bootstrap_means(
         units_n = np.bincount(inv, minlength=n_groups).astype(np.float64)
     n_units = units_sum.shape[0]
     reps = np.empty((n_boot, stack.shape[1]))
-    rows = _rows(n_units, stack.shape[1])
+    rows = _rows(n_units)
     for s in range(0, n_boot, rows):
         b = min(rows, n_boot - s)
         idx = rng.integers(0, n_units, size=(b, n_units))
-        if groups is None:
-            reps[s:s + b] = units_sum[idx].mean(axis=1)
-        else:
-            reps[s:s + b] = units_sum[idx].sum(axis=1) / units_n[idx].sum(axis=1)[:, None]
+        # how often each unit is drawn in each replicate; a replicate's mean is then one matmul
+        counts = np.bincount((idx + (np.arange(b) * n_units)[:, None]).ravel(),
+                             minlength=b * n_units).reshape(b, n_units).astype(np.float64)
+        reps[s:s + b] = (counts @ units_sum) / (counts @ units_n)[:, None]
     est = stack.mean(axis=0)
     lo, hi = _percentiles(reps, level)
     se = reps.std(axis=0, ddof=1) if n_boot > 1 else np.zeros(stack.shape[1])
