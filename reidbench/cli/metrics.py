@@ -30,6 +30,11 @@ def load_parity_npz(path: str) -> dict:
     if not os.path.isfile(path):
         raise DataError(describe("--distmat", "metrics parity", "an existing .npz file",
                                  f"no file at {path}", "check the path"))
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic != b"PK\x03\x04":
+        raise DataError(describe(path, "metrics parity --distmat", "an .npz archive (np.savez)",
+                                 "a file that is not a zip archive", "write it with numpy.savez"))
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
