@@ -14,8 +14,10 @@ _NPZ_KEYS = ("distmat", "query_pids", "gallery_pids", "query_camids", "gallery_c
 
 
 def load_parity_npz(path: str) -> dict:
-    """Read and check an ``.npz`` with ``distmat``, ``query_pids``, ``gallery_pids``,
-    ``query_camids``, ``gallery_camids`` (and optionally ``query_gallery_index``).
+    """Read and check the ``.npz`` of ``reidbench metrics parity --distmat``.
+
+    It holds ``distmat``, ``query_pids``, ``gallery_pids``, ``query_camids``, ``gallery_camids``
+    and optionally ``query_gallery_index``.
 
     Raises:
         DataError: If the file is missing, unreadable, pickled, or a key is missing or mis-shaped.
@@ -40,7 +42,8 @@ def load_parity_npz(path: str) -> dict:
             arrays = {k: npz[k] for k in npz.files}
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise DataError(describe(path, "metrics parity --distmat", "an .npz archive (np.savez)",
-                                 f"an unreadable file ({exc})", "write it with numpy.savez")) from exc
+                                 f"an unreadable file ({exc})",
+                                 "write it with numpy.savez")) from exc
     except ValueError as exc:
         raise DataError(describe(path, "metrics parity --distmat", "plain numeric arrays",
                                  "object arrays that need unpickling",
@@ -169,7 +172,7 @@ def run_parity_command(
 
         prob = make_problem(n_query=queries, n_gallery=gallery, seed=seed, ties=ties,
                             kind=kind)  # type: ignore[arg-type]
-        arrays = dict(zip(_NPZ_KEYS, prob.metric_args()))
+        arrays = dict(zip(_NPZ_KEYS, prob.metric_args(), strict=True))
         qgi = prob.query_gallery_index
         problem = {"source": f"synthetic MARS-like problem ({kind}"
                    + (f", {ties} distance levels" if ties else "") + ")",

@@ -1,7 +1,7 @@
 """The parity report: one distance matrix scored every way the field scores it.
 
-:func:`run_parity` evaluates one problem under every AP variant x tie policy, under every preset (the
-combination a named codebase computes) and, when the gallery's copies of the queries are known,
+:func:`run_parity` evaluates one problem under every AP variant x tie policy, under every preset
+(the combination a named codebase computes) and, when the gallery's copies of the queries are known,
 under the other MARS gallery protocol (gallery without the query tracklets). Each row carries
 bootstrap confidence intervals over queries (:mod:`reidbench.metrics.stats`) and the time its
 evaluation took. The rows are data; rendering them is the CLI's job.
@@ -40,8 +40,8 @@ class ParityRow:
         group: ``"variant"`` (AP variant x tie policy), ``"preset"`` or ``"gallery"``.
         label: Short name shown in the table, e.g. ``"trapezoid / stable"`` or ``"torchreid"``.
         options: The resolved options (ap, ties, no_positive, ...) of the evaluation.
-        metrics: ``mAP``, ``rank1``, ``rank5``, ``rank10``, ``rank20``, ``mINP`` -> :class:`Interval`
-            (fractions in [0, 1]).
+        metrics: ``mAP``, ``rank1``, ``rank5``, ``rank10``, ``rank20``, ``mINP`` ->
+            :class:`Interval` (fractions in [0, 1]).
         n_counted: Queries that entered the means.
         n_skipped: Queries dropped by the no-positive policy.
         seconds: Time of the metric evaluation of this row (bootstrap excluded; rows that share one

@@ -12,7 +12,8 @@ Everything happens on L2-normalised features with cosine similarity ``s = <q, g>
   expanded from the original gallery.
 
 Inputs are L2-normalised first. ``q'`` is L2-normalised again (``normalize=True``), so the sums need
-no division; with ``normalize=False`` the weighted **mean** of the unit vectors is returned instead. With ``expand_gallery=True`` every
+no division; with ``normalize=False`` the weighted **mean** of the unit vectors is returned instead.
+With ``expand_gallery=True`` every
 gallery item is expanded the same way from its ``k`` nearest *other* gallery items (database-side
 augmentation), using the original gallery features for both sides.
 

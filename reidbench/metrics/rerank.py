@@ -1,5 +1,7 @@
-"""k-reciprocal re-ranking (Zhong, Zheng, Cao and Li, "Re-ranking Person Re-identification with
-k-reciprocal Encoding", CVPR 2017), as a named post-processing step.
+"""k-reciprocal re-ranking (Zhong et al. 2017) as a named post-processing step.
+
+Zhong, Zheng, Cao and Li, "Re-ranking Person Re-identification with k-reciprocal Encoding",
+CVPR 2017.
 
 What it computes, for the joint set of N = Q + G items (queries first, then the gallery):
 
@@ -137,8 +139,10 @@ def k_reciprocal_rerank_features(
     dtype: Any = np.float32,
     max_items: int = 20_000,
 ) -> np.ndarray:
-    """Re-rank from features: Euclidean distances over the joint set, then as
-    :func:`k_reciprocal_rerank` (the authors' ``re_ranking_feature``, used by COSAM).
+    """Re-rank from features: Euclidean distances over the joint set, then re-ranking.
+
+    The same as :func:`k_reciprocal_rerank` on the Euclidean distance blocks (the authors'
+    ``re_ranking_feature``, used by COSAM).
 
     Args:
         query_features: ``(Q, D)`` query embeddings.
@@ -273,8 +277,10 @@ def _euclidean(x: np.ndarray, dt: np.dtype) -> np.ndarray:
 
 
 def _nearest(d: np.ndarray, sizes: list[int]) -> np.ndarray:
-    """Indices of the ``max(sizes)`` nearest items per row; for every s in ``sizes`` the first s
-    columns are the s nearest (as a set)."""
+    """Indices of the ``max(sizes)`` nearest items per row.
+
+    For every s in ``sizes`` the first s columns are the s nearest (as a set).
+    """
     n = d.shape[0]
     kmax = max(sizes)
     out = np.empty((n, kmax), dtype=np.int64)
@@ -352,7 +358,7 @@ def _rerank_joint(d: np.ndarray, n_query: int, k1: int, k2: int, lam: float,
 
 
 def _jaccard_rows(v: Any, n_rows: int) -> np.ndarray:
-    """1 - sum(min)/(2 - sum(min)) between rows 0..n_rows-1 of ``v`` and every row (rows sum to 1)."""
+    """1 - sum(min)/(2 - sum(min)) between rows 0..n_rows-1 of ``v`` and every row (rows sum 1)."""
     n = v.shape[0]
     vc = v.tocsc()
     vq = v[:n_rows].tocsr()

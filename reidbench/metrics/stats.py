@@ -1,14 +1,14 @@
 """Uncertainty for retrieval metrics: bootstrap intervals, paired tests, mean +- std over splits.
 
 Every summary metric of a ranking evaluation is a mean of a per-query quantity (AP, the first-match
-indicator ``first_rank <= k``, INP) over the queries that count, so resampling the per-query arrays is
-enough: no distance is recomputed and nothing is re-ranked. All functions are pure numpy, vectorised
-(a ``B x Q`` matrix of resampled indices, processed in slices of rows so that memory stays
-bounded) and seeded
+indicator ``first_rank <= k``, INP) over the queries that count, so resampling the per-query arrays
+is enough: no distance is recomputed and nothing is re-ranked. All functions are pure numpy,
+vectorised (a ``B x Q`` matrix of resampled indices, processed in slices of rows so that memory
+stays bounded) and seeded
 (``numpy.random.default_rng(seed)``): the same inputs and seed give the same numbers.
 
-* :func:`bootstrap_ci` / :func:`bootstrap_means`: percentile bootstrap interval of the mean of one or
-  several per-query arrays, resampling queries (default) or whole groups (e.g. identities, whose
+* :func:`bootstrap_ci` / :func:`bootstrap_means`: percentile bootstrap interval of the mean of one
+  or several per-query arrays, resampling queries (default) or whole groups (e.g. identities, whose
   queries are correlated).
 * :func:`bootstrap_rank_metrics`: intervals for mAP, Rank-k and mINP of a ``RankMetrics`` result.
 * :func:`paired_test`: difference between two systems scored on the same queries, with a paired
@@ -129,7 +129,8 @@ class MeanStd:
 
 def _check_common(where: str, n_boot: int, level: float, seed: int | None) -> None:
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise InputError(describe("n_boot", where, "an integer >= 1", repr(n_boot), "use e.g. 1000"))
+        raise InputError(describe("n_boot", where, "an integer >= 1", repr(n_boot),
+                                  "use e.g. 1000"))
     if not isinstance(level, (int, float)) or not 0.0 < level < 1.0:
         raise InputError(describe("level", where, "a confidence level in (0, 1)", repr(level),
                                   "use e.g. 0.95"))
@@ -169,8 +170,8 @@ def bootstrap_means(
     """Percentile bootstrap intervals for the means of several per-query arrays, resampled jointly.
 
     All arrays are resampled with the same ``B x Q`` indices, so the intervals describe the same
-    bootstrap world (as needed when, e.g., mAP and Rank-1 are reported side by side). NaN entries are
-    queries that do not count (the ``skip`` policy); every array must mark the same queries.
+    bootstrap world (as needed when, e.g., mAP and Rank-1 are reported side by side). NaN entries
+    are queries that do not count (the ``skip`` policy); every array must mark the same queries.
 
     Args:
         values: Name -> per-query array of equal length ``Q`` (NaN where a query is not counted).
@@ -195,10 +196,11 @@ def bootstrap_means(
     arrays = [_as_1d(f"values[{n!r}]", where, values[n]) for n in names]
     q = arrays[0].shape[0]
     counted = ~np.isnan(arrays[0])
-    for name, arr in zip(names, arrays):
+    for name, arr in zip(names, arrays, strict=True):
         if arr.shape[0] != q:
-            raise InputError(describe(f"values[{name!r}]", where, f"length {q} like the first array",
-                                      arr.shape[0], "pass arrays over the same queries"))
+            raise InputError(describe(f"values[{name!r}]", where,
+                                      f"length {q} like the first array", arr.shape[0],
+                                      "pass arrays over the same queries"))
         if not np.array_equal(~np.isnan(arr), counted):
             raise InputError(describe(f"values[{name!r}]", where,
                                       "NaN at the same queries as the first array",
@@ -364,12 +366,14 @@ def paired_test(
         A :class:`PairedTestResult`.
 
     Raises:
-        InputError: If the arrays differ in length or in which queries are counted, or on bad options.
+        InputError: If the arrays differ in length or in which queries are counted, or on bad
+            options.
     """
     where = "paired_test"
     _check_common(where, n_resamples, level, seed)
     if method not in ("permutation", "bootstrap"):
-        raise InputError(describe("method", where, "'permutation' or 'bootstrap'", repr(method), ""))
+        raise InputError(describe("method", where, "'permutation' or 'bootstrap'", repr(method),
+                                  ""))
     xa, xb = _as_1d("a", where, a), _as_1d("b", where, b)
     if xa.shape != xb.shape:
         raise InputError(describe("b", where, f"length {xa.shape[0]} like a", xb.shape[0],
@@ -442,7 +446,8 @@ def mean_std(values: Any, *, ddof: int = 1) -> MeanStd:
                        ns.pop(), ddof)
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim not in (1, 2) or arr.shape[0] == 0:
-        raise InputError(describe("values", where, "a non-empty (splits,) or (splits, metrics) array",
+        raise InputError(describe("values", where,
+                                  "a non-empty (splits,) or (splits, metrics) array",
                                   f"shape {arr.shape}", ""))
     if not np.isfinite(arr).all():
         raise InputError(describe("values", where, "finite values", "NaN or inf",

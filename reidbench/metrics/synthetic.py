@@ -1,4 +1,4 @@
-"""Synthetic retrieval problems with the pid/camera structure of MARS, for demos, benchmarks and tests.
+"""Synthetic retrieval problems with the pid/camera structure of MARS (demos, benchmarks, tests).
 
 :func:`make_problem` builds a query set and a gallery the way the official MARS evaluation does:
 
@@ -90,7 +90,8 @@ class SyntheticProblem:
             InputError: If the problem was built without a distance matrix.
         """
         if self.distmat is None:
-            raise InputError(describe("distmat", "SyntheticProblem.metric_args", "a distance matrix",
+            raise InputError(describe("distmat", "SyntheticProblem.metric_args",
+                                      "a distance matrix",
                                       "None (built with with_distmat=False)",
                                       "use the features, or build with with_distmat=True"))
         return (self.distmat, self.query_pids, self.gallery_pids, self.query_camids,
@@ -99,7 +100,8 @@ class SyntheticProblem:
     def without_queries(self) -> SyntheticProblem:
         """The same problem with the query tracklets removed from the gallery.
 
-        This is the torchreid / COSAM MARS protocol (gallery = test - query - junk, 9,330 tracklets);
+        This is the torchreid / COSAM MARS protocol (gallery = test - query - junk, 9,330
+        tracklets);
         queries whose only cross-camera tracklets were other queries then have no positive.
         """
         keep = np.ones(self.n_gallery, dtype=bool)

@@ -31,7 +31,7 @@ def test_mars_sized_structure(mars):
     p = mars
     assert (p.n_query, p.n_gallery) == (1980, 11310)
     assert p.params["n_ids"] == 625 and p.distmat is None
-    pairs = set(zip(p.query_pids.tolist(), p.query_camids.tolist()))
+    pairs = set(zip(p.query_pids.tolist(), p.query_camids.tolist(), strict=True))
     assert len(pairs) == 1980  # one query per (pid, camera)
     assert p.query_pids.min() >= 1 and len(np.unique(p.query_pids)) == 625
     cams_per_id = np.bincount(p.query_pids)[1:]
@@ -67,8 +67,8 @@ def test_model_like_map_is_realistic():
     assert d.shape == (990, 5655) and d.dtype == np.float64
     m, r1 = _noninterp_map(d, qp, gp, qc, gc)
     assert 0.7 <= m <= 0.93 and 0.85 <= r1 <= 1.0
-    easy, _ = _noninterp_map(*make_problem(n_query=200, n_gallery=1200, difficulty=0.3).metric_args())
-    hard, _ = _noninterp_map(*make_problem(n_query=200, n_gallery=1200, difficulty=2.0).metric_args())
+    easy, _ = _noninterp_map(*make_problem(200, 1200, difficulty=0.3).metric_args())
+    hard, _ = _noninterp_map(*make_problem(200, 1200, difficulty=2.0).metric_args())
     assert easy > 0.97 and hard < 0.5
 
 
