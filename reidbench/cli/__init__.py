@@ -58,25 +58,22 @@ def build_app() -> typer.Typer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; turn reidbench errors into one line on stderr and a non-zero exit code."""
+    """Run the CLI; turn reidbench errors into one line on stderr and a non-zero exit code.
+
+    Usage errors (unknown command, missing option) are reported by typer itself (exit code 2).
+    """
     app = build_app()
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="reidbench")
+    except SystemExit as exc:  # typer's standalone mode always ends with SystemExit
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     except ReidbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except typer.Exit as exc:
-        return exc.exit_code
-    except typer.Abort:
-        print("aborted", file=sys.stderr)
-        return 1
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     return 0
 
 
