@@ -25,6 +25,7 @@ _GROUPS: list[tuple[str, str | None]] = [
     ("reidbench.cli.evaluate", None),
     ("reidbench.cli.train", None),
     ("reidbench.cli.demo", None),
+    ("reidbench.cli.validate", None),
 ]
 
 

@@ -1,0 +1,84 @@
+"""Reading and writing leaderboard files: JSON with clear errors, validated, written atomically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from reidbench.engine.io import atomic_write
+from reidbench.errors import DataError, describe
+from reidbench.leaderboard.schema import validate_leaderboard
+
+__all__ = ["read_json", "read_leaderboard", "write_leaderboard", "leaderboard_files",
+           "PUBLISHED_DIR"]
+
+PUBLISHED_DIR = "published"
+
+
+def read_json(path: str | Path) -> Any:
+    """Parse a JSON file, turning every failure into one :class:`DataError` naming the file.
+
+    Raises:
+        DataError: If the file is missing, unreadable, not UTF-8 or not valid JSON.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(describe("file", str(p), "an existing JSON file", "nothing there",
+                                 "check the path"))
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(describe("file", str(p), "a readable UTF-8 text file",
+                                 f"{type(exc).__name__}: {exc}", "")) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(describe("file", str(p), "valid JSON",
+                                 f"{exc.msg} at line {exc.lineno} column {exc.colno}",
+                                 "fix the JSON syntax")) from None
+
+
+def read_leaderboard(path: str | Path) -> dict[str, Any]:
+    """Read and validate one leaderboard file.
+
+    Raises:
+        DataError: If the file cannot be parsed or breaks the schema (file and field named).
+    """
+    obj = read_json(path)
+    validate_leaderboard(obj, str(path))
+    return obj
+
+
+def write_leaderboard(path: str | Path, obj: dict[str, Any]) -> Path:
+    """Validate ``obj`` and write it as indented UTF-8 JSON, atomically.
+
+    Nothing is written when validation fails, and a crash mid-write leaves the old file intact.
+
+    Raises:
+        DataError: If ``obj`` breaks the schema.
+    """
+    target = Path(path)
+    validate_leaderboard(obj, str(target))
+    text = json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    atomic_write(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return target
+
+
+def leaderboard_files(root: str | Path) -> list[Path]:
+    """List the leaderboard files under ``root`` (``root/published/*.json``), sorted by name.
+
+    ``root`` may also be the ``published`` folder itself or a single file.
+
+    Raises:
+        DataError: If ``root`` does not exist or holds no leaderboard file.
+    """
+    r = Path(root)
+    if r.is_file():
+        return [r]
+    folder = r / PUBLISHED_DIR if (r / PUBLISHED_DIR).is_dir() else r
+    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if not files:
+        raise DataError(describe("leaderboard folder", str(r), f"JSON files in {PUBLISHED_DIR}/",
+                                 "none", "point at the repository's leaderboards/ folder"))
+    return files
