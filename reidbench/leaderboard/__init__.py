@@ -6,7 +6,12 @@ table, schema ``reidbench.leaderboard/1``, documented in ``leaderboards/SCHEMA.m
 
 from __future__ import annotations
 
-from reidbench.leaderboard.io import leaderboard_files, read_json, read_leaderboard, write_leaderboard
+from reidbench.leaderboard.io import (
+    leaderboard_files,
+    read_json,
+    read_leaderboard,
+    write_leaderboard,
+)
 from reidbench.leaderboard.records import (
     LeaderboardFile,
     cell_rows,

@@ -57,10 +57,10 @@ _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.+\-:/]*$")
 
 
 def known_ap_variants() -> tuple[str, ...]:
-    """Return the AP-variant names the metric engine registers (imported lazily), plus nothing else.
+    """Return the AP-variant names the metric engine registers (imported lazily).
 
-    Looks for a registry or a name tuple on ``reidbench.metrics`` (``AP_VARIANTS``); while the metric
-    engine does not expose one, falls back to the four variants DESIGN.md defines.
+    Looks for a registry or a name tuple on ``reidbench.metrics`` (``AP_VARIANTS``); while the
+    metric engine does not expose one, falls back to the four variants DESIGN.md defines.
     """
     try:
         import reidbench.metrics as metrics_pkg
@@ -141,7 +141,7 @@ def _check_printed(c: _Checker, value: Any, printed: Any, field: str, pfield: st
               "copy the cell text from the paper")
         return
     if _is_number(value) and float(printed) != float(value):
-        c.add(field, f"{printed} (the printed string {pfield.rsplit('.', 1)[-1]} says so)",
+        c.add(field, f"{printed} (the value of {pfield.rsplit('.', 1)[-1]} {printed!r})",
               _show(value), "make the number and the printed string agree")
 
 
@@ -286,9 +286,11 @@ def _check_result_record(c: _Checker, rec: dict[str, Any], f: str,
         c.add(f"{f}.trials", "an integer >= 2", _show(trials))
     if "cited" in rec and c.obj(rec["cited"], f"{f}.cited"):
         c.keys(rec["cited"], f"{f}.cited", ("ref",), ("venue",))
-    _check_protocol(c, rec.get("protocol"), f"{f}.protocol", dataset)
-    metrics = rec.get("metrics")
-    missing = rec.get("not_reported")
+    if "protocol" in rec:  # absence is already reported by keys()
+        _check_protocol(c, rec["protocol"], f"{f}.protocol", dataset)
+    if "metrics" not in rec or "not_reported" not in rec:
+        return
+    metrics, missing = rec["metrics"], rec["not_reported"]
     if not c.obj(metrics, f"{f}.metrics") or not c.obj(missing, f"{f}.not_reported"):
         return
     for name, cell in metrics.items():
@@ -307,8 +309,8 @@ def _check_result_record(c: _Checker, rec: dict[str, Any], f: str,
         if not want:
             c.add(f"{f}.dataset", "a dataset with columns in table.columns", repr(dataset))
         for name in sorted(want - have):
-            c.add(f"{f}.metrics.{name}", "every column of the table for this dataset, as a value or "
-                  "in not_reported", "nothing", "transcribe the cell")
+            c.add(f"{f}.metrics.{name}", "every column of the table for this dataset, as a value "
+                  "or in not_reported", "nothing", "transcribe the cell")
         for name in sorted(have - want):
             c.add(f"{f}.metrics.{name}", f"a column of table.columns for {dataset!r}",
                   repr(name), "declare the column in table.columns")
@@ -328,7 +330,9 @@ def _check_stat_record(c: _Checker, rec: dict[str, Any], f: str,
     c.choice(rec.get("dataset"), f"{f}.dataset", DATASETS)
     c.text(rec.get("label"), f"{f}.label")
     c.choice(rec.get("source"), f"{f}.source", SOURCES)
-    stats = rec.get("statistics")
+    if "statistics" not in rec:
+        return
+    stats = rec["statistics"]
     if not c.obj(stats, f"{f}.statistics"):
         return
     names = {n for _, n in fields}
@@ -377,9 +381,12 @@ def check_leaderboard(obj: Any, where: str) -> list[str]:
     kind = obj.get("kind")
     if not c.choice(kind, "kind", KINDS):
         return c.problems
-    _check_paper(c, obj.get("paper"))
-    declared = _check_table(c, obj.get("table"), kind)
-    records = obj.get("records")
+    if "paper" in obj:
+        _check_paper(c, obj["paper"])
+    declared = _check_table(c, obj["table"], kind) if "table" in obj else set()
+    if "records" not in obj:
+        return c.problems
+    records = obj["records"]
     if not isinstance(records, list) or not records:
         c.add("records", "a non-empty list", _show(records))
         return c.problems
