@@ -59,14 +59,18 @@ _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.+\-:/]*$")
 def known_ap_variants() -> tuple[str, ...]:
     """Return the AP-variant names the metric engine registers (imported lazily).
 
-    Looks for a registry or a name tuple on ``reidbench.metrics`` (``AP_VARIANTS``); while the
-    metric engine does not expose one, falls back to the four variants DESIGN.md defines.
+    Looks for a registry (anything with ``names()``), a name tuple or a function returning one on
+    ``reidbench.metrics`` (``AP_VARIANTS``, ``AP_REGISTRY`` or ``ap_variants``); while the metric
+    engine exposes none, falls back to the four variants DESIGN.md defines.
     """
     try:
         import reidbench.metrics as metrics_pkg
     except ImportError:  # pragma: no cover - the package always exists
         return _FALLBACK_AP_VARIANTS
-    reg = getattr(metrics_pkg, "AP_VARIANTS", None)
+    reg = next((getattr(metrics_pkg, a) for a in ("AP_VARIANTS", "AP_REGISTRY", "ap_variants")
+                if getattr(metrics_pkg, a, None) is not None), None)
+    if callable(reg) and not hasattr(reg, "names"):
+        reg = reg()
     if reg is None:
         return _FALLBACK_AP_VARIANTS
     names = reg.names() if hasattr(reg, "names") else list(reg)

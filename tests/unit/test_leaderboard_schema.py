@@ -236,3 +236,16 @@ def test_every_committed_file_validates():
     assert len(files) >= 11
     for f in files:
         assert check_leaderboard(json.loads(f.path.read_text()), str(f.path)) == []
+
+
+def test_ap_variants_come_from_the_metric_registry_when_it_exists(monkeypatch):
+    import reidbench.metrics as metrics_pkg
+    from reidbench.registry import Registry
+
+    reg = Registry("ap variant")
+    reg.register("noninterp", "math:sqrt")
+    reg.register("voc11", "math:sqrt")
+    monkeypatch.setattr(metrics_pkg, "AP_VARIANTS", reg, raising=False)
+    assert known_ap_variants() == ("noninterp", "voc11")
+    assert _problems(_file(_record(ap_variant="voc11"))) == []
+    _one(_file(_record(ap_variant="trapezoid")), "records[0].ap_variant", "'voc11'")
