@@ -78,8 +78,8 @@ class SynthConfig:
     misalignment: float = 0.03
     tracker_error_prob: float = 0.15
     tracker_error_frames: int = 3
-    colour_cast: float = 0.15
-    brightness: float = 0.25
+    colour_cast: float = 0.1
+    brightness: float = 0.15
     blur: float = 0.75
     noise: float = 5.0
     background_clutter: float = 0.5

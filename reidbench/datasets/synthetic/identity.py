@@ -127,7 +127,7 @@ def sample_identities(rng: np.random.Generator, n: int, config: SynthConfig) -> 
     hair = _HAIR[rng.integers(0, len(_HAIR), n)] + rng.normal(0, 6, (n, 3)).astype(np.float32)
     long_hair = rng.random(n) < 0.3
     height = rng.uniform(0.86, 0.97, n).astype(np.float32)
-    build = rng.uniform(0.85, 1.2, n).astype(np.float32)
+    build = rng.uniform(0.95, 1.3, n).astype(np.float32)
     leg = rng.uniform(0.44, 0.5, n).astype(np.float32)
     u = rng.random(n)
     bag = np.where(u < config.shared_accessory_prob, SHARED_BACKPACK,
