@@ -1,0 +1,120 @@
+"""Query x gallery distances: euclidean, squared euclidean, cosine; numpy or torch.
+
+numpy in, numpy out (float64). torch in, torch out (float64, on the tensors' device; torch is
+imported only when a tensor is passed). Lower = more similar for every metric.
+
+* ``sqeuclidean``: ``|q|^2 + |g|^2 - 2 q.g``, clipped at 0 (the expansion can round below 0).
+* ``euclidean``: the square root of ``sqeuclidean``.
+* ``cosine``: ``1 - q.g / (|q| |g|)``; a zero vector is treated as having norm 1 (distance 1 to
+  everything), so the result stays finite.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from reidbench.errors import InputError, describe
+from reidbench.metrics._validate import check_choice
+
+__all__ = ["compute_distance", "check_features", "DISTANCES"]
+
+DISTANCES = ("euclidean", "sqeuclidean", "cosine")
+
+
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def check_features(query: Any, gallery: Any, where: str) -> tuple[Any, Any]:
+    """Check two feature matrices: 2-D, same width, non-empty, finite; numpy ones as float64.
+
+    Returns:
+        ``(query, gallery)``: numpy float64 arrays, or torch float64 tensors when both are torch.
+
+    Raises:
+        InputError: Naming ``query_feats``/``gallery_feats`` on a bad shape, dtype or value.
+    """
+    both_torch = _is_torch(query) and _is_torch(gallery)
+    out = []
+    for name, x in (("query_feats", query), ("gallery_feats", gallery)):
+        if both_torch:
+            shape, ok_dtype = tuple(x.shape), not x.is_complex()
+        else:
+            if _is_torch(x):
+                x = x.detach().cpu().numpy()
+            x = np.asarray(x)
+            shape, ok_dtype = x.shape, x.dtype.kind in "fiub"
+        if len(shape) != 2 or shape[0] == 0 or shape[1] == 0:
+            raise InputError(describe(name, where, "a non-empty 2-D (items, dim) array",
+                                      f"shape {shape}", "pass one feature row per item"))
+        if not ok_dtype:
+            raise InputError(describe(name, where, "real-valued features", f"dtype {x.dtype}", ""))
+        if both_torch:
+            import torch
+
+            x = x.to(torch.float64)
+            finite = bool(torch.isfinite(x).all())
+        else:
+            x = x.astype(np.float64, copy=False)
+            finite = bool(np.isfinite(x).all())
+        if not finite:
+            raise InputError(describe(name, where, "finite values", "NaN or inf",
+                                      "check the model output"))
+        out.append(x)
+    if out[0].shape[1] != out[1].shape[1]:
+        raise InputError(describe("gallery_feats", where,
+                                  f"the query feature dimension {out[0].shape[1]}",
+                                  f"dimension {out[1].shape[1]}",
+                                  "extract both sets with the same model"))
+    return out[0], out[1]
+
+
+def compute_distance(query: Any, gallery: Any, metric: str = "euclidean") -> Any:
+    """Distances between every query row and every gallery row.
+
+    Args:
+        query: ``(Q, D)`` features (numpy array or torch tensor).
+        gallery: ``(G, D)`` features (same kind as ``query``).
+        metric: ``euclidean``, ``sqeuclidean`` or ``cosine``.
+
+    Returns:
+        ``(Q, G)`` float64 distances: a numpy array, or a torch tensor on the inputs' device.
+
+    Raises:
+        InputError: On an unknown metric or bad features.
+    """
+    where = "compute_distance"
+    check_choice(metric, "metric", DISTANCES, where)
+    q, g = check_features(query, gallery, where)
+    if _is_torch(q):
+        return _torch_distance(q, g, metric)
+    if metric == "cosine":
+        qn = np.linalg.norm(q, axis=1, keepdims=True)
+        gn = np.linalg.norm(g, axis=1, keepdims=True)
+        qn[qn == 0] = 1.0
+        gn[gn == 0] = 1.0
+        return 1.0 - (q / qn) @ (g / gn).T
+    d = q @ g.T
+    d *= -2.0
+    d += np.einsum("ij,ij->i", q, q)[:, None]
+    d += np.einsum("ij,ij->i", g, g)[None, :]
+    np.maximum(d, 0.0, out=d)
+    if metric == "euclidean":
+        np.sqrt(d, out=d)
+    return d
+
+
+def _torch_distance(q: Any, g: Any, metric: str) -> Any:
+    import torch
+
+    if metric == "cosine":
+        qn = q.norm(dim=1, keepdim=True)
+        gn = g.norm(dim=1, keepdim=True)
+        qn = torch.where(qn == 0, torch.ones_like(qn), qn)
+        gn = torch.where(gn == 0, torch.ones_like(gn), gn)
+        return 1.0 - (q / qn) @ (g / gn).T
+    d = (q * q).sum(1, keepdim=True) + (g * g).sum(1)[None, :] - 2.0 * (q @ g.T)
+    d = d.clamp_min(0.0)
+    return d.sqrt() if metric == "euclidean" else d

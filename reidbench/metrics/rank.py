@@ -1,0 +1,385 @@
+"""``rank_metrics``: mAP (every AP variant), CMC and mINP of a retrieval problem, in one pass.
+
+Definitions (``specs/metrics.md``): for a query, gallery items with the same pid and a different
+camera are **positives**; items with the same pid and the same camera (``same_camera="junk"``) and
+items whose pid is in ``junk_pids`` are **junk**, removed from the ranking; everything else
+(distractors, pid 0, included) is a **negative**. Lower distance = better.
+
+The work is done chunk by chunk of queries by the shared core (:mod:`reidbench.metrics._ranks`);
+the memory of a chunk is bounded independently of the number of queries, and
+:func:`rank_metrics_from_features` never builds the full distance matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from reidbench.errors import InputError, describe
+from reidbench.metrics import _validate as V
+from reidbench.metrics._ranks import PATHS, TIE_POLICIES, GalleryIndex, positive_ranks
+from reidbench.metrics.presets import PRESETS
+from reidbench.metrics.variants import AP_VARIANTS
+
+__all__ = ["RankMetrics", "rank_metrics", "rank_metrics_from_features", "resolve_options",
+           "NO_POSITIVE_POLICIES", "CMC_MODES", "SAME_CAMERA_RULES", "DEFAULT_OPTIONS"]
+
+NO_POSITIVE_POLICIES = ("skip", "zero", "nan", "skip_raw", "error")
+CMC_MODES = ("first_match", "allshots")
+SAME_CAMERA_RULES = ("junk",)
+DEFAULT_OPTIONS: dict[str, Any] = {"ap": "noninterp", "ties": "stable", "no_positive": "skip",
+                                   "junk_pids": (-1,), "same_camera": "junk",
+                                   "cmc": "first_match"}
+_SUMMARY_RANKS = (1, 5, 10, 20)
+# Elements of a chunk (rows x gallery); a float64 chunk of this size is 16 MB.
+_CHUNK_ELEMS = 1 << 21
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<default>"
+
+
+_UNSET: Any = _Unset()
+
+
+@dataclass(frozen=True)
+class RankMetrics:
+    """Result of :func:`rank_metrics`: summaries plus per-query arrays (for bootstrap CIs).
+
+    Attributes:
+        map: Mean AP over counted queries (headline AP variant).
+        cmc: ``(max_rank,)`` float64 CMC curve, fractions in [0, 1]; ``cmc[k-1]`` is Rank-k.
+        minp: Mean INP over counted queries.
+        ap: ``(Q,)`` per-query AP (headline variant); NaN where not counted.
+        inp: ``(Q,)`` per-query INP = positives / rank of the last positive; NaN where not counted.
+        first_rank: ``(Q,)`` 1-based junk-free rank of the first positive, 0 where none.
+        n_positives: ``(Q,)`` positives per query.
+        valid: ``(Q,)`` bool, the query has at least one positive.
+        counted: ``(Q,)`` bool, the query entered the means under the no-positive policy.
+        n_skipped: Queries not counted.
+        n_queries: Number of queries.
+        options: The resolved options (``ap``, ``ties``, ``no_positive``, ``junk_pids``,
+            ``same_camera``, ``cmc``, ``max_rank``, ``preset``).
+        ap_by_variant: Per-query AP of every registered variant (same tie policy and counting).
+        tied_pairs: Number of (positive, valid negative) pairs at exactly equal distance.
+    """
+
+    map: float
+    cmc: np.ndarray
+    minp: float
+    ap: np.ndarray
+    inp: np.ndarray
+    first_rank: np.ndarray
+    n_positives: np.ndarray
+    valid: np.ndarray
+    counted: np.ndarray
+    n_skipped: int
+    n_queries: int
+    options: dict[str, Any] = field(default_factory=dict)
+    ap_by_variant: dict[str, np.ndarray] = field(default_factory=dict)
+    tied_pairs: int = 0
+
+    def rank(self, k: int) -> float:
+        """CMC at rank ``k`` (NaN if ``k`` exceeds ``max_rank``)."""
+        return float(self.cmc[k - 1]) if 1 <= k <= self.cmc.shape[0] else float("nan")
+
+    @property
+    def rank1(self) -> float:
+        """CMC at rank 1."""
+        return self.rank(1)
+
+    @property
+    def rank5(self) -> float:
+        """CMC at rank 5."""
+        return self.rank(5)
+
+    @property
+    def rank10(self) -> float:
+        """CMC at rank 10."""
+        return self.rank(10)
+
+    @property
+    def rank20(self) -> float:
+        """CMC at rank 20."""
+        return self.rank(20)
+
+    @property
+    def map_by_variant(self) -> dict[str, float]:
+        """mAP of every AP variant (mean over counted queries)."""
+        return {k: _mean(v, self.counted) for k, v in self.ap_by_variant.items()}
+
+    def summary(self) -> dict[str, Any]:
+        """Plain-Python summary: mAP, Rank-1/5/10/20, mINP, every variant's mAP, counts."""
+        out: dict[str, Any] = {"mAP": self.map}
+        out.update({f"rank{k}": self.rank(k) for k in _SUMMARY_RANKS})
+        out["mINP"] = self.minp
+        out["mAP_by_variant"] = self.map_by_variant
+        out.update(n_queries=self.n_queries, n_counted=int(self.counted.sum()),
+                   n_skipped=self.n_skipped, n_valid=int(self.valid.sum()),
+                   tied_pairs=self.tied_pairs)
+        return out
+
+
+def _mean(values: np.ndarray, counted: np.ndarray) -> float:
+    return float(values[counted].mean()) if counted.any() else float("nan")
+
+
+def resolve_options(where: str = "rank_metrics", preset: str | None = None,
+                    **given: Any) -> dict[str, Any]:
+    """Merge explicit options with a preset (or the defaults) and validate every value.
+
+    Args:
+        where: Function name for error messages.
+        preset: Preset name, or None.
+        **given: ``ap``, ``ties``, ``no_positive``, ``junk_pids``, ``same_camera``, ``cmc``; a value
+            that is the ``_UNSET`` sentinel was not passed.
+
+    Returns:
+        The resolved options, with ``preset`` added.
+
+    Raises:
+        InputError: On an unknown name, or an option that contradicts the preset.
+    """
+    base = dict(DEFAULT_OPTIONS)
+    if preset is not None:
+        V.check_choice(preset, "preset", PRESETS.names(), where)
+        base = PRESETS.get(preset).options()
+        for key, value in given.items():
+            if value is _UNSET or (key == "ap" and value == "all"):
+                continue
+            mine = V.check_junk_pids(value, where) if key == "junk_pids" else value
+            if mine != base[key]:
+                raise InputError(describe(key, where, f"{base[key]!r} (fixed by preset {preset!r})"
+                                          " or no value", repr(value),
+                                          f"drop {key}= or drop preset="))
+    opts = {k: (base[k] if v is _UNSET else v) for k, v in given.items()}
+    opts = {**base, **opts}
+    if opts["ap"] == "all":
+        opts["ap"] = base["ap"]
+    V.check_choice(opts["ap"], "ap", AP_VARIANTS.names() + ["all"], where)
+    V.check_choice(opts["ties"], "ties", TIE_POLICIES, where)
+    V.check_choice(opts["no_positive"], "no_positive", NO_POSITIVE_POLICIES, where)
+    V.check_choice(opts["same_camera"], "same_camera", SAME_CAMERA_RULES, where)
+    V.check_choice(opts["cmc"], "cmc", CMC_MODES, where)
+    opts["junk_pids"] = V.check_junk_pids(opts["junk_pids"], where)
+    opts["preset"] = preset
+    return opts
+
+
+def rank_metrics(
+    distmat: Any,
+    query_pids: Any,
+    gallery_pids: Any,
+    query_camids: Any,
+    gallery_camids: Any,
+    *,
+    ap: str = _UNSET,
+    ties: str = _UNSET,
+    no_positive: str = _UNSET,
+    max_rank: int = 50,
+    junk_pids: Any = _UNSET,
+    same_camera: str = _UNSET,
+    cmc: str = _UNSET,
+    chunk_size: int | None = None,
+    preset: str | None = None,
+    path: str = "auto",
+) -> RankMetrics:
+    """mAP, CMC and mINP of a distance matrix, every AP variant from one pass.
+
+    Defaults (when neither the option nor ``preset`` is given): ``ap="noninterp"``,
+    ``ties="stable"``, ``no_positive="skip"``, ``junk_pids=(-1,)``, ``same_camera="junk"``,
+    ``cmc="first_match"``.
+
+    Args:
+        distmat: ``(Q, G)`` distances (numpy or torch; float32 is used as is, never rounded
+            again). Lower = more similar.
+        query_pids: ``(Q,)`` integer query identities.
+        gallery_pids: ``(G,)`` integer gallery identities (0 distractor, -1 junk by default).
+        query_camids: ``(Q,)`` integer query cameras.
+        gallery_camids: ``(G,)`` integer gallery cameras.
+        ap: Headline AP variant (``reidbench.metrics.AP_VARIANTS``), or ``"all"`` (the same as
+            the default; every variant is always in ``ap_by_variant``).
+        ties: ``stable`` (gallery index), ``optimistic`` (positives first) or ``pessimistic``.
+            The sklearn variants group tied distances regardless; CMC, mINP and ``first_rank``
+            follow this order.
+        no_positive: ``skip``, ``zero``, ``nan``, ``skip_raw`` (READ) or ``error``.
+        max_rank: Length of the CMC curve.
+        junk_pids: Gallery pids that are junk for every query.
+        same_camera: ``"junk"``: same-pid same-camera gallery items are removed.
+        cmc: ``first_match`` (Market/MARS) or ``allshots`` (open-reid).
+        chunk_size: Queries per chunk (default: about 2M distances per chunk).
+        preset: A preset name (``reidbench.metrics.PRESETS``) fixing ap/ties/no_positive/junk/cmc.
+        path: ``auto``, or force the ``sparse`` / ``dense`` counting path (testing, benchmarks).
+
+    Returns:
+        A :class:`RankMetrics`.
+
+    Raises:
+        InputError: On a bad array (shape, NaN/inf, empty gallery), an unknown option value or
+            preset, an option contradicting the preset, or (``no_positive="error"``) a query
+            without a positive.
+    """
+    where = "rank_metrics"
+    opts = resolve_options(where, preset, ap=ap, ties=ties, no_positive=no_positive,
+                           junk_pids=junk_pids, same_camera=same_camera, cmc=cmc)
+    max_rank = V.check_positive_int(max_rank, "max_rank", where)
+    chunk_size = V.check_positive_int(chunk_size, "chunk_size", where, allow_none=True)
+    V.check_choice(path, "path", PATHS, where)
+    d = V.check_distmat(distmat, where)
+    n_q, n_g = d.shape
+    qp = V.check_labels(query_pids, "query_pids", n_q, where, "distmat rows")
+    gp = V.check_labels(gallery_pids, "gallery_pids", n_g, where, "distmat columns")
+    qc = V.check_labels(query_camids, "query_camids", n_q, where, "distmat rows")
+    gc = V.check_labels(gallery_camids, "gallery_camids", n_g, where, "distmat columns")
+    rows = chunk_size or max(1, _CHUNK_ELEMS // n_g)
+    chunks = ((s, d[s:s + rows]) for s in range(0, n_q, rows))
+    return _evaluate(chunks, qp, qc, GalleryIndex.build(gp, gc, opts["junk_pids"]), opts,
+                     max_rank, path, where)
+
+
+def rank_metrics_from_features(
+    query_feats: Any,
+    gallery_feats: Any,
+    query_pids: Any,
+    gallery_pids: Any,
+    query_camids: Any,
+    gallery_camids: Any,
+    *,
+    distance: str = "euclidean",
+    chunk_size: int | None = None,
+    path: str = "auto",
+    **options: Any,
+) -> RankMetrics:
+    """:func:`rank_metrics` streamed from features: the full distance matrix never exists.
+
+    Each chunk of queries gets its distances (:func:`reidbench.metrics.compute_distance`, float64;
+    on the tensors' device for torch input), then its metrics, before the next chunk.
+
+    Args:
+        query_feats: ``(Q, D)`` query features (numpy or torch).
+        gallery_feats: ``(G, D)`` gallery features.
+        query_pids: ``(Q,)`` query identities.
+        gallery_pids: ``(G,)`` gallery identities.
+        query_camids: ``(Q,)`` query cameras.
+        gallery_camids: ``(G,)`` gallery cameras.
+        distance: ``euclidean``, ``sqeuclidean`` or ``cosine``.
+        chunk_size: Queries per chunk (default: about 2M distances per chunk).
+        path: As in :func:`rank_metrics`.
+        **options: The keyword options of :func:`rank_metrics` (``ap``, ``ties``, ``preset``, ...).
+
+    Returns:
+        A :class:`RankMetrics`, equal to ``rank_metrics(compute_distance(q, g, distance), ...)``.
+
+    Raises:
+        InputError: On bad features or labels, or any error of :func:`rank_metrics`.
+    """
+    from reidbench.metrics.distance import DISTANCES, check_features, compute_distance
+
+    where = "rank_metrics_from_features"
+    unknown = set(options) - {"ap", "ties", "no_positive", "max_rank", "junk_pids", "same_camera",
+                              "cmc", "preset"}
+    if unknown:
+        raise InputError(describe(f"argument {sorted(unknown)[0]!r}", where,
+                                  "an option of rank_metrics", "an unknown keyword", ""))
+    V.check_choice(distance, "distance", DISTANCES, where)
+    max_rank = V.check_positive_int(options.pop("max_rank", 50), "max_rank", where)
+    preset = options.pop("preset", None)
+    opts = resolve_options(where, preset, **{k: options.get(k, _UNSET) for k in (
+        "ap", "ties", "no_positive", "junk_pids", "same_camera", "cmc")})
+    chunk_size = V.check_positive_int(chunk_size, "chunk_size", where, allow_none=True)
+    V.check_choice(path, "path", PATHS, where)
+    qf, gf = check_features(query_feats, gallery_feats, where)
+    n_q, n_g = qf.shape[0], gf.shape[0]
+    qp = V.check_labels(query_pids, "query_pids", n_q, where, "query_feats rows")
+    gp = V.check_labels(gallery_pids, "gallery_pids", n_g, where, "gallery_feats rows")
+    qc = V.check_labels(query_camids, "query_camids", n_q, where, "query_feats rows")
+    gc = V.check_labels(gallery_camids, "gallery_camids", n_g, where, "gallery_feats rows")
+    rows = chunk_size or max(1, _CHUNK_ELEMS // n_g)
+
+    def chunks() -> Any:
+        for s in range(0, n_q, rows):
+            block = V.as_array(compute_distance(qf[s:s + rows], gf, metric=distance))
+            V.check_finite(block, "distances", where)
+            yield s, block
+
+    return _evaluate(chunks(), qp, qc, GalleryIndex.build(gp, gc, opts["junk_pids"]), opts,
+                     max_rank, path, where)
+
+
+def _evaluate(chunks: Any, qp: np.ndarray, qc: np.ndarray, gallery: GalleryIndex,
+              opts: dict[str, Any], max_rank: int, path: str, where: str) -> RankMetrics:
+    """Run the core over chunks of queries and assemble the result."""
+    n_q = qp.shape[0]
+    names = AP_VARIANTS.names()
+    aps = {name: np.full(n_q, np.nan) for name in names}
+    inp = np.full(n_q, np.nan)
+    first = np.zeros(n_q, dtype=np.int64)
+    n_pos = np.zeros(n_q, dtype=np.int64)
+    n_same = np.zeros(n_q, dtype=np.int64)
+    allshots = np.zeros(max_rank + 1)
+    tied = 0
+    for start, block in chunks:
+        stop = start + block.shape[0]
+        pr = positive_ranks(block, qp[start:stop], qc[start:stop], gallery, opts["ties"], path)
+        rows = block.shape[0]
+        counts = pr.n_pos
+        has = counts > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for name in names:
+                sums = np.bincount(pr.row, AP_VARIANTS.get(name).term(pr), minlength=rows)
+                aps[name][start:stop][has] = sums[has] / counts[has]
+        ends = np.cumsum(counts)
+        first[start:stop][has] = pr.rank[ends[has] - counts[has]]
+        inp[start:stop][has] = counts[has] / pr.rank[ends[has] - 1]
+        n_pos[start:stop] = counts
+        n_same[start:stop] = pr.n_same_pid
+        tied += int((pr.neg_through - pr.neg_before).sum())
+        if opts["cmc"] == "allshots":
+            above = pr.rank - pr.index
+            keep = above < max_rank
+            allshots += np.bincount(above[keep], 1.0 / counts[pr.row[keep]],
+                                    minlength=max_rank + 1)[:max_rank + 1]
+    return _assemble(aps, inp, first, n_pos, n_same, allshots, tied, opts, max_rank, where)
+
+
+def _assemble(aps: dict[str, np.ndarray], inp: np.ndarray, first: np.ndarray, n_pos: np.ndarray,
+              n_same: np.ndarray, allshots: np.ndarray, tied: int, opts: dict[str, Any],
+              max_rank: int, where: str) -> RankMetrics:
+    """Apply the no-positive policy and aggregate the per-query arrays."""
+    policy = opts["no_positive"]
+    valid = n_pos > 0
+    if policy == "error" and not valid.all():
+        q = int(np.flatnonzero(~valid)[0])
+        raise InputError(describe(f"query {q}", where, "at least one positive (same pid, other "
+                                  "camera, not junk) for every query", f"{int((~valid).sum())} "
+                                  "queries without one", "use no_positive='skip' to skip them"))
+    if policy in ("skip", "error"):
+        counted = valid.copy()
+    elif policy == "skip_raw":
+        counted = valid | (n_same > 0)
+    else:
+        counted = np.ones_like(valid)
+    empty = counted & ~valid
+    fill = np.nan if policy == "nan" else 0.0
+    for arr in (*aps.values(), inp):
+        arr[empty] = fill
+    n_counted = int(counted.sum())
+    if opts["cmc"] == "allshots":
+        curve = np.cumsum(allshots[:max_rank]) / n_counted if n_counted else \
+            np.full(max_rank, np.nan)
+    else:
+        hits = np.bincount(np.minimum(first[counted & valid], max_rank + 1),
+                           minlength=max_rank + 2)
+        curve = np.cumsum(hits[1:max_rank + 1]) / n_counted if n_counted else \
+            np.full(max_rank, np.nan)
+    curve = np.minimum(curve, 1.0)
+    headline = aps[opts["ap"]]
+    options = {**opts, "junk_pids": list(opts["junk_pids"]), "max_rank": max_rank}
+    return RankMetrics(
+        map=_mean(headline, counted), cmc=curve, minp=_mean(inp, counted), ap=headline, inp=inp,
+        first_rank=first, n_positives=n_pos, valid=valid, counted=counted,
+        n_skipped=int(counted.size - n_counted),
+        n_queries=int(counted.size), options=options, ap_by_variant=aps, tied_pairs=tied)
