@@ -103,9 +103,10 @@ def test_dukev_query_copies_f0002_single_frame_and_distractors(copies):
     assert len(queries) == len({t["pid"] for t in queries}) == 4  # one per test id
     for q in queries:
         g = tr["gallery/" + q["id"].split("/", 1)[1]]
-        assert [f.split("/", 1)[1] for f in q["frames"]] == [f.split("/", 1)[1] for f in g["frames"]]
+        strip = [f.split("/", 1)[1] for f in q["frames"]]
+        assert strip == [f.split("/", 1)[1] for f in g["frames"]]
         assert all((root / a).read_bytes() == (root / b).read_bytes()
-                   for a, b in zip(q["frames"], g["frames"]))
+                   for a, b in zip(q["frames"], g["frames"], strict=True))
     starts = {t["subset"]: [] for t in m["tracklets"]}
     for t in m["tracklets"]:
         starts[t["subset"]].append(Path(t["frames"][0]).name.split("_")[2])
@@ -113,7 +114,8 @@ def test_dukev_query_copies_f0002_single_frame_and_distractors(copies):
     assert any(t["num_frames"] == 1 for t in m["tracklets"] if t["subset"] == "gallery")
     distr = [t for t in m["tracklets"] if t["kind"] == "distractor"]
     assert distr and all("_D" in Path(f).name for t in distr for f in t["frames"])
-    assert not {t["pid"] for t in distr} & {t["pid"] for t in m["tracklets"] if t["kind"] == "person"}
+    persons = {t["pid"] for t in m["tracklets"] if t["kind"] == "person"}
+    assert not {t["pid"] for t in distr} & persons
 
 
 def test_dukev_old_names_variant(tmp_path):
@@ -148,7 +150,8 @@ def test_prid_cameras_and_shipped_list(copies):
     assert all(not set(s["test"]) & set(s["train"]) for s in splits)
     both = [p for p in a if p in set(b)]
     assert persons < set(both)  # some two-camera persons are left out of the list
-    assert sorted(f.name for f in (root / "prid_2011/multi_shot/cam_a" / a[0]).iterdir())[0] == "0001.png"
+    first = sorted(f.name for f in (root / "prid_2011/multi_shot/cam_a" / a[0]).iterdir())
+    assert first[0] == "0001.png"
 
 
 def test_lsvid_lists_and_hdf5_queries(copies):

@@ -1,8 +1,8 @@
-"""Cameras: a background scene shared by everyone it films, and its imaging nuisances.
+"""Cameras: a background scene shared by everyone filmed, and the camera's imaging nuisances.
 
 Each camera owns a wide background panorama (floor and wall with texture, and clutter objects whose
-colours come from the clothing palette), a colour cast, a brightness, a blur level, a noise level and
-a preferred viewing axis. A tracklet is a window sliding along the panorama as the person walks.
+colours come from the clothing palette), a colour cast, a brightness, a blur level, a noise level
+and a preferred viewing axis. A tracklet is a window sliding along the panorama as the person walks.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def sample_cameras(rng: np.random.Generator, n: int, config: SynthConfig) -> lis
 
 
 def _blur(img: np.ndarray, passes: int) -> np.ndarray:
-    """Separable [1, 2, 1] / 4 blur over the H and W axes of ``(T, H, W, 3)`` uint16 (borders kept)."""
+    """Separable [1, 2, 1] / 4 blur over H and W of ``(T, H, W, 3)`` integers (borders kept)."""
     for _ in range(passes):
         out = img.copy()
         mid = out[:, 1:-1]
@@ -134,8 +134,9 @@ def _blur(img: np.ndarray, passes: int) -> np.ndarray:
 
 
 def apply_camera(img: np.ndarray, cam: Camera, rng: np.random.Generator) -> np.ndarray:
-    """Blur and sensor noise of ``cam`` on ``(T, H, W, 3)`` uint8 frames (colour cast is applied
-    while drawing).
+    """Blur and sensor noise of ``cam`` on ``(T, H, W, 3)`` uint8 frames.
+
+    The colour cast is applied while drawing (folded into the colour table and the panorama).
 
     Args:
         img: Frames, uint8.

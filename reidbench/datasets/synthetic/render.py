@@ -91,7 +91,7 @@ def _colour_table(table: IdentityTable, pose: Pose) -> np.ndarray:
 
 
 def _band(lo: np.ndarray, hi: np.ndarray, height: int) -> slice:
-    """Rows ``[min(lo), max(hi)]`` clipped to the frame: a part is only evaluated where it can be."""
+    """Rows ``[min(lo), max(hi)]`` clipped to the frame: where a part can possibly be."""
     r0 = int(max(0.0, np.floor(float(np.min(lo)))))
     r1 = int(min(float(height), np.ceil(float(np.max(hi))) + 1.0))
     return slice(r0, max(r0, r1))

@@ -74,8 +74,10 @@ class Context:
         """Render a tracklet of ``len(rels)`` frames and save frame ``k`` at ``rels[k]``.
 
         Args:
-            ident: Identity row. cam: 0-based camera index. rels: Relative frame paths, in
-                temporal order. kind: ``"person"``, ``"junk"`` or ``"distractor"``.
+            ident: Identity row.
+            cam: 0-based camera index.
+            rels: Relative frame paths, in temporal order.
+            kind: ``"person"``, ``"junk"`` or ``"distractor"``.
 
         Returns:
             The frames and the nuisance ground truth.
@@ -95,7 +97,7 @@ class Context:
         shutil.copyfile(self.root / src_rel, dst)
 
     def text(self, rel: str, lines: list[str], crlf: bool = False) -> None:
-        """Write lines, each terminated by CRLF (MATLAB ``fprintf('%s\\r\\n')``) or LF."""
+        """Write lines, each terminated by CRLF (as MATLAB's fprintf wrote MARS's) or LF."""
         path = self.root / rel
         self._mkdir(path.parent)
         end = "\r\n" if crlf else "\n"

@@ -1,7 +1,9 @@
-"""iLIDS-VID layout: ``i-LIDS-VID/sequences/cam{1,2}/personNNN/cam{c}_personNNN_FFFFF.png`` (person
-numbers with gaps, frame numbers from the original video, not starting at 1), single stills under
-``images/``, and ``train-test people splits/train_test_splits_ilidsvid.mat`` (``ls_set``, (10, N)
-double, 1-based into the sorted person folders, first N/2 columns test).
+"""iLIDS-VID layout: two cameras, 1-based ``ls_set`` splits over the sorted person folders.
+
+``i-LIDS-VID/sequences/cam{1,2}/personNNN/cam{c}_personNNN_FFFFF.png`` (person numbers with
+gaps, frame numbers from the original video, not starting at 1), single stills under ``images/``,
+and ``train-test people splits/train_test_splits_ilidsvid.mat`` (``ls_set``, (10, N) double,
+1-based into the sorted person folders, first N/2 columns test).
 """
 
 from __future__ import annotations
@@ -48,8 +50,11 @@ def write(root: Path, config: SynthConfig, seed: int, ids: int, variant: str | N
 
 
 def splits_from_lists(orders: list[list[int]], recs: dict, a_fmt: str, b_fmt: str) -> list[dict]:
-    """Splits from per-split person orders: the first half is test (query = first camera,
-    gallery = second camera, in list order), the rest train (both cameras)."""
+    """Splits from per-split person orders.
+
+    The first half of each order is test (query = first camera, gallery = second camera, in list
+    order), the rest train (both cameras).
+    """
     out = []
     for k, order in enumerate(orders):
         half = len(order) // 2

@@ -1,6 +1,8 @@
-"""LS-VID layout: ``list_sequence/list_seq_{train,val,test}.txt`` (``<prefix> <pid>`` per line),
-frames under ``tracklet_{train,val,test}/<pid>/`` whose basenames start with the prefix and have four
-``_`` tokens ``<track>_<frame>_<camera>_<index>.jpg`` (camera 1..15), and ``test/data/info_test.mat``
+"""LS-VID layout: sequence lists of path prefixes, and HDF5 (v7.3) query indices.
+
+``list_sequence/list_seq_{train,val,test}.txt`` hold ``<prefix> <pid>`` per line; frames live under
+``tracklet_{train,val,test}/<pid>/``, their basenames start with the prefix and have four ``_``
+tokens ``<track>_<frame>_<camera>_<index>.jpg`` (camera 1..15), and ``test/data/info_test.mat``
 (and ``info_val.mat``): MATLAB v7.3 HDF5 with ``query`` of shape (1, Nq), 1-based list rows.
 
 The exact frame-name grammar of the real LS-VID is unconfirmed (specs/datasets.md section 5); this
@@ -19,7 +21,7 @@ from reidbench.datasets.synthetic.matfiles import write_mat_v73
 from reidbench.datasets.synthetic.tracklets import make_world, sample_length
 
 N_CAMS = 15
-MIN_IDS = 4
+MIN_IDS = 5
 
 
 def write(root: Path, config: SynthConfig, seed: int, ids: int, variant: str | None
@@ -28,7 +30,6 @@ def write(root: Path, config: SynthConfig, seed: int, ids: int, variant: str | N
     rng = np.random.default_rng([seed, 3])
     n_train = max(1, round(ids * 0.4))
     n_val = 1 if ids < 10 else round(ids * 0.1)
-    n_test = ids - n_train - n_val
     pids = sorted(int(p) for p in rng.choice(np.arange(1, 4001), size=ids, replace=False))
     order = rng.permutation(ids)
     groups = {"train": sorted(pids[k] for k in order[:n_train]),

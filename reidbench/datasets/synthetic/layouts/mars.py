@@ -1,4 +1,6 @@
-"""MARS layout: ``bbox_train/``, ``bbox_test/`` (with ``00-1`` junk and ``0000`` distractors) and
+"""MARS layout: image folders per pid, CRLF name lists and MATLAB v5 track tables.
+
+``bbox_train/``, ``bbox_test/`` (with ``00-1`` junk and ``0000`` distractors) and
 ``info/`` (CRLF name lists, ``tracks_*_info.mat`` as int32, ``query_IDX`` as a (1, N) uint16 row).
 """
 

@@ -1,4 +1,6 @@
-"""PRID-2011 layout: ``prid_2011/multi_shot/cam_{a,b}/person_NNNN/NNNN.png`` (more people in cam_b;
+"""PRID-2011 layout: two cameras, more people in cam_b, and a shipped 10-split person list.
+
+``prid_2011/multi_shot/cam_{a,b}/person_NNNN/NNNN.png`` (more people in cam_b;
 only the first persons appear in both cameras, and ``person_0201`` of cam_a and of cam_b are
 different people), single shots under ``single_shot/``, and ``splits_prid2011.json``: 10 splits of
 a shipped person list that is not a length threshold (a few long two-camera persons are left out,
