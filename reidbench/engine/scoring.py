@@ -10,9 +10,7 @@ from reidbench.engine.evalset import EvalSet
 from reidbench.engine.results import SplitScores
 from reidbench.protocols import Evaluation
 
-__all__ = ["score_split", "AP_VARIANTS"]
-
-AP_VARIANTS = ("noninterp", "trapezoid", "sklearn_step", "sklearn_legacy")
+__all__ = ["score_split"]
 
 
 def _summary(rm: Any) -> dict[str, float]:
@@ -38,21 +36,16 @@ def score_split(distmat: np.ndarray, evalset: EvalSet, ev: Evaluation, *, bootst
     gp, gc = evalset.labels("gallery")
     options = dict(ties=ev.ties, no_positive=ev.no_positive, max_rank=ev.max_rank,
                    junk_pids=ev.junk_pids, same_camera=ev.same_camera)
-    by_variant: dict[str, dict[str, float]] = {}
-    per_query: dict[str, np.ndarray] = {}
-    headline = None
-    for variant in AP_VARIANTS:
-        rm = rank_metrics(distmat, qp, gp, qc, gc, ap=variant, **options)
-        by_variant[variant] = _summary(rm)
-        per_query[f"ap_{variant}"] = np.asarray(rm.ap, dtype=np.float64)
-        if variant == ev.ap:
-            headline = rm
-    if headline is None:
-        headline = rank_metrics(distmat, qp, gp, qc, gc, ap=ev.ap, **options)
-        by_variant[ev.ap] = _summary(headline)
+    headline = rank_metrics(distmat, qp, gp, qc, gc, ap=ev.ap, **options)
+    summary = _summary(headline)
+    # Every AP variant comes from the same pass; ranks and mINP do not depend on the AP variant.
+    by_variant = {var: {**summary, "mAP": float(m)}
+                  for var, m in headline.map_by_variant.items()}
+    per_query: dict[str, np.ndarray] = {f"ap_{var}": np.asarray(ap, dtype=np.float64)
+                                        for var, ap in headline.ap_by_variant.items()}
     counted = np.asarray(headline.counted, dtype=bool)
     metrics: dict[str, dict[str, Any]] = {k: {"value": v, "ci": None}
-                                          for k, v in _summary(headline).items()}
+                                          for k, v in summary.items()}
     if bootstrap and counted.any():
         from reidbench.metrics.stats import bootstrap_rank_metrics
 

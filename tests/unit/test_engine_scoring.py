@@ -1,0 +1,43 @@
+import numpy as np
+
+from reidbench.engine.evalset import EvalItem, EvalSet
+from reidbench.engine.results import EvalResult, read_result
+from reidbench.engine.scoring import score_split
+from reidbench.metrics import rank_metrics
+from reidbench.protocols import Evaluation
+
+
+def _evalset(qp, qc, gp, gc):
+    q = tuple(EvalItem(f"q{i}", int(p), int(c), ("f",)) for i, (p, c) in enumerate(zip(qp, qc)))
+    g = tuple(EvalItem(f"g{i}", int(p), int(c), ("f",)) for i, (p, c) in enumerate(zip(gp, gc)))
+    return EvalSet("x@1", "official", q, g)
+
+
+def test_score_split_equals_the_metric_engine_and_keeps_every_variant():
+    rng = np.random.default_rng(0)
+    qp, qc = rng.integers(1, 6, 12), rng.integers(1, 4, 12)
+    gp, gc = rng.integers(-1, 6, 60), rng.integers(1, 4, 60)
+    dist = rng.random((12, 60))
+    ev = Evaluation(dataset="mars", gallery="with_query", ap="trapezoid")
+    s = score_split(dist, _evalset(qp, qc, gp, gc), ev, bootstrap=200, topk=5)
+    direct = rank_metrics(dist, qp, gp, qc, gc, ap="trapezoid", junk_pids=(-1,))
+    assert s.metrics["mAP"]["value"] == direct.map
+    assert s.metrics["rank1"]["value"] == direct.rank1
+    for var in ("noninterp", "trapezoid", "sklearn_step", "sklearn_legacy"):
+        assert s.metrics_by_variant[var]["mAP"] == rank_metrics(
+            dist, qp, gp, qc, gc, ap=var, junk_pids=(-1,)).map
+    lo, hi = s.metrics["mAP"]["ci"]
+    assert lo <= s.metrics["mAP"]["value"] <= hi
+    # top-k: the 5 smallest distances of each row, in order
+    expected = np.argsort(dist, axis=1, kind="stable")[:, :5]
+    assert np.array_equal(s.per_query["topk_index"], expected)
+    assert s.counts == {"n_queries": 12, "n_gallery": 60, "n_skipped": direct.n_skipped}
+
+
+def test_result_round_trip(tmp_path):
+    rec = {"schema": "reidbench.result/1", "protocol": {"fingerprint": "abc"},
+           "metrics": {"mAP": {"value": 0.5, "ci": None}}, "splits": [{"split": "official"}]}
+    EvalResult(rec, {"official/ap": np.array([0.5])}).write(tmp_path / "r")
+    back = read_result(tmp_path / "r")
+    assert back.value("mAP") == 0.5 and back.split_arrays()["ap"].tolist() == [0.5]
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["per_query.npz", "results.json"]
