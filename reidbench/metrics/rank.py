@@ -19,7 +19,7 @@ import numpy as np
 
 from reidbench.errors import InputError, describe
 from reidbench.metrics import _validate as V
-from reidbench.metrics._ranks import PATHS, TIE_POLICIES, GalleryIndex, positive_ranks
+from reidbench.metrics._ranks import PATHS, TIE_POLICIES, GalleryIndex, Workspace, positive_ranks
 from reidbench.metrics.presets import PRESETS
 from reidbench.metrics.variants import AP_VARIANTS
 
@@ -321,9 +321,11 @@ def _evaluate(chunks: Any, qp: np.ndarray, qc: np.ndarray, gallery: GalleryIndex
     n_same = np.zeros(n_q, dtype=np.int64)
     allshots = np.zeros(max_rank + 1)
     tied = 0
+    ws = Workspace()
     for start, block in chunks:
         stop = start + block.shape[0]
-        pr = positive_ranks(block, qp[start:stop], qc[start:stop], gallery, opts["ties"], path)
+        pr = positive_ranks(block, qp[start:stop], qc[start:stop], gallery, opts["ties"], path,
+                            ws)
         rows = block.shape[0]
         counts = pr.n_pos
         has = counts > 0
