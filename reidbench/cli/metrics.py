@@ -203,3 +203,32 @@ def parity_cmd(
 ) -> None:
     """Score one distance matrix every way the field does, side by side, with bootstrap CIs."""
     run_parity_command(distmat, queries, gallery, seed, ties, kind, n_boot, as_json)
+
+
+# --------------------------------------------------------------------------- presets
+
+
+@app.command("presets")
+def presets_cmd(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """List the metric presets: which codebase each reproduces and what it computes."""
+    import json
+
+    from reidbench.metrics import AP_VARIANTS, PRESETS
+
+    rows = [PRESETS.get(name) for name in PRESETS.names()]
+    if as_json:
+        typer.echo(json.dumps([{"name": p.name, **p.options(), "junk_pids": list(p.junk_pids),
+                                "codebase": p.codebase, "description": p.description}
+                               for p in rows], indent=2))
+        return
+    for p in rows:
+        typer.echo(f"{p.name}: ap={p.ap} ties={p.ties} no_positive={p.no_positive} "
+                   f"junk_pids={list(p.junk_pids)} same_camera={p.same_camera} cmc={p.cmc}")
+        typer.echo(f"    {p.codebase}")
+        typer.echo(f"    {p.description}")
+    typer.echo("")
+    typer.echo("AP variants:")
+    for name, v in AP_VARIANTS.items():
+        typer.echo(f"  {name} (v{v.version}): {v.formula}")

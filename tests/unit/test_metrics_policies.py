@@ -259,3 +259,18 @@ def test_torch_distmat_is_accepted():
     torch = pytest.importorskip("torch")
     a = rank_metrics(torch.from_numpy(D), torch.from_numpy(QP), GP, QC, GC)
     assert a.map == rank_metrics(D, QP, GP, QC, GC).map
+
+
+def test_cli_lists_every_preset(capsys):
+    import json
+
+    from reidbench.cli import main
+
+    assert main(["metrics", "presets", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [p["name"] for p in listed] == PRESETS.names()
+    mars = next(p for p in listed if p["name"] == "mars_official")
+    assert mars["ap"] == "trapezoid" and mars["no_positive"] == "nan"
+    assert main(["metrics", "presets"]) == 0
+    out = capsys.readouterr().out
+    assert "read: ap=sklearn_legacy" in out and "sklearn_step (v1)" in out
