@@ -72,7 +72,8 @@ _add("fastreid", "noninterp", "skip", "first_match",
 _add("mars_official", "trapezoid", "nan", "first_match",
      "liangzheng06/MARS-evaluation utils/evaluation_mars.m + compute_AP.m (MATLAB)",
      "Trapezoidal AP starting from precision 1 at recall 0, stable (MATLAB) sort, pid -1 junk, "
-     "every query counted: a query without a positive gives AP NaN (so mAP NaN) and a zero CMC row.")
+     "every query counted: a query without a positive gives AP NaN (so mAP NaN) and a zero CMC "
+     "row.")
 _add("market_official", "trapezoid", "zero", "first_match",
      "zhunzhong07/person-re-ranking evaluation/Market_1501_evaluation.m + compute_AP.m (MATLAB)",
      "Trapezoidal AP as MARS, every query counted, a query without a positive gives AP 0 "

@@ -108,7 +108,7 @@ class RankMetrics:
 
     @property
     def map_by_variant(self) -> dict[str, float]:
-        """mAP of every AP variant (mean over counted queries)."""
+        """The mAP of every AP variant (mean over counted queries)."""
         return {k: _mean(v, self.counted) for k, v in self.ap_by_variant.items()}
 
     def summary(self) -> dict[str, Any]:

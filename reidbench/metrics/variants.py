@@ -8,7 +8,7 @@ through its end. Each variant is ``AP = (1/G) * sum over positives of term(posit
 
 ========================  =========================================================================
 ``noninterp``             ``i / r_i``
-``trapezoid``             ``(i / r_i + (i - 1) / (r_i - 1)) / 2``, the second part 1 when ``r_i = 1``
+``trapezoid``             ``(i / r_i + (i - 1) / (r_i - 1)) / 2``, second part 1 when ``r_i = 1``
 ``sklearn_step``          ``TP_through / N_through``
 ``sklearn_legacy``        ``(TP_through / N_through + TP_before / N_before) / 2``, the second part 1
                           when ``N_before = 0``

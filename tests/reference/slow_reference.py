@@ -133,10 +133,10 @@ def reference_metrics(distmat, query_pids, gallery_pids, query_cams, gallery_cam
     n = sum(counted)
 
     def mean(values):
-        vals = [x for x, c in zip(values, counted) if c]
+        vals = [x for x, c in zip(values, counted, strict=True) if c]
         return sum(vals) / len(vals) if vals else math.nan
 
-    curve = [sum(col) / n for col in zip(*curves)] if n else [math.nan] * max_rank
+    curve = [sum(col) / n for col in zip(*curves, strict=True)] if n else [math.nan] * max_rank
     return {
         "map": mean(ap_rows[ap]),
         "map_by_variant": {v: mean(ap_rows[v]) for v in VARIANTS},

@@ -1,4 +1,4 @@
-"""compute_distance (numpy and torch), streamed evaluation from features, single-gallery-shot CMC."""
+"""compute_distance (numpy, torch), streamed evaluation from features, single-gallery-shot CMC."""
 
 from __future__ import annotations
 
