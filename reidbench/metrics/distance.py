@@ -18,7 +18,7 @@ import numpy as np
 from reidbench.errors import InputError, describe
 from reidbench.metrics._validate import check_choice
 
-__all__ = ["compute_distance", "check_features", "DISTANCES"]
+__all__ = ["compute_distance", "check_features", "prepare_gallery", "pairwise", "DISTANCES"]
 
 DISTANCES = ("euclidean", "sqeuclidean", "cosine")
 
@@ -88,33 +88,47 @@ def compute_distance(query: Any, gallery: Any, metric: str = "euclidean") -> Any
     where = "compute_distance"
     check_choice(metric, "metric", DISTANCES, where)
     q, g = check_features(query, gallery, where)
-    if _is_torch(q):
-        return _torch_distance(q, g, metric)
+    return pairwise(q, prepare_gallery(g, metric), metric)
+
+
+def prepare_gallery(gallery: Any, metric: str) -> tuple[Any, Any]:
+    """What :func:`pairwise` needs of checked float64 gallery features, computed once.
+
+    Returns:
+        ``(matrix, norms)``: the unit-normalised features and None for ``cosine``; the features
+        and their squared norms otherwise.
+    """
+    if _is_torch(gallery):
+        if metric == "cosine":
+            n = gallery.norm(dim=1, keepdim=True)
+            return gallery / n.masked_fill(n == 0, 1.0), None
+        return gallery, (gallery * gallery).sum(1)
     if metric == "cosine":
-        qn = np.linalg.norm(q, axis=1, keepdims=True)
-        gn = np.linalg.norm(g, axis=1, keepdims=True)
-        qn[qn == 0] = 1.0
-        gn[gn == 0] = 1.0
-        return 1.0 - (q / qn) @ (g / gn).T
-    d = q @ g.T
+        n = np.linalg.norm(gallery, axis=1, keepdims=True)
+        n[n == 0] = 1.0
+        return gallery / n, None
+    return gallery, np.einsum("ij,ij->i", gallery, gallery)
+
+
+def pairwise(query: Any, gallery: tuple[Any, Any], metric: str) -> Any:
+    """Distances from checked float64 query features to a :func:`prepare_gallery` result."""
+    g, g_sq = gallery
+    if _is_torch(query):
+        if metric == "cosine":
+            n = query.norm(dim=1, keepdim=True)
+            return 1.0 - (query / n.masked_fill(n == 0, 1.0)) @ g.T
+        d = (query * query).sum(1, keepdim=True) + g_sq[None, :] - 2.0 * (query @ g.T)
+        d = d.clamp_min(0.0)
+        return d.sqrt() if metric == "euclidean" else d
+    if metric == "cosine":
+        n = np.linalg.norm(query, axis=1, keepdims=True)
+        n[n == 0] = 1.0
+        return 1.0 - (query / n) @ g.T
+    d = query @ g.T
     d *= -2.0
-    d += np.einsum("ij,ij->i", q, q)[:, None]
-    d += np.einsum("ij,ij->i", g, g)[None, :]
+    d += np.einsum("ij,ij->i", query, query)[:, None]
+    d += g_sq[None, :]
     np.maximum(d, 0.0, out=d)
     if metric == "euclidean":
         np.sqrt(d, out=d)
     return d
-
-
-def _torch_distance(q: Any, g: Any, metric: str) -> Any:
-    import torch
-
-    if metric == "cosine":
-        qn = q.norm(dim=1, keepdim=True)
-        gn = g.norm(dim=1, keepdim=True)
-        qn = torch.where(qn == 0, torch.ones_like(qn), qn)
-        gn = torch.where(gn == 0, torch.ones_like(gn), gn)
-        return 1.0 - (q / qn) @ (g / gn).T
-    d = (q * q).sum(1, keepdim=True) + (g * g).sum(1)[None, :] - 2.0 * (q @ g.T)
-    d = d.clamp_min(0.0)
-    return d.sqrt() if metric == "euclidean" else d

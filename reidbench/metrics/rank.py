@@ -255,8 +255,8 @@ def rank_metrics_from_features(
 ) -> RankMetrics:
     """:func:`rank_metrics` streamed from features: the full distance matrix never exists.
 
-    Each chunk of queries gets its distances (:func:`reidbench.metrics.compute_distance`, float64;
-    on the tensors' device for torch input), then its metrics, before the next chunk.
+    Each chunk of queries gets its distances (as :func:`reidbench.metrics.compute_distance`,
+    float64; on the tensors' device for torch input), then its metrics, before the next chunk.
 
     Args:
         query_feats: ``(Q, D)`` query features (numpy or torch).
@@ -276,7 +276,7 @@ def rank_metrics_from_features(
     Raises:
         InputError: On bad features or labels, or any error of :func:`rank_metrics`.
     """
-    from reidbench.metrics.distance import DISTANCES, check_features, compute_distance
+    from reidbench.metrics.distance import DISTANCES, check_features, pairwise, prepare_gallery
 
     where = "rank_metrics_from_features"
     unknown = set(options) - {"ap", "ties", "no_positive", "max_rank", "junk_pids", "same_camera",
@@ -299,9 +299,11 @@ def rank_metrics_from_features(
     gc = V.check_labels(gallery_camids, "gallery_camids", n_g, where, "gallery_feats rows")
     rows = chunk_size or max(1, _CHUNK_ELEMS // n_g)
 
+    gallery_side = prepare_gallery(gf, distance)  # features were checked once, above
+
     def chunks() -> Any:
         for s in range(0, n_q, rows):
-            block = V.as_array(compute_distance(qf[s:s + rows], gf, metric=distance))
+            block = V.as_array(pairwise(qf[s:s + rows], gallery_side, distance))
             V.check_finite(block, "distances", where)
             yield s, block
 
