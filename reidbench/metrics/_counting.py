@@ -164,7 +164,19 @@ def count_negatives(
         thresh = np.full(n_rows, -np.inf, dtype=chunk.dtype)
         rows = np.flatnonzero(~dense & (n_pos > peel))
         thresh[rows] = pval[ends[rows] - 1 - peel[rows]]
-        buf, offset, length = _candidate_segments(chunk, thresh, gallery, row_s, col_s, ws)
+        if 2 * rows.shape[0] < n_rows:  # few rows: compare a copy of them, not the whole chunk
+            sub = np.take(chunk, rows, axis=0, mode="clip",
+                          out=ws.get("subset", (rows.shape[0], n_gal), chunk.dtype))
+            local = np.full(n_rows, -1, dtype=np.int64)
+            local[rows] = np.arange(rows.shape[0])
+            keep = local[row_s] >= 0
+            buf, off, cnt = _candidate_segments(sub, thresh[rows], gallery, local[row_s[keep]],
+                                                col_s[keep], ws)
+            offset = np.zeros(n_rows, dtype=np.int64)
+            length = np.zeros(n_rows, dtype=np.int64)
+            offset[rows], length[rows] = off, cnt
+        else:
+            buf, offset, length = _candidate_segments(chunk, thresh, gallery, row_s, col_s, ws)
         _search(buf, offset, length, prow, pval, sel, before, through)
     return before, through
 
