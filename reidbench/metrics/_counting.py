@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PATHS", "Workspace", "count_negatives"]
 
+_HAS_BITCOUNT = hasattr(np, "bitwise_count")
+
 #: How negatives are counted: ``auto`` plans per row; the others force one way for every row.
 PATHS = ("auto", "sparse", "dense", "peel")
 
@@ -148,7 +150,12 @@ def count_negatives(
     if peel_rows.size:
         peel_rows = peel_rows[np.argsort(-peel[peel_rows], kind="stable")]  # most peeled first
         work = _valid_rows(chunk, peel_rows, gallery, row_s, col_s, ws)
-        cmp = ws.get("cmp", work.shape, bool)
+        # compare into rows padded to whole 8-byte words (padding stays False), count by popcount
+        width8 = -(-n_gal // 8) * 8
+        cmp_full = ws.get("cmp", (work.shape[0], width8), bool)
+        cmp_full[:, n_gal:] = False
+        cmp = cmp_full[:, :n_gal]
+        words = cmp_full.view(np.uint64)
         local = np.zeros(n_rows, dtype=np.int64)
         local[peel_rows] = np.arange(peel_rows.shape[0])
         for m in range(int(peel[peel_rows[0]])):
@@ -156,8 +163,10 @@ def count_negatives(
             sel = np.flatnonzero(peeled & (top == m))
             sel = sel[np.argsort(local[prow[sel]], kind="stable")]
             v = pval[sel][:, None]
-            before[sel] = np.count_nonzero(np.less(work[:n_m], v, out=cmp[:n_m]), axis=1)
-            through[sel] = np.count_nonzero(np.less_equal(work[:n_m], v, out=cmp[:n_m]), axis=1)
+            np.less(work[:n_m], v, out=cmp[:n_m])
+            before[sel] = _true_per_row(cmp[:n_m], words[:n_m])
+            np.less_equal(work[:n_m], v, out=cmp[:n_m])
+            through[sel] = _true_per_row(cmp[:n_m], words[:n_m])
 
     sel = np.flatnonzero(searched)
     if sel.size:
@@ -179,6 +188,16 @@ def count_negatives(
             buf, offset, length = _candidate_segments(chunk, thresh, gallery, row_s, col_s, ws)
         _search(buf, offset, length, prow, pval, sel, before, through)
     return before, through
+
+
+def _true_per_row(mask: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """True entries per row of ``mask``, whose rows are padded with False to the 8-byte ``words``.
+
+    Counts set bits of whole words (numpy >= 2.0), a few times faster than ``count_nonzero``.
+    """
+    if _HAS_BITCOUNT:
+        return np.bitwise_count(words).sum(axis=1, dtype=np.int64)
+    return np.count_nonzero(mask, axis=1).astype(np.int64)
 
 
 def _search(buf: np.ndarray, offset: np.ndarray, length: np.ndarray, prow: np.ndarray,
