@@ -80,22 +80,54 @@ def test_equals_slow_reference_on_random_problems(ties, path):
         check_against_reference(rng, args, ties, path, no_positive, cmc, junk, max_rank, chunk)
 
 
-def test_auto_path_takes_both_routes_on_one_problem():
-    # rows 0-1: positives nearest (few candidates -> sparse); rows 2-3: a far positive (dense)
-    rng = np.random.default_rng(7)
-    n_g = 200
-    gp = rng.integers(0, 20, n_g)
+def _three_kinds_of_rows(seed=7, n_g=1500):
+    """Rows 0-7: positives nearest; rows 8-15: one far positive; rows 16-23: positives anywhere."""
+    rng = np.random.default_rng(seed)
+    gp = rng.integers(0, 60, n_g)
     gc = rng.integers(1, 4, n_g)
-    qp = np.array([gp[0], gp[1], gp[2], gp[3]])
-    qc = np.array([gc[0] % 3 + 1, gc[1] % 3 + 1, gc[2] % 3 + 1, gc[3] % 3 + 1])
-    d = rng.integers(0, 50, (4, n_g)).astype(np.float64)
+    qp = gp[:24].copy()
+    qc = gc[:24] % 3 + 1
+    d = rng.integers(0, 400, (24, n_g)).astype(np.float64) / 400  # ties too
     pos = (qp[:, None] == gp[None, :]) & (qc[:, None] != gc[None, :])
-    d[:2][pos[:2]] = -1.0
-    d[2:][pos[2:]] = 60.0
-    d[2, np.flatnonzero(pos[2])[:1]] = 10.0
-    args = (d, qp, gp, qc, gc)
+    near = pos.copy()
+    near[16:] = False
+    d[near] = rng.integers(0, 5, near.sum()) / 400 - 0.1
+    for r in range(8, 16):  # move one positive to the far end
+        d[r, np.flatnonzero(pos[r])[-1]] = 0.99
+    return d, qp, gp, qc, gc
+
+
+def test_auto_plan_takes_every_route_on_one_problem():
+    from reidbench.metrics import _counting
+    from reidbench.metrics._ranks import GalleryIndex
+
+    d, qp, gp, qc, gc = _three_kinds_of_rows()
+    gal = GalleryIndex.build(gp, gc, (-1,))
+    row_s, col_s = gal.same_pid_items(qp)
+    is_pos = gc[col_s] != qc[row_s]
+    prow, pval = row_s[is_pos], d[row_s[is_pos], col_s[is_pos]]
+    order = np.lexsort((pval, prow))
+    prow, pval = prow[order], pval[order]
+    n_pos = np.bincount(prow, minlength=24)
+    dense, peel = _counting._plan_rows(d, pval, n_pos, np.cumsum(n_pos), "auto")
+    assert not dense[:8].any() and (peel[:8] == 0).all()  # sorted candidates
+    assert not dense[8:16].any() and (peel[8:16] >= 1).all()  # far positive peeled
+    assert dense[16:][n_pos[16:] > 3].all()  # spread positives: whole rows sorted
+    rng = np.random.default_rng(0)
     for ties in ("stable", "optimistic", "pessimistic"):
-        check_against_reference(rng, args, ties, "auto", "skip", "first_match", (-1,), 20, None)
+        check_against_reference(rng, (d, qp, gp, qc, gc), ties, "auto", "skip", "allshots",
+                                (-1,), 20, 5)
+
+
+def test_count_nonzero_fallback_without_bitwise_count(monkeypatch):
+    from reidbench.metrics import _counting
+
+    monkeypatch.setattr(_counting, "_HAS_BITCOUNT", False)
+    rng = np.random.default_rng(21)
+    for _ in range(40):
+        args = random_problem(rng)
+        check_against_reference(rng, args, "pessimistic", "peel", "zero", "first_match", (-1,),
+                                10, None)
 
 
 def test_float32_distances_are_ranked_as_given():
