@@ -274,3 +274,12 @@ def test_cli_lists_every_preset(capsys):
     assert main(["metrics", "presets"]) == 0
     out = capsys.readouterr().out
     assert "read: ap=sklearn_legacy" in out and "sklearn_step (v1)" in out
+
+
+def test_fortran_ordered_and_sliced_distmats_give_the_same_result():
+    d, qp, gp, qc, gc = _problem(11, n_q=9, n_g=50, levels=8)
+    ref = rank_metrics(d, qp, gp, qc, gc, chunk_size=4)
+    for view in (np.asfortranarray(d), np.hstack([d, d])[:, :50], d[::-1][::-1]):
+        r = rank_metrics(view, qp, gp, qc, gc, chunk_size=4)
+        np.testing.assert_array_equal(r.ap, ref.ap)
+        np.testing.assert_array_equal(r.first_rank, ref.first_rank)
