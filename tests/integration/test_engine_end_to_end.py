@@ -1,0 +1,180 @@
+"""evaluate() end to end on synthetic copies written in the official layouts."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from reidbench.adapters import AdapterCard, ModuleAdapter
+from reidbench.cli import main
+from reidbench.datasets import load
+from reidbench.datasets.synthetic import SynthConfig, write_dataset
+from reidbench.engine import AdapterSource, FeaturesSource, build_evalset, evaluate, read_result
+from reidbench.errors import DataError, ProtocolError
+from reidbench.metrics import compute_distance, rank_metrics
+from reidbench.protocols import get_protocol
+
+TINY = SynthConfig(height=32, width=16, min_len=3, max_len=8, median_len=5.0)
+
+
+@pytest.fixture(scope="module")
+def mars(tmp_path_factory):
+    return write_dataset("mars", tmp_path_factory.mktemp("m") / "MARS", ids=16, seed=3,
+                         config=TINY).root
+
+
+@pytest.fixture(scope="module")
+def ilids(tmp_path_factory):
+    return write_dataset("ilidsvid", tmp_path_factory.mktemp("i") / "ilids", ids=8, seed=4,
+                         config=TINY).root
+
+
+def _pid_features(ids, dataset, noise=0.6, seed=0):
+    """Features with known structure: a per-pid centre plus noise."""
+    rng = np.random.default_rng(seed)
+    centres = {}
+    rows = []
+    for i in ids:
+        pid = dataset.tracklet(i.split("#")[0]).pid
+        if pid not in centres:
+            centres[pid] = rng.normal(size=16)
+        rows.append(centres[pid] + noise * rng.normal(size=16))
+    return np.array(rows, dtype=np.float32)
+
+
+def _write_features(path, protocol, root, split=None, seed=0):
+    p = get_protocol(protocol)
+    ds = load(p.evaluation.dataset, root)
+    ids = build_evalset(ds, p, split or p.evaluation.splits[0]).ids()
+    np.savez(path, ids=np.array(ids), features=_pid_features(ids, ds, seed=seed))
+    return ids
+
+
+def test_features_file_metrics_equal_the_metric_engine(mars, tmp_path):
+    _write_features(tmp_path / "f.npz", "mars/v2v@1", mars)
+    res = evaluate("mars/v2v@1", mars, FeaturesSource(str(tmp_path / "f.npz")), bootstrap=50)
+    ds = load("mars", mars)
+    es = build_evalset(ds, get_protocol("mars/v2v@1"), "official")
+    f = dict(zip(*[np.load(tmp_path / "f.npz")[k] for k in ("ids", "features")]))
+    qf = np.stack([f[i.id] for i in es.query]).astype(np.float64)
+    gf = np.stack([f[i.id] for i in es.gallery]).astype(np.float64)
+    qp, qc = es.labels("query")
+    gp, gc = es.labels("gallery")
+    direct = rank_metrics(compute_distance(qf, gf), qp, gp, qc, gc, ap="trapezoid")
+    assert res.value("mAP") == pytest.approx(direct.map, abs=1e-12)
+    assert res.value("rank1") == pytest.approx(direct.rank1, abs=1e-12)
+    assert res.record["headline_ap"] == "trapezoid"
+    assert set(res.record["metrics_by_variant"]) == {"noninterp", "trapezoid", "sklearn_step",
+                                                     "sklearn_legacy"}
+    # official gallery: queries included, -1 junk dropped
+    assert {i.id for i in es.query} <= {i.id for i in es.gallery}
+    assert all(i.pid != -1 for i in es.gallery)
+    out = res.write(tmp_path / "res")
+    back = read_result(out)
+    assert back.record["protocol"]["fingerprint"] == get_protocol("mars/v2v@1").fingerprint
+    assert back.split_arrays()["ap"].shape == (len(es.query),)
+
+
+def test_mars_gallery_variants_differ_as_predicted(mars, tmp_path):
+    ds = load("mars", mars)
+    official = build_evalset(ds, get_protocol("mars/v2v@1"), "official")
+    torchreid = build_evalset(ds, get_protocol("mars/v2v-torchreid@1"), "official")
+    qids = {i.id for i in official.query}
+    assert len(torchreid.gallery) == len(official.gallery) - len(qids)
+    # queries whose only cross-camera positives are other queries (or none) lose their ground truth
+    expect_skip = 0
+    for q in torchreid.query:
+        pos = [g for g in torchreid.gallery if g.pid == q.pid and g.camid != q.camid]
+        expect_skip += not pos
+    for name in ("mars/v2v@1", "mars/v2v-torchreid@1"):
+        _write_features(tmp_path / "f.npz", name, mars)
+        res = evaluate(name, mars, FeaturesSource(str(tmp_path / "f.npz")), bootstrap=0)
+        if name == "mars/v2v@1":
+            assert res.record["n_skipped"] == 0
+        else:
+            assert res.record["n_skipped"] == expect_skip
+
+
+def test_i2v_uses_the_first_frame_of_each_query(mars):
+    ds = load("mars", mars)
+    es = build_evalset(ds, get_protocol("mars/i2v@1"), "official")
+    for q in es.query:
+        t = ds.tracklet(q.id.removesuffix("#first"))
+        assert q.kind == "image" and q.frames == (t.frames[0],)
+        assert "F001" in Path(t.frames[0]).name
+
+
+def test_multi_split_protocol_aggregates_ten_splits(ilids, tmp_path):
+    p = get_protocol("ilidsvid/v2v@1")
+    for k, split in enumerate(p.evaluation.splits):
+        _write_features(tmp_path / f"{split}.npz", p.id, ilids, split=split, seed=k)
+    res = evaluate(p.id, ilids, FeaturesSource(str(tmp_path / "{split}.npz")), bootstrap=0)
+    per_split = res.record["metrics"]["mAP"]["per_split"]
+    assert len(per_split) == 10 and len(res.record["splits"]) == 10
+    assert res.value("mAP") == pytest.approx(np.mean(per_split))
+    assert res.record["metrics"]["mAP"]["std"] == pytest.approx(np.std(per_split, ddof=1))
+    with pytest.raises(ProtocolError, match="one model per split"):
+        evaluate(p.id, ilids, FeaturesSource(str(tmp_path / "split0.npz")), bootstrap=0)
+
+
+def test_bad_features_files_fail_cleanly_and_write_nothing(mars, tmp_path):
+    ids = _write_features(tmp_path / "good.npz", "mars/v2v@1", mars)
+    feats = np.load(tmp_path / "good.npz")["features"]
+    cases = {
+        "missing.npz": dict(ids=np.array(ids[:-1]), features=feats[:-1]),
+        "extra.npz": dict(ids=np.array(ids + ["nope"]), features=np.vstack([feats, feats[:1]])),
+        "dup.npz": dict(ids=np.array(ids[:-1] + ids[:1]), features=feats),
+        "nan.npz": dict(ids=np.array(ids), features=np.where(np.arange(len(ids))[:, None] == 3,
+                                                             np.nan, feats)),
+        "flat.npz": dict(ids=np.array(ids), features=feats[:, 0]),
+        "cube.npz": dict(ids=np.array(ids), features=feats[:, :, None]),
+    }
+    for name, arrays in cases.items():
+        np.savez(tmp_path / name, **arrays)
+        out = tmp_path / f"out-{name}"
+        rc = main(["evaluate", "-p", "mars/v2v@1", "--data", mars, "--features",
+                   str(tmp_path / name), "--out", str(out)])
+        assert rc == 2, name
+        assert not out.exists(), name
+    assert main(["evaluate", "-p", "mars/v2w@1", "--data", mars, "--features",
+                 str(tmp_path / "good.npz"), "--out", str(tmp_path / "o")]) == 2
+
+
+class ColourAdapter(ModuleAdapter):
+    """A tiny deterministic model: mean colour per horizontal stripe (no training needed)."""
+
+    card = AdapterCard(name="colour-test", modes=("v2v", "i2v"), input_size=(32, 16))
+
+    def __init__(self):
+        super().__init__(torch.nn.Identity())
+
+    def forward_features(self, clips):
+        b, t, c, h, w = clips.shape
+        return clips.reshape(b, t, c, 4, h // 4, w).mean(dim=(1, 4, 5)).reshape(b, -1)
+
+
+def test_adapter_path_extracts_scores_and_caches(mars, tmp_path):
+    source = AdapterSource(f"{__name__}:ColourAdapter", batch_size=7, cache_dir=str(tmp_path / "c"))
+    res = evaluate("mars/v2v@1", mars, source, procedure={"input_size": (32, 16), "seq_len": 3},
+                   bootstrap=0)
+    assert 0.0 < res.value("mAP") <= 1.0
+    info = res.record["splits"][0]["source"]
+    assert info["extraction"]["gallery"]["cache"] == "miss"
+    again = evaluate("mars/v2v@1", mars, source, procedure={"input_size": (32, 16), "seq_len": 3},
+                     bootstrap=0)
+    assert again.record["splits"][0]["source"]["extraction"]["gallery"]["cache"] == "hit"
+    assert again.value("mAP") == res.value("mAP")
+    i2v = evaluate("mars/i2v@1", mars, source, procedure={"input_size": (32, 16), "seq_len": 3},
+                   bootstrap=0)
+    assert i2v.record["n_queries"] == res.record["n_queries"]
+
+
+def test_missing_dataset_file_is_one_clear_error(mars, tmp_path, capsys):
+    rc = main(["evaluate", "-p", "dukev/v2v@1", "--data", str(tmp_path / "nowhere"),
+               "--features", "x.npz", "--out", str(tmp_path / "o")])
+    assert rc == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "DukeMTMC-VideoReID root" in err[0]
+    with pytest.raises(DataError):
+        load("mars", tmp_path)
