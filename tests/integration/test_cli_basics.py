@@ -28,3 +28,13 @@ def test_python_dash_m_entry_point():
     r = subprocess.run([sys.executable, "-m", "reidbench", "protocols", "list"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "prid2011/v2v@1" in r.stdout
+
+
+def test_demo_quick_runs_the_whole_product(tmp_path, capsys):
+    rc = main(["demo", "--quick", "--out", str(tmp_path / "d"), "--ids", "10", "--minutes", "0.2"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "protocol  mars/v2v@1" in out and "untrained ->" in out
+    for label in ("untrained", "trained"):
+        assert (tmp_path / "d" / "results" / f"stmn-{label}" / "results.json").is_file()
+    assert (tmp_path / "d" / "runs" / "stmn" / "model.safetensors").is_file()
