@@ -5,7 +5,17 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from reidbench.errors import InputError, describe
+
 __all__ = ["pairwise_euclidean", "batch_hard_triplet", "label_smoothed_ce"]
+
+
+def _check_batch(x: torch.Tensor, labels: torch.Tensor, where: str, x_name: str) -> None:
+    if x.ndim != 2:
+        raise InputError(describe(x_name, where, "a 2-D (B, D) tensor", tuple(x.shape), ""))
+    if labels.ndim != 1 or labels.shape[0] != x.shape[0]:
+        raise InputError(describe("labels", where, f"a 1-D tensor of {x.shape[0]} labels",
+                                  tuple(labels.shape), "pass one label per row"))
 
 
 def pairwise_euclidean(x: torch.Tensor) -> torch.Tensor:
@@ -17,12 +27,29 @@ def pairwise_euclidean(x: torch.Tensor) -> torch.Tensor:
 
 def batch_hard_triplet(features: torch.Tensor, labels: torch.Tensor,
                        margin: float | None = 0.3) -> torch.Tensor:
-    """Batch-hard triplet loss (Hermans et al. 2017).
+    """Batch-hard triplet loss (Hermans, Beyer, Leibe 2017).
 
-    For each anchor: d_ap = max distance to a same-label sample (not itself), d_an = min distance
-    to another label. ``margin`` given: mean [m + d_ap - d_an]_+ (hard margin, COSAM); ``None``:
-    mean log(1 + exp(d_ap - d_an)) (soft margin, STMN).
+    For each anchor ``a``: ``d_ap = max_p D(a, p)`` over the other samples with its label and
+    ``d_an = min_n D(a, n)`` over samples with another label (``D`` from
+    :func:`pairwise_euclidean`). Anchors lacking a positive or a negative are left out of the mean.
+
+    Args:
+        features: ``(B, D)`` embeddings.
+        labels: ``(B,)`` identity labels.
+        margin: ``m`` for the hard margin ``mean [m + d_ap - d_an]_+`` (COSAM, m = 0.3); ``None``
+            for the soft margin ``mean log(1 + exp(d_ap - d_an))`` (STMN).
+
+    Returns:
+        The scalar loss (0, still attached to the graph, when no anchor has both a positive and a
+        negative).
+
+    Raises:
+        InputError: On mismatched shapes or a negative margin.
     """
+    _check_batch(features, labels, "batch_hard_triplet", "features")
+    if margin is not None and margin < 0:
+        raise InputError(describe("margin", "batch_hard_triplet", ">= 0 or None (soft margin)",
+                                  margin, ""))
     dist = pairwise_euclidean(features)
     same = labels[:, None] == labels[None, :]
     eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
@@ -39,9 +66,28 @@ def batch_hard_triplet(features: torch.Tensor, labels: torch.Tensor,
 
 def label_smoothed_ce(logits: torch.Tensor, labels: torch.Tensor,
                       epsilon: float = 0.1) -> torch.Tensor:
-    """Cross-entropy against ``(1 - eps) * onehot + eps / K`` (Szegedy et al.), batch mean."""
-    logp = F.log_softmax(logits, dim=1)
+    """Cross-entropy against ``q = (1 - eps) * onehot(y) + eps / K`` (Szegedy et al. 2016).
+
+    Args:
+        logits: ``(B, K)`` class scores.
+        labels: ``(B,)`` integer labels in ``[0, K)``.
+        epsilon: Smoothing ``eps`` in ``[0, 1)``; 0 gives plain cross-entropy.
+
+    Returns:
+        ``mean_b -sum_k q_k log softmax(z_b)_k``.
+
+    Raises:
+        InputError: On mismatched shapes, labels out of range or ``eps`` outside ``[0, 1)``.
+    """
+    _check_batch(logits, labels, "label_smoothed_ce", "logits")
     k = logits.shape[1]
+    if not 0.0 <= epsilon < 1.0:
+        raise InputError(describe("epsilon", "label_smoothed_ce", "a value in [0, 1)", epsilon, ""))
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= k):
+        raise InputError(describe("labels", "label_smoothed_ce", f"integers in [0, {k})",
+                                  f"range [{int(labels.min())}, {int(labels.max())}]",
+                                  "map identities to contiguous training labels"))
+    logp = F.log_softmax(logits, dim=1)
     target = torch.full_like(logp, epsilon / k)
     target.scatter_(1, labels[:, None], 1.0 - epsilon + epsilon / k)
     return -(target * logp).sum(dim=1).mean()

@@ -2,10 +2,16 @@
 
 ``resnet50`` has exactly torchvision's parameter names and shapes (``conv1``, ``bn1``,
 ``layer1.0.conv1`` ... ``layer4.2.bn3``, ``layerL.0.downsample.{0,1}``; stride on ``conv2``, the
-"v1.5" placement), so ImageNet weights from a local file load with :func:`load_pretrained`.
-``small`` is the same design with BasicBlocks, [1, 1, 1, 1] blocks and narrow widths, for CPU tests
-and demos. Both expose :meth:`ResNet.stages` for methods that insert modules between stages, and
-``last_stride=1`` (re-ID convention) and ``stem_relu`` (STMN / READ-video omit the stem ReLU).
+"v1.5" placement), so ImageNet weights from a local file load with
+:func:`baselines.common.load_pretrained`. The classifier ``fc`` is built only with
+``with_fc=True`` (re-ID drops it; the loader ignores it in the file). ``small`` is the same design
+with BasicBlocks, one block per stage and a configurable narrow width, for CPU tests and demos.
+
+Every backbone here (and :class:`baselines.common.senet.SEResNet`) has the same *stage interface*:
+``stem(x)``, ``stages()`` (the four residual stages, conv2_x .. conv5_x), ``stage_channels`` (the
+output channels of the stem and of each stage, five numbers) and ``feature_hw(h, w)`` (the spatial
+size after the stem and after each stage), so methods can insert modules after any stage (COSAM) or
+clone a stage (STMN's three layer4 heads).
 """
 
 from __future__ import annotations
@@ -15,11 +21,20 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["BasicBlock", "Bottleneck", "ResNet", "BackboneSpec", "BACKBONES", "build_backbone"]
+__all__ = ["BasicBlock", "Bottleneck", "ResNet", "BackboneSpec", "BACKBONES", "conv_out"]
+
+
+def conv_out(size: int, kernel: int, stride: int, padding: int, ceil: bool = False) -> int:
+    """Output length of a convolution or pooling along one axis (PyTorch's formula)."""
+    span = size + 2 * padding - kernel
+    return (-(-span // stride) if ceil else span // stride) + 1
 
 
 class Bottleneck(nn.Module):
-    """torchvision's Bottleneck (expansion 4, stride on the 3x3 conv)."""
+    """torchvision's Bottleneck (expansion 4, stride on the 3x3 conv).
+
+    ``final_relu=False`` drops the ReLU after the residual sum (STMN's query heads).
+    """
 
     expansion = 4
 
@@ -37,6 +52,7 @@ class Bottleneck(nn.Module):
         self.final_relu = final_relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """conv1-bn1-relu, conv2-bn2-relu, conv3-bn3, + identity, relu."""
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
@@ -61,6 +77,7 @@ class BasicBlock(nn.Module):
         self.final_relu = final_relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """conv1-bn1-relu, conv2-bn2, + identity, relu."""
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out)) + identity
@@ -69,7 +86,7 @@ class BasicBlock(nn.Module):
 
 @dataclass(frozen=True)
 class BackboneSpec:
-    """Architecture of a ResNet variant: block type, blocks and widths per stage."""
+    """Architecture of a ResNet variant: block type, blocks and widths per stage, stem width."""
 
     block: type
     layers: tuple[int, int, int, int]
@@ -82,26 +99,34 @@ class BackboneSpec:
         return tuple(w * self.block.expansion for w in self.widths)  # type: ignore[return-value]
 
 
+def small_spec(width: int = 16) -> BackboneSpec:
+    """The narrow CPU backbone: ResNet-18 design, one BasicBlock per stage, widths w, 2w, 4w, 8w."""
+    return BackboneSpec(BasicBlock, (1, 1, 1, 1), (width, 2 * width, 4 * width, 8 * width), width)
+
+
 BACKBONES: dict[str, BackboneSpec] = {
     "resnet50": BackboneSpec(Bottleneck, (3, 4, 6, 3), (64, 128, 256, 512), 64),
     "resnet18": BackboneSpec(BasicBlock, (2, 2, 2, 2), (64, 128, 256, 512), 64),
-    "small": BackboneSpec(BasicBlock, (1, 1, 1, 1), (16, 32, 64, 128), 16),
+    "small": small_spec(16),
 }
 
 
 class ResNet(nn.Module):
-    """A ResNet trunk without the classifier (``fc``), torchvision key names.
+    """A torchvision-named ResNet trunk; the classifier ``fc`` only with ``with_fc=True``.
 
     Args:
         spec: Block type, blocks per stage and widths.
-        last_stride: Stride of layer4 (1 for re-ID: 256x128 input gives 16x8 maps).
+        last_stride: Stride of layer4 (1 for re-ID: 256x128 input gives 16x8 maps; 2 gives 8x4).
         stem_relu: Apply the ReLU after ``bn1`` (False reproduces STMN's / READ-video's stem).
+        with_fc: Build ``fc`` (``Linear(C4, 1000)``) so the state dict is torchvision's in full.
     """
 
-    def __init__(self, spec: BackboneSpec, last_stride: int = 1, stem_relu: bool = True) -> None:
+    def __init__(self, spec: BackboneSpec, last_stride: int = 1, stem_relu: bool = True,
+                 with_fc: bool = False) -> None:
         super().__init__()
         self.spec = spec
         self.stem_relu = stem_relu
+        self.last_stride = last_stride
         self.conv1 = nn.Conv2d(3, spec.stem, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(spec.stem)
         self.relu = nn.ReLU(inplace=True)
@@ -110,12 +135,29 @@ class ResNet(nn.Module):
         strides = (1, 2, 2, last_stride)
         for i, (n, w, s) in enumerate(zip(spec.layers, spec.widths, strides), start=1):
             setattr(self, f"layer{i}", self.make_layer(w, n, s))
+        self.fc = nn.Linear(spec.channels[3], 1000) if with_fc else None
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+
+    @property
+    def stage_channels(self) -> tuple[int, int, int, int, int]:
+        """Output channels of the stem and of layer1..layer4 (conv1 .. conv5_x)."""
+        return (self.spec.stem, *self.spec.channels)  # type: ignore[return-value]
+
+    def feature_hw(self, h: int, w: int) -> list[tuple[int, int]]:
+        """Spatial sizes after the stem and after layer1..layer4 for an ``h x w`` input."""
+        def stem(n: int) -> int:
+            return conv_out(conv_out(n, 7, 2, 3), 3, 2, 1)
+
+        sizes = [(stem(h), stem(w))]
+        for s in (1, 2, 2, self.last_stride):
+            ph, pw = sizes[-1]
+            sizes.append((conv_out(ph, 3, s, 1), conv_out(pw, 3, s, 1)))
+        return sizes
 
     def make_layer(self, planes: int, blocks: int, stride: int, inplanes: int | None = None,
                    final_relu: bool = True) -> nn.Sequential:
@@ -142,24 +184,12 @@ class ResNet(nn.Module):
         return self.maxpool(self.relu(x) if self.stem_relu else x)
 
     def stages(self) -> list[nn.Module]:
-        """[layer1, layer2, layer3, layer4]."""
+        """[layer1, layer2, layer3, layer4] (conv2_x .. conv5_x)."""
         return [self.layer1, self.layer2, self.layer3, self.layer4]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N, 3, H, W)`` -> layer4 feature map."""
+        """``(N, 3, H, W)`` -> layer4 feature map ``(N, C4, h, w)`` (no pooling, no fc)."""
         x = self.stem(x)
         for stage in self.stages():
             x = stage(x)
         return x
-
-
-def build_backbone(name: str, *, last_stride: int = 1, stem_relu: bool = True) -> ResNet:
-    """Build a registered backbone (``resnet50``, ``resnet18``, ``small``)."""
-    from reidbench.errors import InputError, describe
-    from reidbench.registry import suggest
-
-    if name not in BACKBONES:
-        raise InputError(describe(f"backbone {name!r}", "build_backbone",
-                                  f"one of {sorted(BACKBONES)}", "an unknown name",
-                                  suggest(name, sorted(BACKBONES))))
-    return ResNet(BACKBONES[name], last_stride=last_stride, stem_relu=stem_relu)
