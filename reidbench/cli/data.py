@@ -54,3 +54,47 @@ def synth(
     print(f"wrote {s.layout} copy at {s.root}: {s.num_tracklets} tracklets ({counts}), "
           f"{s.num_frames} frames in {s.seconds:.2f} s ({s.frames_per_second:.0f} frames/s)")
     print(f"ground truth: {s.manifest_path}")
+
+
+# --------------------------------------------------------------------------- verify
+
+
+@app.command("verify")
+def verify_cmd(
+    name: str = typer.Argument(..., help="Layout: mars, dukev, ilidsvid, prid2011 or lsvid."),
+    root: str = typer.Argument(..., help="Root of the copy."),
+    expect: str = typer.Option("auto", "--expect", help="official | none | auto (official "
+                               "unless the copy is a reidbench synthetic one)."),
+    full: bool = typer.Option(False, "--full", help="Decode every frame completely."),
+    manifest: str = typer.Option(None, "--manifest", help="'write FILE' or 'check FILE'."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Check a dataset copy: counts, every frame present and decodable, metadata consistent."""
+    import json
+
+    from reidbench.datasets.verify import check_manifest, verify, write_manifest
+
+    report = verify(name, root, expect=expect, full=full)
+    if manifest:
+        mode, _, path = manifest.partition(" ")
+        if mode == "write" and path:
+            m = write_manifest(root, path)
+            report.facts["manifest"] = {"written": path, "total": m["total"]}
+        elif mode == "check" and path:
+            report.problems += check_manifest(root, path)
+        else:
+            from reidbench.errors import InputError, describe
+
+            raise InputError(describe("--manifest", "reidbench data verify", "'write FILE' or "
+                                      "'check FILE'", repr(manifest), ""))
+    if json_out:
+        typer.echo(json.dumps({"ok": report.ok, "problems": report.problems,
+                               "facts": report.facts}, indent=2))
+    else:
+        facts = ", ".join(f"{k} {v}" for k, v in report.facts.items() if not isinstance(v, dict))
+        typer.echo(f"{name} at {root}: {facts}")
+        for problem in report.problems:
+            typer.echo(f"problem: {problem}")
+        typer.echo("ok" if report.ok else f"{len(report.problems)} problem(s)")
+    if not report.ok:
+        raise typer.Exit(1)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from reidbench.engine.evalset import EvalItem
-from reidbench.engine.io import atomic_write
+from reidbench.fileio import atomic_write
 from reidbench.protocols import Procedure
 
 __all__ = ["extract_features", "score_pairs", "clip_plan", "cache_key"]

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from reidbench.engine.io import atomic_write, write_json_atomic
+from reidbench.fileio import atomic_write, write_json_atomic
 from reidbench.errors import DataError, describe
 
 __all__ = ["RESULT_SCHEMA", "EvalResult", "SplitScores", "read_result"]

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from reidbench.engine.io import write_json_atomic
+from reidbench.fileio import write_json_atomic
 from reidbench.errors import InputError, describe
 
 __all__ = ["SWEEP_SCHEMA", "parse_grid", "run_sweep"]

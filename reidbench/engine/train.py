@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from reidbench.engine.io import write_json_atomic
+from reidbench.fileio import write_json_atomic
 from reidbench.engine.sampler import PKSampler
 from reidbench.errors import InputError, describe
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reidbench.engine.io import atomic_write
+from reidbench.fileio import atomic_write
 from reidbench.errors import DataError, describe
 from reidbench.leaderboard.schema import validate_leaderboard
 

@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Layer order, lowest first. A module may import from its own layer or any lower one.
 LAYERS = [
-    {"types", "errors", "registry", "_version", "__init__"},
+    {"types", "errors", "registry", "fileio", "_version", "__init__"},
     {"metrics"},
     {"protocols"},
     {"datasets"},

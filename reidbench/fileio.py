@@ -1,4 +1,4 @@
-"""Atomic file writes: a temporary file in the same folder, then a rename."""
+"""Atomic file writes (core layer): a temporary file in the same folder, then a rename."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "write_json_atomic"]
+__all__ = ["atomic_write", "write_json_atomic", "write_text_atomic"]
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
@@ -32,3 +32,8 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
     atomic_write(path, _write)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` atomically."""
+    atomic_write(path, lambda tmp: tmp.write_text(text))
