@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -46,6 +47,8 @@ class STMNAdapter(TrainableAdapter):
         cfg = STMNConfig(**options)
         super().__init__(STMN(num_classes, cfg), {"num_classes": num_classes, **cfg.to_dict()})
         self.cfg = cfg
+        # The temporal memory fixes the clip length: train with the configured L.
+        self.recipe = replace(type(self).recipe, seq_len=cfg.seq_len)
 
     def procedure(self, default: Procedure) -> Procedure:
         """STMN's test_all: interleaved clips of L frames, each averaged with its flip."""

@@ -60,12 +60,12 @@ def demo_cmd(
     _step(f"2/4 training {baseline} (small backbone) for about {minutes:g} min on CPU")
     options = TrainOptions(epochs=2 if quick else 200, iters_per_epoch=2 if quick else None,
                            input_size=size, max_minutes=minutes, seed=seed,
-                           seq_len=4 if quick else None, P=4 if quick else None,
+                           P=4 if quick else None,
                            K=2 if quick else None, val_fraction=0.0 if quick else 0.15,
                            resume=False)
     summary = train(baseline, data, "mars", run, model_config=model_config, options=options,
                     progress=_progress_printer())
-    overrides = {"input_size": size, "seq_len": 4 if quick else None}
+    overrides = {"input_size": size}
     results = {}
     for label, ckpt in (("untrained", None), ("trained", summary["checkpoint"])):
         _step(f"{3 if label == 'untrained' else 4}/4 evaluating the {label} model under mars/v2v@1")
