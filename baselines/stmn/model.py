@@ -1,48 +1,71 @@
 """STMN: Spatial and Temporal Memory Networks (Eom, Lee, Lee, Ham; ICCV 2021).
 
-A shared ResNet trunk (stem, layer1-3; STMN's stem has no ReLU) feeds three independent stride-1
-copies of layer4: the value head (frame features f^o), the spatial-query head (per-position queries)
-and the temporal-query head (GAP, then an LSTM over the L frames). The spatial memory (M key/value
-items) is read per position by softmax over cosine similarities and its BN'd read-out is
-*subtracted* from the value map (the BN starts at gamma = beta = 0, so the memory starts as a no-op);
-the temporal memory (N items whose values are attention vectors over the L frames) gives the frame
-weights of the sequence feature. BNNeck heads on every frame feature and on the sequence feature.
+A shared ResNet trunk (stem, layer1-3) feeds three independent stride-1 copies of layer4 (seed
+supplement, section 2): the value head (frame feature maps f^o), the spatial-query head
+(per-position queries) and the temporal-query head (GAP, then an LSTM over the L frames). The
+spatial memory (M key/value items) is read per position by a softmax over cosine similarities and
+its BN'd read-out is *subtracted* from the value map (the BN starts at gamma = beta = 0, so the
+memory starts as a no-op); the temporal memory (N items whose values are attention logits over the
+L frames) gives the frame weights of the sequence feature. BNNeck heads on every frame feature and
+on the sequence feature; the retrieval embedding is ``bn_t(f)``.
 
 Choices the paper and code leave open, and what this implementation does:
-- Query heads: the supplement (section 2) replaces their last ReLU with an L2 normalisation
-  (``query_norm="l2"``, default); the released code only removes it (``query_norm="none"``).
-- Spatial queries are per-position feature vectors (the paper's semantics); the code's reshape
-  without a channel permute (GitHub issue #1) is not reproduced.
+- Query heads: the supplement (section 2) replaces their last ReLU with an L2 normalisation over
+  channels at each position (``query_norm="l2"``, default); the released code only removes it
+  (``query_norm="none"``).
+- Spatial queries are per-position feature vectors (the paper's semantics); ``smem_reshape_quirk``
+  reproduces the released code's reshape without a channel permute (GitHub issue #1).
+- Stem: ``stem_relu=True`` (the standard ResNet-50 the paper names, spec 1.1 [D]); the released
+  STE-NVAN-derived code has no ReLU after ``bn1`` (``stem_relu=False`` for code-faithful runs).
+- Memory keys/values are compared by cosine similarity without temperature (code); keys and
+  spatial values start from N(0, 1), temporal values from U(0, 1) (code).
+- The LSTM has one layer, hidden size = feature size, zero initial state; its last output is the
+  temporal query (code).
 - The spread loss is computed over the whole batch (the official run split it over 3 GPUs).
-- Layer4 clones: each head starts from the same layer4 initialisation (ImageNet when given).
+- Layer4 clones: all three heads start from the same layer4 weights (ImageNet when given).
+- Clips must have exactly ``seq_len`` frames: the temporal values have length L.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from baselines.common import BNNeck, build_backbone
+from baselines.stmn.losses import memory_spread_loss
+from reidbench.errors import InputError, describe
 
 __all__ = ["STMNConfig", "STMN", "memory_spread_loss", "cosine_addressing"]
 
 
 @dataclass(frozen=True)
 class STMNConfig:
-    """STMN hyper-parameters; defaults from the seed supplement (sources inline)."""
+    """STMN hyper-parameters, each with its source."""
 
-    M: int = 10  # spatial memory items (supplement Table 1)
-    N: int = 5  # temporal memory items (supplement Table 1)
-    alpha: float = 0.3  # spread-loss margin (supplement Table 2)
+    M: int = 10  # spatial memory items (supplement Table 1; train.sh)
+    N: int = 5  # temporal memory items (supplement Table 1; train.sh)
+    alpha: float = 0.3  # spread-loss margin, both memories (supplement Table 2; train.sh)
     seq_len: int = 6  # L, frames per clip (supplement Table 3; train.sh --seq_len 6)
     backbone: str = "resnet50"  # paper: ResNet-50; "small" for CPU runs
-    stem_relu: bool = False  # STE-NVAN/STMN stem: conv1 -> bn1 -> maxpool (code)
-    query_norm: str = "l2"  # supplement section 2 ("none" = released code)
+    stem_relu: bool = True  # spec 1.1 [D]; False = the released code's stem (no ReLU)
+    query_norm: str = "l2"  # supplement section 2 ("none" = released code: last ReLU removed)
+    smem_reshape_quirk: bool = False  # True = released code's reshape (spec 3.1, issue #1)
+    width: int | None = None  # base width of the "small" CPU backbone (None: its default)
 
-    def to_dict(self) -> dict:
+    def __post_init__(self) -> None:
+        for name in ("M", "N", "seq_len"):
+            if int(getattr(self, name)) < 1:
+                raise InputError(describe(name, "STMNConfig", ">= 1", getattr(self, name), ""))
+        if self.query_norm not in ("l2", "none"):
+            raise InputError(describe("query_norm", "STMNConfig", "'l2' or 'none'",
+                                      repr(self.query_norm), ""))
+
+    def to_dict(self) -> dict[str, Any]:
         """Plain dict of the options."""
         return asdict(self)
 
@@ -53,32 +76,35 @@ def cosine_addressing(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor
     return sim.softmax(dim=1)
 
 
-def memory_spread_loss(p: torch.Tensor, alpha: float) -> torch.Tensor:
-    """``mean_m [alpha - (max_j p_j(m) - min_j p_j(m))]_+`` over the batch's queries ``j``."""
-    return F.relu(alpha - (p.max(dim=0).values - p.min(dim=0).values)).mean()
-
-
 class STMN(nn.Module):
     """The STMN network; ``forward(clips (B, L, 3, H, W)) -> dict``.
 
     Args:
-        num_classes: Training identities (0 when only evaluating).
+        num_classes: Training identities (0 when only evaluating: a 1-way dummy classifier).
         cfg: Hyper-parameters.
+        pretrained: Local ImageNet weights for the backbone (loaded before layer4 is cloned into
+            the three heads, so every head starts from the ImageNet layer4).
+
+    The output dict holds ``features`` (B, D) = ``bn_t(f)`` for retrieval; ``seq`` (B, D) = ``f``;
+    ``frames`` (B, L, D) the refined frame features ``f^s_i``; ``logits_t`` (B, K) and
+    ``logits_s`` (B, K) (frame logits averaged over the L frames); ``p_spatial`` (B*L*h*w, M) and
+    ``p_temporal`` (B, N) the memory addressing; ``attention`` (B, L) the frame weights.
     """
 
-    def __init__(self, num_classes: int, cfg: STMNConfig = STMNConfig()) -> None:
+    def __init__(self, num_classes: int, cfg: STMNConfig | None = None,
+                 pretrained: str | Path | None = None) -> None:
         super().__init__()
+        cfg = cfg or STMNConfig()
         self.cfg = cfg
-        trunk = build_backbone(cfg.backbone, last_stride=1, stem_relu=cfg.stem_relu)
-        spec = trunk.spec
-        c3, dim = spec.channels[2], spec.channels[3]
+        trunk = build_backbone(cfg.backbone, last_stride=1, pretrained=pretrained,
+                               stem_relu=cfg.stem_relu, width=cfg.width)
+        c3, dim = trunk.stage_channels[3], trunk.stage_channels[4]
+        planes, blocks = trunk.layer4[0].conv1.out_channels, len(trunk.layer4)
         self.trunk = trunk
         self.value_head = trunk.layer4
         del trunk.layer4
-        self.spatial_head = trunk.make_layer(spec.widths[3], spec.layers[3], 1, inplanes=c3,
-                                             final_relu=False)
-        self.temporal_head = trunk.make_layer(spec.widths[3], spec.layers[3], 1, inplanes=c3,
-                                              final_relu=False)
+        self.spatial_head = trunk.make_layer(planes, blocks, 1, inplanes=c3, final_relu=False)
+        self.temporal_head = trunk.make_layer(planes, blocks, 1, inplanes=c3, final_relu=False)
         for head in (self.spatial_head, self.temporal_head):
             head.load_state_dict(self.value_head.state_dict())
             head[-1].final_relu = False
@@ -97,28 +123,51 @@ class STMN(nn.Module):
     def _queries(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(x, dim=1) if self.cfg.query_norm == "l2" else x
 
-    def forward(self, clips: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Return features (``bn_t(f)``), pre-BN features, logits and memory addressing."""
-        from reidbench.errors import InputError, describe
+    def _check(self, clips: torch.Tensor) -> None:
+        L = self.cfg.seq_len
+        if clips.ndim != 5 or clips.shape[2] != 3:
+            raise InputError(describe("clips", "STMN", f"(B, L={L}, 3, H, W)", tuple(clips.shape),
+                                      "pass RGB clips shaped (batch, frames, 3, H, W)"))
+        if clips.shape[1] != L:
+            raise InputError(describe("clip length L", "STMN", f"{L} frames (the temporal "
+                                      "memory values have length L)", clips.shape[1],
+                                      f"sample {L} frames per clip"))
+        if min(clips.shape[3:]) < 32:
+            raise InputError(describe("frame size", "STMN", "H and W >= 32 (256x128 in the "
+                                      "paper)", f"{clips.shape[3]}x{clips.shape[4]}",
+                                      "resize the frames"))
 
-        if clips.ndim != 5 or clips.shape[1] != self.cfg.seq_len:
-            raise InputError(describe("clips", "STMN", f"(B, L={self.cfg.seq_len}, 3, H, W) (the "
-                                      "temporal memory values have length L)",
-                                      tuple(clips.shape), f"sample {self.cfg.seq_len} frames"))
+    def read_spatial(self, queries: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Address the spatial memory: ``(J, D)`` queries -> (``p`` (J, M), read-out (J, D)).
+
+        The read-out is the convex combination ``sum_m p(m) V^s_m`` (before the memory BN).
+        """
+        p = cosine_addressing(queries, self.spatial_keys)
+        return p, p @ self.spatial_values
+
+    def read_temporal(self, query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Address the temporal memory: ``(B, D)`` -> (``p`` (B, N), frame weights ``a`` (B, L))."""
+        p = cosine_addressing(query, self.temporal_keys)
+        return p, (p @ self.temporal_values).softmax(dim=1)
+
+    def forward(self, clips: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Embed clips; see the class docstring for the keys."""
+        self._check(clips)
         b, t = clips.shape[:2]
         x = self.trunk.stem(clips.flatten(0, 1))
         x = self.trunk.layer3(self.trunk.layer2(self.trunk.layer1(x)))
-        values = self.value_head(x)  # (BL, D, h, w)
+        values = self.value_head(x)  # f^o: (BL, D, h, w)
         q_s = self._queries(self.spatial_head(x))
         q_t = self._queries(self.temporal_head(x)).mean(dim=(2, 3)).view(b, t, -1)
         bl, d, h, w = values.shape
-        p_s = cosine_addressing(q_s.permute(0, 2, 3, 1).reshape(-1, d), self.spatial_keys)
-        read = self.spatial_bn(p_s @ self.spatial_values)  # (BLhw, D)
-        refined = values - read.view(bl, h, w, d).permute(0, 3, 1, 2)
-        frames = refined.mean(dim=(2, 3)).view(b, t, d)  # f^s_i
-        q_seq = self.lstm(q_t)[0][:, -1]  # last LSTM output
-        p_t = cosine_addressing(q_seq, self.temporal_keys)  # (B, N)
-        attn = (p_t @ self.temporal_values).softmax(dim=1)  # (B, L)
+        if self.cfg.smem_reshape_quirk:
+            p_s, read = self.read_spatial(q_s.reshape(-1, d))
+            read = self.spatial_bn(read).view(bl, d, h, w)
+        else:
+            p_s, read = self.read_spatial(q_s.permute(0, 2, 3, 1).reshape(-1, d))
+            read = self.spatial_bn(read).view(bl, h, w, d).permute(0, 3, 1, 2)
+        frames = (values - read).mean(dim=(2, 3)).view(b, t, d)  # f^s_i
+        p_t, attn = self.read_temporal(self.lstm(q_t)[0][:, -1])
         seq = (attn.unsqueeze(-1) * frames).sum(dim=1)  # f
         feat, logits_t = self.neck_t(seq)
         _, logits_s = self.neck_s(frames.flatten(0, 1))
