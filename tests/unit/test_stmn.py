@@ -1,0 +1,148 @@
+"""STMN: memories (convex read-outs, per-position queries), spread loss, shapes, losses, errors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from baselines.common import BACKBONES, ResNet
+from baselines.stmn import STMN, STMNConfig, cosine_addressing, memory_spread_loss, stmn_loss
+from reidbench.errors import InputError
+
+SMALL = dict(backbone="small", width=8)
+CLIP = (2, 6, 3, 64, 32)
+
+
+def _model(**kw) -> STMN:
+    torch.manual_seed(0)
+    return STMN(num_classes=3, cfg=STMNConfig(**(SMALL | kw)))
+
+
+def test_cosine_addressing_hand_values():
+    p = cosine_addressing(torch.tensor([[3.0, 0.0]]), torch.tensor([[1.0, 0.0], [0.0, 2.0]]))
+    e = math.e
+    assert torch.allclose(p, torch.tensor([[e / (e + 1), 1 / (e + 1)]]))
+
+
+def test_spread_loss_zero_for_balanced_usage_alpha_for_uniform():
+    one_hot = torch.eye(4).repeat(3, 1)  # every item is someone's only choice
+    assert memory_spread_loss(one_hot, 0.3).item() == 0.0
+    uniform = torch.full((12, 4), 0.25)  # nobody distinguishes items
+    assert memory_spread_loss(uniform, 0.3).item() == pytest.approx(0.3)
+
+
+def test_spread_loss_hand_computed():
+    p = torch.tensor([[0.5, 0.3, 0.2], [0.4, 0.35, 0.25]])
+    # spreads 0.1, 0.05, 0.05 -> [0.3 - s]_+ = 0.2, 0.25, 0.25
+    assert memory_spread_loss(p, 0.3).item() == pytest.approx((0.2 + 0.25 + 0.25) / 3)
+    with pytest.raises(InputError, match="memory_spread_loss"):
+        memory_spread_loss(torch.ones(3), 0.3)
+
+
+def test_small_shapes_and_convex_readouts():
+    model = _model()
+    out = model(torch.randn(*CLIP))
+    b, t, d = 2, 6, 64
+    assert out["features"].shape == out["seq"].shape == (b, d)
+    assert out["frames"].shape == (b, t, d)
+    assert out["logits_t"].shape == out["logits_s"].shape == (b, 3)
+    assert out["p_spatial"].shape == (b * t * 4 * 2, 10)  # every position of every frame
+    assert out["p_temporal"].shape == (b, 5) and out["attention"].shape == (b, t)
+    for key in ("p_spatial", "p_temporal", "attention"):
+        w = out[key]
+        assert (w >= 0).all() and torch.allclose(w.sum(dim=1), torch.ones(len(w)))
+    # f = sum_i a_i f^s_i
+    assert torch.allclose(out["seq"], (out["attention"][..., None] * out["frames"]).sum(1),
+                          atol=1e-6)
+    # spatial read-out = p @ V lies inside the values' per-dimension range (convexity)
+    p, read = model.read_spatial(torch.randn(5, d))
+    assert torch.allclose(read, p @ model.spatial_values)
+    v = model.spatial_values
+    assert (read <= v.max(0).values + 1e-6).all() and (read >= v.min(0).values - 1e-6).all()
+
+
+def test_spatial_memory_starts_as_a_no_op():
+    model = _model().eval()
+    x = torch.randn(1, 6, 3, 64, 32)
+    with torch.no_grad():
+        out = model(x)
+        trunk = model.trunk
+        h = trunk.layer3(trunk.layer2(trunk.layer1(trunk.stem(x.flatten(0, 1)))))
+        f_o = model.value_head(h).mean(dim=(2, 3))
+    assert torch.allclose(out["frames"][0], f_o, atol=1e-6)
+
+
+def test_spatial_queries_are_per_position_unless_quirk():
+    x = torch.randn(1, 6, 3, 64, 32)
+    for quirk in (False, True):
+        model = _model(smem_reshape_quirk=quirk).eval()
+        with torch.no_grad():
+            out = model(x)
+            trunk = model.trunk
+            h = trunk.layer3(trunk.layer2(trunk.layer1(trunk.stem(x.flatten(0, 1)))))
+            q = F.normalize(model.spatial_head(h), dim=1)  # (6, D, 4, 2)
+        frame, row, col = 2, 3, 1
+        index = (frame * 4 + row) * 2 + col
+        per_position = cosine_addressing(q[frame, :, row, col][None], model.spatial_keys)[0]
+        same = torch.allclose(out["p_spatial"][index], per_position, atol=1e-6)
+        assert same != quirk
+
+
+def test_query_heads_are_clones_without_final_relu():
+    model = _model(query_norm="none").eval()
+    for head in (model.spatial_head, model.temporal_head):
+        assert not head[-1].final_relu
+        for (k, a), b in zip(head.state_dict().items(), model.value_head.state_dict().values()):
+            assert torch.equal(a, b), k
+    x = torch.randn(6, model.trunk.stage_channels[3], 4, 2)
+    with torch.no_grad():
+        assert model.value_head(x).min() >= 0
+        assert model.spatial_head(x).min() < 0
+
+
+def test_pretrained_weights_reach_all_three_heads(tmp_path):
+    torch.manual_seed(5)
+    src = ResNet(BACKBONES["small"], with_fc=True)
+    torch.save(src.state_dict(), tmp_path / "small.pth")
+    model = STMN(2, STMNConfig(backbone="small"), pretrained=tmp_path / "small.pth")
+    want = src.state_dict()["layer4.0.conv1.weight"]
+    for head in (model.value_head, model.spatial_head, model.temporal_head):
+        assert torch.equal(head[0].conv1.weight, want)
+    assert torch.equal(model.trunk.conv1.weight, src.conv1.weight)
+
+
+def test_losses_differentiable_with_finite_grads():
+    model = _model()
+    out = model(torch.randn(4, 6, 3, 64, 32))
+    loss, parts = stmn_loss(out, torch.tensor([0, 0, 1, 1]), alpha=0.3)
+    assert set(parts) == {"ce_s", "ce_t", "tri_s", "tri_t", "spread_s", "spread_t"}
+    assert loss.item() == pytest.approx(sum(parts.values()), rel=1e-5)
+    loss.backward()
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            assert p.grad is not None and torch.isfinite(p.grad).all(), name
+    assert model.temporal_values.grad.abs().sum() > 0
+    assert model.spatial_keys.grad.abs().sum() > 0
+
+
+def test_full_size_resnet50_forward():
+    model = STMN(num_classes=0).eval()  # ResNet-50, L = 6 at 256x128
+    with torch.no_grad():
+        out = model(torch.randn(1, 6, 3, 256, 128))
+    assert out["features"].shape == (1, 2048)
+    assert out["p_spatial"].shape == (6 * 16 * 8, 10)
+
+
+def test_bad_input_is_one_clear_error():
+    model = _model()
+    with pytest.raises(InputError, match="clip length L in STMN: expected 6 frames"):
+        model(torch.randn(1, 4, 3, 64, 32))
+    with pytest.raises(InputError, match="clips in STMN"):
+        model(torch.randn(6, 3, 64, 32))
+    with pytest.raises(InputError, match="frame size"):
+        model(torch.randn(1, 6, 3, 16, 8))
+    with pytest.raises(InputError, match="query_norm"):
+        STMNConfig(query_norm="l1")
