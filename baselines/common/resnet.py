@@ -133,7 +133,7 @@ class ResNet(nn.Module):
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         self.inplanes = spec.stem
         strides = (1, 2, 2, last_stride)
-        for i, (n, w, s) in enumerate(zip(spec.layers, spec.widths, strides), start=1):
+        for i, (n, w, s) in enumerate(zip(spec.layers, spec.widths, strides, strict=True), start=1):
             setattr(self, f"layer{i}", self.make_layer(w, n, s))
         self.fc = nn.Linear(spec.channels[3], 1000) if with_fc else None
         for m in self.modules():

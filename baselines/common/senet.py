@@ -6,7 +6,7 @@ BSD-3), the backbone COSAM uses. Its layout differs from torchvision's ResNet-50
 - the stem is ``layer0.{conv1, bn1, relu1, pool}``, the pool being ``MaxPool2d(3, 2,
   ceil_mode=True)`` without padding (256x128 input still gives 64x32);
 - the stride of a stage's first block sits on ``conv1`` (the 1x1), not on ``conv2``;
-- each block has ``se_module.fc1`` / ``se_module.fc2``: 1x1 convolutions *with* bias, C -> C/16 -> C;
+- each block has ``se_module.fc1`` / ``se_module.fc2``: 1x1 convolutions with bias, C -> C/16 -> C;
   the SE gate (GAP, fc1, ReLU, fc2, sigmoid) rescales the bn3 output before the residual sum;
 - ``layerL.0.downsample.{0, 1}`` (1x1 conv with the stage's stride, BN) in every stage;
 - the classifier is ``last_linear`` (built only with ``with_fc=True``).
@@ -99,7 +99,8 @@ class SEResNet(nn.Module):
             ("pool", nn.MaxPool2d(3, stride=2, ceil_mode=True)),
         ]))
         self.inplanes = 64
-        for i, (n, w, s) in enumerate(zip(layers, self.widths, (1, 2, 2, last_stride)), start=1):
+        strides = (1, 2, 2, last_stride)
+        for i, (n, w, s) in enumerate(zip(layers, self.widths, strides, strict=True), start=1):
             setattr(self, f"layer{i}", self.make_layer(w, n, s))
         self.last_linear = nn.Linear(2048, 1000) if with_fc else None
         for m in self.modules():

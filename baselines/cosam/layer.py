@@ -16,7 +16,7 @@ specs/baselines.md section 5.1):
 6. output ``Y_t = X'_t + X'_t * c``.
 
 Choices left open by the paper and what this module does: the reduction conv has no bias (a BN
-follows); the summary BN sits before the ReLU and the sigmoid (code order conv-BN-ReLU-conv-sigmoid);
+follows); the summary BN sits before the ReLU and the sigmoid (code: conv-BN-ReLU-conv-sigmoid);
 the channel MLP's hidden width is the reduction width C'. ``attention="spatial"`` or ``"channel"``
 keeps one half only (the supplement's Table 3 ablation): with ``"spatial"`` the output is ``X'_t``,
 with ``"channel"`` the mask ``M_t`` is 1.

@@ -1,4 +1,4 @@
-"""Backbones: exact torchvision / Cadene key sets and shapes, strides, feature sizes, weight loading."""
+"""Backbones: torchvision / Cadene key sets and shapes, strides, feature sizes, weight loading."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def expected_torchvision_keys(blocks=(3, 4, 6, 3), bottleneck=True) -> dict[str,
     keys = {"conv1.weight": (64, 3, 7, 7), **_bn("bn1", 64)}
     exp = 4 if bottleneck else 1
     inp = 64
-    for li, (n, planes) in enumerate(zip(blocks, (64, 128, 256, 512)), start=1):
+    for li, (n, planes) in enumerate(zip(blocks, (64, 128, 256, 512), strict=True), start=1):
         out = planes * exp
         for b in range(n):
             p = f"layer{li}.{b}"
@@ -54,7 +54,7 @@ def expected_cadene_se_resnet50_keys() -> dict[str, tuple]:
     """Cadene pretrainedmodels se_resnet50 state_dict (key -> shape), from the architecture."""
     keys = {"layer0.conv1.weight": (64, 3, 7, 7), **_bn("layer0.bn1", 64)}
     inp = 64
-    for li, (n, planes) in enumerate(zip((3, 4, 6, 3), (64, 128, 256, 512)), start=1):
+    for li, (n, planes) in enumerate(zip((3, 4, 6, 3), (64, 128, 256, 512), strict=True), start=1):
         out = planes * 4
         for b in range(n):
             p = f"layer{li}.{b}"

@@ -73,7 +73,7 @@ def test_label_smoothed_ce_hand_computed():
     z = math.exp(2) + 1 + math.exp(-1)
     logp0 = [2 - math.log(z), -math.log(z), -1 - math.log(z)]
     q0 = [0.9 + 0.1 / 3, 0.1 / 3, 0.1 / 3]
-    row0 = -sum(q * lp for q, lp in zip(q0, logp0))
+    row0 = -sum(q * lp for q, lp in zip(q0, logp0, strict=True))
     row1 = math.log(3)  # uniform logits: -sum q log(1/3) = log 3 for any q
     assert label_smoothed_ce(logits, labels).item() == pytest.approx((row0 + row1) / 2, rel=1e-6)
     assert label_smoothed_ce(logits, labels, epsilon=0.0).item() == pytest.approx(

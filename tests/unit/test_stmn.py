@@ -95,8 +95,9 @@ def test_query_heads_are_clones_without_final_relu():
     model = _model(query_norm="none").eval()
     for head in (model.spatial_head, model.temporal_head):
         assert not head[-1].final_relu
-        for (k, a), b in zip(head.state_dict().items(), model.value_head.state_dict().values()):
-            assert torch.equal(a, b), k
+        ref = model.value_head.state_dict()
+        for k, a in head.state_dict().items():
+            assert torch.equal(a, ref[k]), k
     x = torch.randn(6, model.trunk.stage_channels[3], 4, 2)
     with torch.no_grad():
         assert model.value_head(x).min() >= 0
