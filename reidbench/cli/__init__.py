@@ -27,6 +27,8 @@ _GROUPS: list[tuple[str, str | None]] = [
     ("reidbench.cli.sweep", None),
     ("reidbench.cli.demo", None),
     ("reidbench.cli.validate", None),
+    ("reidbench.cli.leaderboard", "leaderboard"),
+    ("reidbench.cli.report", "report"),
 ]
 
 

@@ -1,0 +1,57 @@
+"""`reidbench leaderboard build|add`: regenerate the tables, file an evaluated result."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+app = typer.Typer(help="Leaderboard tables from the records in leaderboards/, and submissions.",
+                  no_args_is_help=True)
+
+
+@app.command("build")
+def build_cmd(
+    out: str = typer.Option("reports", "--out", "-o", help="Output folder: tables/ (published "
+                            "tables as printed) and leaderboards/ (one per dataset/protocol)."),
+    fmt: str = typer.Option("md,latex,html,csv", "--format", help="Comma list of md, latex, "
+                            "html, csv."),
+    protocol: list[str] = typer.Option(None, "--protocol", help="Reference protocol of a "  # noqa: B008
+                                       "leaderboard (repeatable; default: each dataset's base "
+                                       "protocol plus every protocol a submission used)."),
+    sort_by: str = typer.Option(None, "--sort-by", help="Metric to sort by (mAP, rank1, ...; "
+                                "default mAP where the table has it, else rank1)."),
+    leaderboards: str = typer.Option("leaderboards", "--leaderboards", help="Leaderboard root "
+                                     "(published/ and submissions/)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the files written as JSON."),
+) -> None:
+    """Regenerate the leaderboard tables (Markdown, LaTeX, HTML, CSV) from the records."""
+    from reidbench.report.site import build_tables
+    from reidbench.report.tables import parse_formats
+
+    paths = build_tables(leaderboards, out, parse_formats(fmt), protocol or None, sort_by)
+    if as_json:
+        typer.echo(json.dumps([str(p) for p in paths], indent=2))
+    else:
+        typer.echo(f"wrote {len(paths)} files under {out}")
+
+
+@app.command("add")
+def add_cmd(
+    result_dir: str = typer.Argument(..., help="A result directory written by `reidbench "
+                                     "evaluate` (results.json + per_query.npz)."),
+    leaderboards: str = typer.Option("leaderboards", "--leaderboards", help="Leaderboard root."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Validate a result record and file it under leaderboards/submissions/.
+
+    Filing is atomic; duplicates and invalid records are refused.
+    """
+    from reidbench.leaderboard.add import add_submission
+
+    sub = add_submission(result_dir, leaderboards)
+    if as_json:
+        typer.echo(json.dumps({"name": sub.name, "path": str(sub.path),
+                               "protocol": sub.record["protocol"]["id"]}, indent=2))
+    else:
+        typer.echo(f"filed {sub.path} (protocol {sub.record['protocol']['id']})")

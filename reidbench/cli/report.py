@@ -1,0 +1,105 @@
+"""`reidbench report ablations|gallery|cmc|aphist|cost|html`: figures and the HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="Figures from records: ablation grids, retrieval galleries, CMC curves, "
+                       "AP histograms, accuracy vs cost, and a static HTML report.",
+                  no_args_is_help=True)
+
+
+def _results(result_dirs: list[str]) -> list:
+    from reidbench.engine.results import read_result
+
+    return [(Path(d).name or d, read_result(d)) for d in result_dirs]
+
+
+@app.command("ablations")
+def ablations_cmd(
+    out: str = typer.Option("reports/ablations", "--out", "-o", help="Output folder."),
+    leaderboards: str = typer.Option("leaderboards", "--leaderboards", help="Leaderboard root."),
+) -> None:
+    """STMN M x N heatmaps, margin and length curves, COSAM placement grids (published data)."""
+    from reidbench.report.site import build_ablations
+
+    paths = build_ablations(leaderboards, out)
+    typer.echo(f"wrote {len(paths)} files under {out}")
+
+
+@app.command("gallery")
+def gallery_cmd(
+    result_dir: str = typer.Argument(..., help="Result directory (results.json + per_query.npz)."),
+    data: str = typer.Option(..., "--data", help="Root of the dataset copy the result used."),
+    out: str = typer.Option(None, "--out", "-o", help="Output folder (default "
+                            "reports/galleries/<result folder name>)."),
+    queries: int = typer.Option(5, "--queries", help="Number of queries drawn."),
+    topk: int = typer.Option(10, "--topk", help="Gallery tracklets per query."),
+    worst_first: bool = typer.Option(False, "--worst-first", help="Worst AP first."),
+    junk: str = typer.Option("show", "--junk", help="show (grey border) or skip junk items."),
+    frames: int = typer.Option(4, "--frames", help="Frames per tracklet strip."),
+    split: str = typer.Option(None, "--split", help="Split (multi-split protocols)."),
+) -> None:
+    """Per query: a strip of query frames and the top-k gallery tracklets, green/red borders."""
+    from reidbench.report.gallery import write_gallery
+
+    target = out or str(Path("reports") / "galleries" / (Path(result_dir).resolve().name))
+    paths = write_gallery(result_dir, data, target, queries=queries, topk=topk,
+                          worst_first=worst_first, junk=junk, frames=frames, split=split)
+    typer.echo(f"wrote {len(paths) - 2} query strips, gallery.csv and index.html under {target}")
+
+
+@app.command("cmc")
+def cmc_cmd(
+    result_dirs: list[str] = typer.Argument(..., help="One or more result directories."),  # noqa: B008
+    out: str = typer.Option(..., "--out", "-o", help="Output PNG."),
+    max_rank: int = typer.Option(20, "--max-rank", help="Last rank plotted."),
+) -> None:
+    """CMC curves of several results on one plot."""
+    from reidbench.report._mpl import save_figure
+    from reidbench.report.curves import cmc_curve
+
+    save_figure(cmc_curve(_results(result_dirs), max_rank), out)
+    typer.echo(f"wrote {out}")
+
+
+@app.command("aphist")
+def aphist_cmd(
+    result_dirs: list[str] = typer.Argument(..., help="One or more result directories."),  # noqa: B008
+    out: str = typer.Option(..., "--out", "-o", help="Output PNG."),
+    bins: int = typer.Option(20, "--bins", help="Histogram bins over [0, 100]."),
+) -> None:
+    """Histogram of per-query AP."""
+    from reidbench.report._mpl import save_figure
+    from reidbench.report.curves import ap_histogram
+
+    save_figure(ap_histogram(_results(result_dirs), bins), out)
+    typer.echo(f"wrote {out}")
+
+
+@app.command("cost")
+def cost_cmd(
+    result_dirs: list[str] = typer.Argument(..., help="One or more result directories."),  # noqa: B008
+    out: str = typer.Option(..., "--out", "-o", help="Output PNG."),
+    cost: str = typer.Option("parameters", "--cost", help="parameters or time (per tracklet)."),
+) -> None:
+    """Plot mAP against model size or time per tracklet (results that record it)."""
+    from reidbench.report._mpl import save_figure
+    from reidbench.report.curves import cost_scatter
+
+    save_figure(cost_scatter(_results(result_dirs), cost), out)
+    typer.echo(f"wrote {out}")
+
+
+@app.command("html")
+def html_cmd(
+    out: str = typer.Option("reports", "--out", "-o", help="Report folder (index.html is "
+                            "written there, linking what it holds)."),
+    title: str = typer.Option("reidbench report", "--title", help="Page title."),
+) -> None:
+    """Write a static index.html embedding the tables and showing the figures under --out."""
+    from reidbench.report.site import write_html_report
+
+    typer.echo(f"wrote {write_html_report(out, title)}")

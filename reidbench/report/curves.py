@@ -1,0 +1,150 @@
+"""Figures from result records: CMC curves, per-query AP histograms, accuracy-vs-cost scatter.
+
+Each takes results read with :func:`reidbench.engine.results.read_result` and labels; legends
+carry the protocol id, and a figure mixing protocols says so in its title (their numbers are not
+comparable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from reidbench.engine.results import EvalResult
+from reidbench.errors import InputError, describe
+from reidbench.report._mpl import new_figure
+
+__all__ = ["cmc_curve", "ap_values", "ap_histogram", "cost_points", "cost_scatter", "COSTS"]
+
+COSTS = ("parameters", "time")
+
+
+def _mixed(results: Sequence[tuple[str, EvalResult]]) -> str:
+    fps = {r.protocol_fingerprint for _, r in results}
+    return " (protocols differ: not comparable)" if len(fps) > 1 else ""
+
+
+def cmc_curve(results: Sequence[tuple[str, EvalResult]], max_rank: int = 20) -> Figure:
+    """CMC curves (percent) of several results on one plot; multi-split: mean over splits.
+
+    Args:
+        results: ``(label, result)`` pairs.
+        max_rank: Last rank plotted.
+
+    Raises:
+        InputError: No results, or a result without a CMC curve.
+    """
+    if not results:
+        raise InputError(describe("results", "report cmc", "at least one result directory",
+                                  "none", ""))
+    fig = new_figure(5.5, 4.0)
+    ax = fig.add_subplot()
+    for label, res in results:
+        curves = [s.get("cmc") or [] for s in res.record["splits"]]
+        if not curves or not all(curves):
+            raise InputError(describe("field splits[].cmc", label, "a CMC curve per split",
+                                      "none", "re-run the evaluation"))
+        n = min(max_rank, *(len(c) for c in curves))
+        cmc = 100.0 * np.mean([np.asarray(c[:n], dtype=float) for c in curves], axis=0)
+        ax.plot(np.arange(1, n + 1), cmc, marker=".",
+                label=f"{label} ({res.record['protocol']['id']})")
+    ax.set_xlabel("rank")
+    ax.set_ylabel("matching rate (%)")
+    ax.set_title("CMC" + _mixed(results))
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def ap_values(res: EvalResult) -> np.ndarray:
+    """Per-query AP (headline variant, percent) of the counted queries, all splits together."""
+    out = []
+    for s in res.record["splits"]:
+        arr = res.split_arrays(s["split"])
+        if "ap" not in arr:
+            raise InputError(describe("per_query.npz", s["split"], "an 'ap' array per split",
+                                      "none", "re-run the evaluation (per_query.npz missing?)"))
+        ap = np.asarray(arr["ap"], dtype=float)
+        counted = np.asarray(arr.get("counted", np.isfinite(ap)), dtype=bool)
+        out.append(ap[counted & np.isfinite(ap)])
+    return 100.0 * np.concatenate(out) if out else np.zeros(0)
+
+
+def ap_histogram(results: Sequence[tuple[str, EvalResult]], bins: int = 20) -> Figure:
+    """Histogram of per-query AP (percent, bins over [0, 100]) for one or more results.
+
+    Raises:
+        InputError: No results, or a result without per-query AP.
+    """
+    if not results:
+        raise InputError(describe("results", "report aphist", "at least one result", "none", ""))
+    fig = new_figure(5.5, 3.6)
+    ax = fig.add_subplot()
+    edges = np.linspace(0.0, 100.0, bins + 1)
+    for label, res in results:
+        ap = ap_values(res)
+        ax.hist(ap, bins=edges, alpha=0.6 if len(results) > 1 else 1.0,
+                label=f"{label}: {ap.size} queries, mean {ap.mean() if ap.size else 0:.1f}")
+    ax.set_xlabel(f"AP per query (%, {results[0][1].record.get('headline_ap', '?')})")
+    ax.set_ylabel("queries")
+    ax.set_title("Per-query AP" + _mixed(results))
+    ax.legend(fontsize=8)
+    return fig
+
+
+def cost_points(results: Sequence[tuple[str, EvalResult]], cost: str = "parameters"
+                ) -> list[dict[str, Any]]:
+    """``{label, mAP (%), cost}`` for the results whose record holds the cost.
+
+    ``parameters``: ``source.adapter.n_parameters`` (millions); ``time``: feature-extraction
+    seconds per tracklet (``timings[split].seconds_features`` over queries + gallery items).
+
+    Raises:
+        InputError: Unknown cost name.
+    """
+    if cost not in COSTS:
+        raise InputError(describe("--cost", "report cost", f"one of {COSTS}", repr(cost), ""))
+    pts = []
+    for label, res in results:
+        rec = res.record
+        value: float | None = None
+        if cost == "parameters":
+            n = ((rec.get("source") or {}).get("adapter") or {}).get("n_parameters")
+            value = float(n) / 1e6 if n else None
+        else:
+            secs = sum(float((rec.get("timings") or {}).get(s["split"], {}).get(
+                "seconds_features", 0.0)) for s in rec["splits"])
+            items = sum(int(s.get("n_queries", 0)) + int(s.get("n_gallery", 0))
+                        for s in rec["splits"])
+            value = secs / items if secs > 0 and items else None
+        if value is not None:
+            pts.append({"label": label, "mAP": 100.0 * res.value("mAP"), "cost": value})
+    return pts
+
+
+def cost_scatter(results: Sequence[tuple[str, EvalResult]], cost: str = "parameters") -> Figure:
+    """Plot mAP against model size or time per tracklet, one point per result that records it.
+
+    Raises:
+        InputError: If no result records the cost.
+    """
+    pts = cost_points(results, cost)
+    if not pts:
+        raise InputError(describe(f"cost {cost!r}", "the given results", "a record holding it "
+                                  "(source.adapter.n_parameters or timings)", "none",
+                                  "evaluate a model adapter (features files carry no cost)"))
+    fig = new_figure(5.0, 3.8)
+    ax = fig.add_subplot()
+    x = [p["cost"] for p in pts]
+    y = [p["mAP"] for p in pts]
+    ax.scatter(x, y)
+    for p in pts:
+        ax.annotate(p["label"], (p["cost"], p["mAP"]), textcoords="offset points", xytext=(4, 4),
+                    fontsize=8)
+    ax.set_xlabel("parameters (millions)" if cost == "parameters" else "seconds per tracklet")
+    ax.set_ylabel("mAP (%)")
+    ax.set_title("Accuracy vs cost" + _mixed(results))
+    return fig

@@ -1,0 +1,181 @@
+"""Write the committed ``reports/`` artefacts from the records, and the static HTML report.
+
+``reports/`` is produced by three commands, each a function here:
+
+* ``reidbench leaderboard build --out reports`` -> :func:`build_tables`: ``tables/`` (every
+  published table in its printed layout) and ``leaderboards/`` (one per dataset and protocol);
+* ``reidbench report ablations --out reports/ablations`` -> :func:`build_ablations`: STMN's
+  M x N heatmaps, margin and length curves, COSAM's placement grids, each with a table and the
+  tidy data (``*.data.csv``) the figure was drawn from;
+* ``reidbench report html --out reports`` -> :func:`write_html_report`: ``index.html`` embedding
+  the tables and linking every figure and gallery found under the folder.
+
+Everything is deterministic (sorted inputs, no dates), so a test can regenerate the folder and
+compare it with the committed one.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from reidbench.fileio import atomic_write
+from reidbench.leaderboard.add import load_submissions
+from reidbench.leaderboard.build import (
+    evaluated_entry,
+    leaderboard_tables,
+    paper_tables,
+    published_entries,
+)
+from reidbench.leaderboard.records import load_leaderboards
+from reidbench.report.tables import CSS, FORMATS, write_table
+
+__all__ = ["build_tables", "build_ablations", "write_html_report", "ABLATIONS"]
+
+# name -> (published table, kind, axes, metrics)
+ABLATIONS: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
+    "stmn-memory-grid": ("stmn-table1", "heatmap", ("M", "N"), ("rank1", "mAP")),
+    "stmn-margin": ("stmn-table2", "curve", ("alpha",), ("rank1", "mAP")),
+    "stmn-length": ("stmn-table3", "curve", ("L",), ("rank1", "mAP")),
+    "cosam-placement": ("cosam-table4", "placement", ("backbone", "cosam_stages"),
+                        ("mAP", "rank1")),
+}
+
+
+def _write_text(path: Path, text: str) -> Path:
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return path
+
+
+def build_tables(leaderboards: str | Path, out_dir: str | Path,
+                 formats: Sequence[str] = FORMATS, protocols: Sequence[str] | None = None,
+                 sort_by: str | None = None) -> list[Path]:
+    """Write ``out_dir/tables/<paper table>.*`` and ``out_dir/leaderboards/leaderboard-*.*``.
+
+    Args:
+        leaderboards: The leaderboard root (``published/`` and ``submissions/`` below it).
+        out_dir: Output folder (``reports``).
+        formats: Any of ``md``, ``latex``, ``html``, ``csv``.
+        protocols: Reference protocols of the leaderboards (default: see
+            :func:`~reidbench.leaderboard.build.leaderboard_tables`).
+        sort_by: Metric the leaderboards are sorted by.
+
+    Returns:
+        The files written.
+    """
+    files = load_leaderboards(leaderboards)
+    out = Path(out_dir)
+    paths: list[Path] = []
+    for t in paper_tables(files):
+        paths += write_table(t, out / "tables", formats)
+    entries = published_entries(files)
+    entries += [evaluated_entry(s.record, s.name) for s in load_submissions(leaderboards)]
+    for t in leaderboard_tables(entries, protocols, sort_by):
+        paths += write_table(t, out / "leaderboards", formats)
+    return paths
+
+
+def build_ablations(leaderboards: str | Path, out_dir: str | Path,
+                    formats: Sequence[str] = FORMATS) -> list[Path]:
+    """Render the published ablation grids and curves with their tables and tidy data.
+
+    Returns:
+        The files written (PNGs, tables, ``*.data.csv``).
+    """
+    from reidbench.report._mpl import save_figure
+    from reidbench.report.ablations import (
+        ablation_table,
+        curve,
+        heatmap,
+        placement_grid,
+        published_ablation,
+    )
+
+    files = load_leaderboards(leaderboards)
+    out = Path(out_dir)
+    paths: list[Path] = []
+    for name, (key, kind, axes, metrics) in ABLATIONS.items():
+        df = published_ablation(files, key)
+        f = next(f for f in files if f.key == key)
+        source = f"{f.data['paper']['authors']} ({f.data['paper']['key'].upper()}), " \
+            f"supplement Table {f.data['table']['number']}"
+        if kind == "heatmap":
+            for m in metrics:
+                fig = heatmap(df, axes[0], axes[1], m, title=f"{source}: {m} (%), "
+                              f"{axes[0]} x {axes[1]}")
+                paths.append(save_figure(fig, out / f"{name}-{m}.png"))
+        elif kind == "curve":
+            fig = curve(df, axes[0], list(metrics), title=f"{source}: vs {axes[0]}")
+            paths.append(save_figure(fig, out / f"{name}.png"))
+        else:
+            for m in metrics:
+                fig = placement_grid(df, m, title=f"{source}: {m} (%) by COSAM placement")
+                paths.append(save_figure(fig, out / f"{name}-{m}.png"))
+        table = ablation_table(df, list(axes), list(metrics), key=name,
+                               title=f"{source}: {f.data['table']['caption'].split('.')[0]}",
+                               caption=f.data["table"]["caption"])
+        paths += write_table(table, out, formats)
+        cols = [*axes, "dataset", "metric", "mean", "std", "printed", "std_printed"]
+        data = df[[c for c in cols if c in df.columns]]
+        paths.append(_write_text(out / f"{name}.data.csv",
+                                 data.to_csv(index=False, lineterminator="\n")))
+    return paths
+
+
+def _fragment(page: Path) -> str:
+    text = page.read_text(encoding="utf-8")
+    m = re.search(r"<body>\n?(.*)</body>", text, re.S)
+    return m.group(1) if m else ""
+
+
+def _rel(p: Path, root: Path) -> str:
+    return html.escape(p.relative_to(root).as_posix())
+
+
+def write_html_report(out_dir: str | Path, title: str = "reidbench report") -> Path:
+    """Write ``out_dir/index.html``: every table page under ``out_dir`` embedded, every PNG shown.
+
+    Sections: leaderboards (``leaderboards/*.html``), paper tables (``tables/*.html``), ablations
+    (``ablations/``: figures and tables), other figures (``figures/*.png``) and galleries (any
+    ``*/index.html`` below ``galleries/``). Paths are relative, so the folder can be moved.
+    """
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    parts = [f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+             f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+             f"<h1>{html.escape(title)}</h1>\n"
+             "<p>Generated by reidbench from the records in <code>leaderboards/</code> "
+             "(published numbers with provenance, evaluated submissions).</p>\n"]
+    toc: list[str] = []
+    body: list[str] = []
+
+    def section(key: str, heading: str, content: list[str]) -> None:
+        if content:
+            toc.append(f'<li><a href="#{key}">{html.escape(heading)}</a></li>')
+            body.append(f'<section id="{key}">\n<h2>{html.escape(heading)}</h2>\n'
+                        + "\n".join(content) + "\n</section>\n")
+
+    def tables(folder: str) -> list[str]:
+        return [f'<div class="table"><p><a href="{_rel(p, root)}">{html.escape(p.stem)}</a>'
+                f"</p>\n{_fragment(p)}</div>" for p in sorted((root / folder).glob("*.html"))]
+
+    def images(folder: str) -> list[str]:
+        return [f'<figure><img src="{_rel(p, root)}" alt="{html.escape(p.stem)}">'
+                f"<figcaption>{html.escape(p.name)}</figcaption></figure>"
+                for p in sorted((root / folder).glob("*.png"))]
+
+    section("leaderboards", "Leaderboards", tables("leaderboards"))
+    section("ablations", "Ablations", images("ablations") + tables("ablations"))
+    section("tables", "Published tables", tables("tables"))
+    section("figures", "Figures", images("figures"))
+    galleries = sorted((root / "galleries").glob("*/index.html"))
+    section("galleries", "Retrieval galleries",
+            [f'<p><a href="{_rel(p, root)}">{html.escape(p.parent.name)}</a></p>'
+             for p in galleries])
+    parts.append("<ul>" + "".join(toc) + "</ul>\n")
+    parts += body
+    parts.append("</body>\n</html>\n")
+    return _write_text(root / "index.html", "".join(parts))
+
