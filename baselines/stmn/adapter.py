@@ -6,10 +6,9 @@ from dataclasses import replace
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from baselines.common import batch_hard_triplet
-from baselines.stmn.model import STMN, STMNConfig, memory_spread_loss
+from baselines.stmn.losses import stmn_loss
+from baselines.stmn.model import STMN, STMNConfig
 from reidbench.adapters import AdapterCard, TrainableAdapter, TrainRecipe
 from reidbench.protocols import Procedure
 
@@ -58,14 +57,4 @@ class STMNAdapter(TrainableAdapter):
     def training_loss(self, clips: torch.Tensor, pids: torch.Tensor
                       ) -> tuple[torch.Tensor, dict[str, float]]:
         """CE (frames) + CE (sequence) + soft triplets + spatial and temporal spread losses."""
-        out = self.model(clips)
-        parts = {
-            "ce_s": F.cross_entropy(out["logits_s"], pids),
-            "ce_t": F.cross_entropy(out["logits_t"], pids),
-            "tri_s": batch_hard_triplet(out["frames"].mean(dim=1), pids, margin=None),
-            "tri_t": batch_hard_triplet(out["seq"], pids, margin=None),
-            "spread_s": memory_spread_loss(out["p_spatial"], self.cfg.alpha),
-            "spread_t": memory_spread_loss(out["p_temporal"], self.cfg.alpha),
-        }
-        loss = sum(parts.values())
-        return loss, {k: float(v.detach()) for k, v in parts.items()}
+        return stmn_loss(self.model(clips), pids, self.cfg.alpha)
