@@ -21,8 +21,25 @@ def _results(result_dirs: list[str]) -> list:
 def ablations_cmd(
     out: str = typer.Option("reports/ablations", "--out", "-o", help="Output folder."),
     leaderboards: str = typer.Option("leaderboards", "--leaderboards", help="Leaderboard root."),
+    sweep: str = typer.Option(None, "--sweep", help="A sweep.json from `reidbench sweep`: render "
+                              "its grid instead of the published ablations."),
+    metric: str = typer.Option("mAP", "--metric", help="Metric of the sweep figure."),
 ) -> None:
-    """STMN M x N heatmaps, margin and length curves, COSAM placement grids (published data)."""
+    """STMN M x N heatmaps, margin and length curves, COSAM placement grids (published data or a
+    sweep the suite ran)."""
+    if sweep:
+        import json
+
+        from reidbench.report._mpl import save_figure
+        from reidbench.report.ablations import sweep_figures
+        from reidbench.report.tables import write_table
+
+        record = json.loads(Path(sweep).read_text())
+        fig, table = sweep_figures(record, metric)
+        name = f"sweep-{record['baseline']}"
+        paths = [save_figure(fig, Path(out) / f"{name}.png"), *write_table(table, out)]
+        typer.echo(f"wrote {len(paths)} files under {out}")
+        return
     from reidbench.report.site import build_ablations
 
     paths = build_ablations(leaderboards, out)

@@ -41,7 +41,7 @@ from reidbench.leaderboard.records import LeaderboardFile
 from reidbench.report._mpl import new_figure
 
 __all__ = ["published_ablation", "stage_label", "heatmap", "curve", "placement_grid",
-           "ablation_table", "TIDY_COLUMNS"]
+           "ablation_table", "sweep_ablation", "sweep_figures", "TIDY_COLUMNS"]
 
 TIDY_COLUMNS = ("metric", "mean", "std")
 
@@ -263,3 +263,52 @@ def ablation_table(df: pd.DataFrame, axes: Sequence[str], metrics: Sequence[str]
     notes = ["Bold = best, underlined = second best per column (ties share a mark); "
              "mean ± std where the source gives a std."]
     return Table(key, title, caption, columns, text, values, marks, [RANKED] * len(combos), notes)
+
+
+def sweep_ablation(sweep: dict[str, Any]) -> pd.DataFrame:
+    """The tidy frame of a ``reidbench sweep`` record (``sweep.json``): mean ± std over trials.
+
+    Values are percent (like published tables); ``std`` is the sample std (ddof=1) over the
+    trials of a cell, NaN with a single trial. List-valued axes become :func:`stage_label` strings.
+
+    Raises:
+        InputError: The record has no rows.
+    """
+    rows = sweep.get("rows") or []
+    if not rows:
+        raise InputError(describe("rows", "sweep record", "at least one run", "none",
+                                  "run `reidbench sweep` first"))
+    axes = list(sweep["grid"])
+    flat = []
+    for r in rows:
+        cell = {a: stage_label(v) if isinstance(v, list) else v for a, v in r["axes"].items()}
+        for metric, value in r["metrics"].items():
+            flat.append({**cell, "metric": metric, "value": 100.0 * float(value)})
+    df = pd.DataFrame(flat)
+    grouped = df.groupby([*axes, "metric"], sort=True)["value"]
+    out = grouped.mean().rename("mean").to_frame()
+    out["std"] = grouped.std(ddof=1)
+    out = out.reset_index()
+    out["dataset"] = sweep.get("dataset", "")
+    return out
+
+
+def sweep_figures(sweep: dict[str, Any], metric: str = "mAP") -> tuple[Figure, Table]:
+    """Figure and table of a sweep: a heatmap for two axes, a curve for one.
+
+    Raises:
+        InputError: More than two axes (render slices of the frame with :func:`heatmap`).
+    """
+    df = sweep_ablation(sweep)
+    axes = list(sweep["grid"])
+    title = f"{sweep['baseline']} sweep on {sweep.get('dataset', '')} ({sweep['protocol']})"
+    if len(axes) == 2:
+        fig = heatmap(df, axes[0], axes[1], metric, title=title)
+    elif len(axes) == 1:
+        fig = curve(df, axes[0], [metric], title=title)
+    else:
+        raise InputError(describe("grid", "sweep_figures", "one or two axes", len(axes),
+                                  "render slices with heatmap()"))
+    table = ablation_table(df, axes, [metric, "rank1"], key=f"sweep-{sweep['baseline']}",
+                           title=title)
+    return fig, table

@@ -101,3 +101,27 @@ def test_bad_frames():
     df = pd.DataFrame({"M": [1], "N": [1], "metric": ["mAP"], "mean": [1.0], "std": [math.nan]})
     with pytest.raises(InputError, match="rank1"):
         heatmap(df, "M", "N", "rank1")
+
+
+def test_sweep_record_becomes_a_tidy_frame_and_figure(tmp_path):
+    import json
+
+    from reidbench.cli import main
+    from reidbench.report.ablations import sweep_ablation, sweep_figures
+
+    rows = [{"axes": {"M": m, "N": n}, "trial": t, "seed": t,
+             "metrics": {"mAP": 0.1 * m + 0.01 * n + 0.001 * t, "rank1": 0.5}}
+            for m in (5, 10) for n in (5, 10) for t in range(2)]
+    sweep = {"schema": "reidbench.sweep/1", "baseline": "stmn", "dataset": "mars",
+             "protocol": "mars/v2v@1", "grid": {"M": [5, 10], "N": [5, 10]}, "trials": 2,
+             "rows": rows}
+    df = sweep_ablation(sweep)
+    cell = df[(df.M == 10) & (df.N == 5) & (df.metric == "mAP")].iloc[0]
+    assert cell["mean"] == pytest.approx(100 * (1.0 + 0.05 + 0.0005))
+    assert cell["std"] == pytest.approx(100 * 0.001 / 2 ** 0.5)
+    fig, table = sweep_figures(sweep)
+    assert fig.axes and table is not None
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps(sweep))
+    assert main(["report", "ablations", "--sweep", str(path), "--out", str(tmp_path / "o")]) == 0
+    assert (tmp_path / "o" / "sweep-stmn.png").is_file()
