@@ -76,8 +76,7 @@ def mars(request: pytest.FixtureRequest) -> SimpleNamespace:
 
 def _tag(benchmark: object, p: SimpleNamespace, impl: str, dtype: str, n_queries: int,
          scale: float = 1.0, **extra: object) -> None:
-    benchmark.group = f"mars-{p.kind}"
-    benchmark.extra_info.update(impl=impl, dtype=dtype, n_queries=n_queries,
+    benchmark.extra_info.update(group=f"mars-{p.kind}", impl=impl, dtype=dtype, n_queries=n_queries,
                                 n_gallery=int(p.gp.shape[0]), scale=scale, **extra)
 
 
@@ -90,6 +89,7 @@ def _in_bounds(value: np.ndarray, lo: np.ndarray, hi: np.ndarray, tol: float) ->
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_reidbench(benchmark, mars, dtype):
+    benchmark.group = f"mars-{mars.kind}"  # before timing, or it is ignored
     d = mars.d64 if dtype == "float64" else mars.d32
     r = benchmark(rank_metrics, d, mars.qp, mars.gp, mars.qc, mars.gc, junk_pids=(),
                   max_rank=MAX_RANK)
@@ -110,6 +110,7 @@ def test_reidbench(benchmark, mars, dtype):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_numpy_floor(benchmark, mars, dtype):
     """One numpy pass over the same matrix (row minima): the memory-bandwidth floor."""
+    benchmark.group = f"mars-{mars.kind}"  # before timing, or it is ignored
     d = mars.d64 if dtype == "float64" else mars.d32
     out = benchmark(np.min, d, axis=1)
     _tag(benchmark, mars, "numpy_floor", dtype, d.shape[0], op="distmat.min(axis=1)")
@@ -138,6 +139,7 @@ def _check_cython(p: SimpleNamespace, cmc: np.ndarray, ap: np.ndarray, inp: np.n
 
 @pytest.mark.parametrize("peer", ["fastreid_cy", "torchreid_cy"])
 def test_peer_cython(benchmark, mars, peer):
+    benchmark.group = f"mars-{mars.kind}"  # before timing, or it is ignored
     evaluate = getattr(peers, peer)()
     if evaluate is None:
         pytest.skip(f"{peer} not built (benchmarks/setup_peers.sh; torchreid 0.2.5 ships no .pyx)")
@@ -157,6 +159,7 @@ def test_peer_cython(benchmark, mars, peer):
 
 @pytest.mark.parametrize("peer", ["fastreid_py", "torchreid_py"])
 def test_peer_python(benchmark, mars, peer):
+    benchmark.group = f"mars-{mars.kind}"  # before timing, or it is ignored
     evaluate = getattr(peers, peer)()
     if evaluate is None:
         pytest.skip(f"{peer} not installed (benchmarks/setup_peers.sh)")
@@ -177,6 +180,7 @@ def test_peer_python(benchmark, mars, peer):
 
 
 def test_sklearn_loop(benchmark, mars):
+    benchmark.group = f"mars-{mars.kind}"  # before timing, or it is ignored
     s = mars.sub
     ap = benchmark.pedantic(peers.sklearn_loop, args=(s.d64, s.qp, s.gp, s.qc, s.gc), rounds=1,
                             iterations=1)
@@ -216,9 +220,10 @@ def _child(big: SimpleNamespace, job: str) -> dict:
 
 
 def _run_big(benchmark: object, big: SimpleNamespace, job: str, impl: str) -> dict:
-    info = benchmark.pedantic(_child, args=(big, job), rounds=1, iterations=1)
     benchmark.group = "big"
-    benchmark.extra_info.update(impl=impl, n_queries=BIG["n_query"], n_gallery=BIG["n_gallery"],
+    info = benchmark.pedantic(_child, args=(big, job), rounds=1, iterations=1)
+    benchmark.extra_info.update(group="big", impl=impl, n_queries=BIG["n_query"],
+                                n_gallery=BIG["n_gallery"],
                                 **{k: v for k, v in info.items() if k != "arrays"})
     return info
 
@@ -250,7 +255,10 @@ def test_big_dense_reidbench(benchmark, big):
     """reidbench on the precomputed float32 matrix, the same distances fast-reid gets."""
     info = _run_big(benchmark, big, "dense", "reidbench_dense_float32")
     if "stream" in big.results:
-        benchmark.extra_info.update(_agree(info, big.results["stream"], 1e-5))
+        # float32 rounding of the distances reorders near-equal items (and ties 100-odd pairs), so
+        # per-query AP moves by up to ~1e-4 against the float64 stream; mAP and CMC stay ~1e-8.
+        diffs = _agree(info, big.results["stream"], 1e-3)
+        benchmark.extra_info.update({f"vs_stream_{k}": v for k, v in diffs.items()})
 
 
 @pytest.mark.skipif(not BIG_OPT_IN, reason="slow (~2 min, 12 GB): set REIDBENCH_BENCH_BIG=1")
@@ -258,6 +266,7 @@ def test_big_fastreid_cy(benchmark, big):
     if peers.fastreid_cy() is None:
         pytest.skip("fast-reid Cython not built (benchmarks/setup_peers.sh)")
     info = _run_big(benchmark, big, "fastreid", "fastreid_cy")
-    other = big.results.get("dense") or big.results.get("stream")
-    if other is not None:
-        benchmark.extra_info.update(_agree(info, other, TOL_AP_FLOAT32))
+    if "dense" in big.results:  # the same float32 matrix
+        benchmark.extra_info.update(_agree(info, big.results["dense"], TOL_AP_FLOAT32))
+    elif "stream" in big.results:
+        benchmark.extra_info.update(_agree(info, big.results["stream"], 1e-3))

@@ -1,0 +1,233 @@
+"""Print the README benchmark table from pytest-benchmark JSON files.
+
+    python benchmarks/report.py [RESULTS.json ...]
+
+Default: ``.benchmarks/latest.json`` (written by every ``make bench``). Several files are merged,
+later ones winning (e.g. the default run plus a ``REIDBENCH_BENCH_BIG=1`` run). Times are medians
+over the rounds; the pure-Python peers and the scikit-learn loop ran on every 10th query and are
+scaled by 10 (``extra_info["scale"]``). Ratios are against the issue's targets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = ROOT / ".benchmarks" / "latest.json"
+
+LABELS = {
+    ("reidbench", "float64"): "**reidbench** `rank_metrics` (float64 matrix)",
+    ("reidbench", "float32"): "**reidbench** `rank_metrics` (float32 matrix)",
+    ("numpy_floor", "float64"): "floor: one numpy pass `distmat.min(axis=1)`, float64",
+    ("numpy_floor", "float32"): "floor: one numpy pass `distmat.min(axis=1)`, float32",
+    ("fastreid_cy", "float32"): "fast-reid 1.4.0 Cython `evaluate_cy` (float32)",
+    ("torchreid_cy", "float32"): "torchreid Cython `evaluate_cy` (float32)",
+    ("fastreid_py", "float64"): "fast-reid 1.4.0 Python `eval_market1501` (x10 from 198 queries)",
+    ("torchreid_py", "float64"): "torchreid 0.2.5 Python `eval_market1501` (x10 from 198 queries)",
+    ("sklearn_loop", "float64"): "loop of sklearn `average_precision_score`, AP only "
+                                 "(x10 from 198 queries)",
+}
+ORDER = list(LABELS)
+PEERS = ("fastreid_cy", "torchreid_cy", "fastreid_py", "torchreid_py", "sklearn_loop")
+
+
+def load(paths: list[Path]) -> tuple[dict, dict]:
+    """Merge benchmark entries (by fullname) and return them with the last file's machine info."""
+    entries: dict[str, dict] = {}
+    machine: dict = {}
+    for path in paths:
+        data = json.loads(path.read_text())
+        machine = data.get("machine_info", machine)
+        for b in data.get("benchmarks", []):
+            entries[b["fullname"]] = b
+    return entries, machine
+
+
+def _group(b: dict) -> str | None:
+    return b.get("extra_info", {}).get("group") or b.get("group")
+
+
+def seconds(b: dict) -> float:
+    """Median seconds, scaled to the full query set; the big ones report the child's own time."""
+    extra = b.get("extra_info", {})
+    if "seconds" in extra:
+        return float(extra["seconds"])
+    return float(b["stats"]["median"]) * float(extra.get("scale", 1.0))
+
+
+def _fmt(t: float) -> str:
+    return f"{t * 1e3:.1f} ms" if t < 1 else f"{t:.2f} s"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _mem_gib() -> str:
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        return f"{kb / 2**20:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        return "RAM unknown"
+
+
+def machine_line(machine: dict) -> str:
+    """One line naming the machine and the versions."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import peers
+
+    cpu = machine.get("cpu", {}).get("brand_raw") or _cpu_model()
+    v = peers.versions()
+    vers = ", ".join(f"{k} {val}" for k, val in v.items())
+    return f"Machine: {cpu}, {os.cpu_count()} cores, {_mem_gib()}. Versions: {vers}."
+
+
+def mars_table(entries: dict, kind: str) -> tuple[list[str], dict]:
+    """Markdown rows for one MARS-sized group, and the figures the targets need."""
+    rows = {}
+    for b in entries.values():
+        if _group(b) != f"mars-{kind}":
+            continue
+        e = b["extra_info"]
+        rows[(e["impl"], e["dtype"])] = (b, e)
+    if not rows:
+        return [], {}
+    ref = {dt: seconds(rows[("reidbench", dt)][0]) for dt in ("float64", "float32")
+           if ("reidbench", dt) in rows}
+    title = "model-like" if kind == "model" else "uniformly random"
+    out = [f"| {title} distances, 1,980 x 11,310 | median | min | time / reidbench's (f64 / f32) "
+           "| agreement with reidbench |", "|---|---|---|---|---|"]
+    for key in ORDER:
+        if key not in rows:
+            continue
+        b, e = rows[key]
+        t = seconds(b)
+        tmin = float(b["stats"]["min"]) * float(e.get("scale", 1.0))
+        ratio = " / ".join(f"{t / ref[dt]:.2f}x" for dt in ("float64", "float32") if dt in ref)
+        if key[0] == "numpy_floor":  # how far reidbench (same dtype) is from the floor
+            ratio = f"reidbench = {ref[key[1]] / t:.1f}x this" if key[1] in ref else ""
+        agree = ", ".join(f"{k.replace('_diff', '')} {e[k]:.1e}" for k in
+                          ("map_diff", "cmc_diff", "ap_diff", "inp_diff") if k in e)
+        if key[0] == "reidbench":
+            agree = f"mAP {e['map']:.4f}, mINP {e['minp']:.4f}, R1 {e['rank1']:.4f}"
+        out.append(f"| {LABELS[key]} | {_fmt(t)} | {_fmt(tmin)} | {ratio} | {agree} |")
+    figures = {"reidbench": ref}
+    peer_times = {k[0]: seconds(v[0]) for k, v in rows.items() if k[0] in PEERS}
+    if peer_times:
+        figures["fastest_peer"] = min(peer_times.items(), key=lambda kv: kv[1])
+    figures["floor"] = {dt: seconds(rows[("numpy_floor", dt)][0]) for dt in ("float64", "float32")
+                        if ("numpy_floor", dt) in rows}
+    return out, figures
+
+
+def big_table(entries: dict) -> tuple[list[str], dict]:
+    """Markdown rows for the 10,000 x 100,000 problem, and its figures."""
+    rows = {b["extra_info"]["impl"]: b["extra_info"] for b in entries.values()
+            if _group(b) == "big"}
+    if not rows:
+        return [], {}
+    names = {
+        "reidbench_stream": "**reidbench** `rank_metrics_from_features`, streamed "
+                            "(distances incl.)",
+        "reidbench_distances_only": "its chunked distances alone (same code path, no metrics)",
+        "reidbench_dense_float32": "**reidbench** `rank_metrics` on the 4 GB float32 matrix",
+        "fastreid_cy": "fast-reid 1.4.0 Cython `evaluate_cy` on the 4 GB float32 matrix",
+    }
+    out = ["| 10,000 x 100,000, 256-d features | time | peak RSS | notes |", "|---|---|---|---|"]
+    for impl, label in names.items():
+        if impl not in rows:
+            out.append(f"| {label} | not run | | set `REIDBENCH_BENCH_BIG=1` |")
+            continue
+        e = rows[impl]
+        note = f"mAP {e['map']:.4f}" if "map" in e else ""
+        if "build_seconds" in e:
+            note += f"; matrix built beforehand in {e['build_seconds']:.0f} s (untimed)"
+        if "map_diff" in e:
+            note += f"; vs reidbench mAP {e['map_diff']:.1e}, CMC {e['cmc_diff']:.1e}"
+        out.append(f"| {label} | {_fmt(e['seconds'])} | {e['peak_rss_gib']:.2f} GiB | {note} |")
+    return out, rows
+
+
+def targets(mars: dict, big: dict) -> list[str]:
+    """Lines comparing the measured ratios with the issue's targets."""
+    out = []
+
+    def verdict(ok: bool) -> str:
+        return "**met**" if ok else "**not met**"
+
+    for kind, need in (("model", 10.0), ("random", 3.0)):
+        f = mars.get(kind)
+        if not f or "fastest_peer" not in f:
+            continue
+        name, t_peer = f["fastest_peer"]
+        for dt, t in f["reidbench"].items():
+            r = t_peer / t
+            out.append(f"- {kind}, {dt} input: {r:.2f}x faster than the fastest peer ({name}, "
+                       f"{_fmt(t_peer)}); target >= {need:.0f}x: {verdict(r >= need)}")
+        for dt, t in f["reidbench"].items():
+            if dt in f["floor"]:
+                r = t / f["floor"][dt]
+                out.append(f"- {kind}, {dt}: {r:.1f}x one numpy pass ({_fmt(f['floor'][dt])});"
+                           f" target <= 5x: {verdict(r <= 5.0)}")
+    s = big.get("reidbench_stream")
+    if s:
+        out.append(f"- 10k x 100k streamed: peak RSS {s['peak_rss_gib']:.2f} GiB; target < 2 GiB: "
+                   f"{verdict(s['peak_rss_gib'] < 2.0)}")
+        dist = big.get("reidbench_distances_only")
+        fr = big.get("fastreid_cy")
+        dense = big.get("reidbench_dense_float32")
+        if dist:
+            metric = s["seconds"] - dist["seconds"]
+            line = (f"- 10k x 100k metric part: streamed {_fmt(s['seconds'])} minus distances "
+                    f"{_fmt(dist['seconds'])} = {_fmt(metric)}")
+            if fr:
+                r = fr["seconds"] / metric
+                line += f"; fast-reid {_fmt(fr['seconds'])}: {r:.1f}x; target >= 10x: "
+                line += verdict(r >= 10.0)
+            out.append(line)
+        if dense and fr:  # the direct comparison: same distances, metric part only
+            r = fr["seconds"] / dense["seconds"]
+            out.append(f"- 10k x 100k on the same float32 matrix: reidbench "
+                       f"{_fmt(dense['seconds'])} vs fast-reid {_fmt(fr['seconds'])}: {r:.1f}x; "
+                       f"target >= 10x: {verdict(r >= 10.0)}")
+    return out
+
+
+def main(argv: list[str]) -> int:
+    """Print the report for the JSON files in ``argv`` (default: the latest run)."""
+    paths = [Path(a) for a in argv] or [DEFAULT]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        print(f"report.py: no results file {missing[0]}: run `make bench` first", file=sys.stderr)
+        return 2
+    entries, machine = load(paths)
+    print(machine_line(machine))
+    print()
+    mars = {}
+    for kind in ("model", "random"):
+        rows, figures = mars_table(entries, kind)
+        if rows:
+            mars[kind] = figures
+            print("\n".join(rows))
+            print()
+    rows, big = big_table(entries)
+    if rows:
+        print("\n".join(rows))
+        print()
+    print("Targets (issue 2):")
+    print("\n".join(targets(mars, big)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
