@@ -63,10 +63,12 @@ def synth(
 def verify_cmd(
     name: str = typer.Argument(..., help="Layout: mars, dukev, ilidsvid, prid2011 or lsvid."),
     root: str = typer.Argument(..., help="Root of the copy."),
-    expect: str = typer.Option("auto", "--expect", help="official | none | auto (official "
-                               "unless the copy is a reidbench synthetic one)."),
+    expect: str = typer.Option("auto", "--expect", help="official | synthetic | none | auto "
+                               "(synthetic when _reidbench_synth.json is there, else official)."),
     full: bool = typer.Option(False, "--full", help="Decode every frame completely."),
-    manifest: str = typer.Option(None, "--manifest", help="'write FILE' or 'check FILE'."),
+    manifest: tuple[str, str] | None = typer.Option(
+        None, "--manifest", help="write FILE | check FILE: sha256 of every file "
+        "(sorted, with a total digest) to compare copies between labs."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Check a dataset copy: counts, every frame present and decodable, metadata consistent."""
@@ -74,19 +76,19 @@ def verify_cmd(
 
     from reidbench.datasets.verify import check_manifest, verify, write_manifest
 
+    mode, path = manifest if manifest else (None, None)
+    if mode is not None and mode not in ("write", "check"):
+        from reidbench.errors import InputError, describe
+
+        raise InputError(describe("--manifest", "reidbench data verify", "'write FILE' or "
+                                  "'check FILE'", repr(mode), "e.g. --manifest write mars.json"))
     report = verify(name, root, expect=expect, full=full)
-    if manifest:
-        mode, _, path = manifest.partition(" ")
-        if mode == "write" and path:
+    if mode is not None:
+        if mode == "write":
             m = write_manifest(root, path)
             report.facts["manifest"] = {"written": path, "total": m["total"]}
-        elif mode == "check" and path:
-            report.problems += check_manifest(root, path)
         else:
-            from reidbench.errors import InputError, describe
-
-            raise InputError(describe("--manifest", "reidbench data verify", "'write FILE' or "
-                                      "'check FILE'", repr(manifest), ""))
+            report.problems += check_manifest(root, path)
     if json_out:
         typer.echo(json.dumps({"ok": report.ok, "problems": report.problems,
                                "facts": report.facts}, indent=2))

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +8,7 @@ from reidbench.cli import main
 from reidbench.datasets import load
 from reidbench.datasets.synthetic import SynthConfig, write_dataset
 from reidbench.datasets.verify import check_manifest, verify, write_manifest
-from reidbench.errors import DataError
+from reidbench.errors import DataError, InputError
 
 TINY = SynthConfig(height=32, width=16, min_len=3, max_len=6, median_len=4.0)
 
@@ -57,5 +58,69 @@ def test_manifest_round_trip(mars, tmp_path):
     first = sorted(m["files"])[0]
     (mars / first).write_bytes(b"changed")
     assert check_manifest(mars, tmp_path / "manifest.json") == [f"different content {first}"]
-    assert main(["data", "verify", "mars", str(mars), "--manifest",
-                 f"check {tmp_path / 'manifest.json'}"]) == 1
+    assert main(["data", "verify", "mars", str(mars), "--manifest", "check",
+                 str(tmp_path / "manifest.json")]) == 1
+
+
+def test_manifest_write_and_check_from_the_cli(mars, tmp_path, capsys):
+    out = tmp_path / "m.json"
+    assert main(["data", "verify", "mars", str(mars), "--manifest", "write", str(out)]) == 0
+    assert main(["data", "verify", "mars", str(mars), "--manifest", "check", str(out)]) == 0
+    assert capsys.readouterr().out.strip().endswith("ok")
+    extra = mars / "bbox_test" / "extra.txt"
+    extra.write_text("x")
+    assert main(["data", "verify", "mars", str(mars), "--manifest", "check", str(out)]) == 1
+    assert "problem: extra file bbox_test/extra.txt" in capsys.readouterr().out
+    assert main(["data", "verify", "mars", str(mars), "--manifest", "read", str(out)]) != 0
+    with pytest.raises(DataError, match="m2.json"):
+        check_manifest(mars, tmp_path / "m2.json")
+
+
+def test_manifest_ignores_the_synthetic_ground_truth_and_is_order_free(mars, tmp_path):
+    a = write_manifest(mars, tmp_path / "a.json")
+    assert "_reidbench_synth.json" not in a["files"]
+    assert list(a["files"]) == sorted(a["files"])
+    (mars / "_reidbench_synth.json").unlink()
+    b = write_manifest(mars, tmp_path / "b.json")
+    assert a["total"] == b["total"]
+
+
+def test_synthetic_copy_is_compared_with_its_ground_truth(mars):
+    path = mars / "_reidbench_synth.json"
+    truth = json.loads(path.read_text())
+    first = truth["tracklets"][0]
+    first["camid"] += 1
+    truth["tracklets"].append({**first, "id": "9999C1T0001"})
+    path.write_text(json.dumps(truth))
+    rep = verify("mars", mars)
+    assert rep.facts["expect"] == "synthetic"
+    assert "tracklet 9999C1T0001 of the ground truth is missing" in rep.problems
+    assert any(p.startswith(f"tracklet {first['id']}: (pid, camid") for p in rep.problems)
+    assert verify("mars", mars, expect="none").ok
+    with pytest.raises(InputError, match="expect"):
+        verify("mars", mars, expect="offical")
+
+
+def test_dukev_query_without_its_gallery_copy(tmp_path):
+    root = Path(write_dataset("dukev", tmp_path / "D", ids=6, seed=2, config=TINY).root)
+    assert verify("dukev", root).ok
+    q = load("dukev", root).split("official").query[0]
+    copy = root / "gallery" / q.split("/", 1)[1]
+    frames = sorted(copy.iterdir())
+    frames[-1].unlink()
+    rep = verify("dukev", root, expect="none")
+    assert f"query tracklet {q} has no identical copy in gallery/" in rep.problems
+
+
+def test_identity_in_train_and_test(tmp_path):
+    root = Path(write_dataset("dukev", tmp_path / "D", ids=6, seed=2, config=TINY).root)
+    ds = load("dukev", root)
+    test_pid = ds.tracklet(ds.split("official").gallery[0]).pid
+    src = Path(ds.tracklet(ds.split("official").train[0]).frames[0]).parent
+    dst = root / "train" / f"{test_pid:04d}" / "0999"
+    dst.mkdir(parents=True)
+    for f in src.iterdir():
+        new = f.name.replace(f.name[:4], f"{test_pid:04d}", 1)
+        (dst / new).write_bytes(f.read_bytes())
+    rep = verify("dukev", root, expect="none")
+    assert any(f"identities [{test_pid}] are in both train and test" in p for p in rep.problems)
