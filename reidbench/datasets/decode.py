@@ -102,7 +102,8 @@ def tracklet_clips(frames: Sequence[Sequence[str]], strategy: str, seq_len: int
 
     Args:
         frames: Per tracklet, its ordered frame paths (e.g. ``[t.frames for t in tracklets]``).
-        strategy: A name in :data:`reidbench.datasets.sampling.SAMPLERS` (``rrs``, ``all_clips``...).
+        strategy: A name in :data:`reidbench.datasets.sampling.SAMPLERS` (``rrs``,
+            ``all_clips``, ...).
         seq_len: Frames per clip (``T``).
 
     Returns:

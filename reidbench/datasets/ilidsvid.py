@@ -72,7 +72,13 @@ def load_ilidsvid(root: str | Path) -> VideoDataset:
         raise DataError(describe("ls_set", str(mat_path), f"{len(persons[1])} columns (one per "
                                  "person folder)", f"shape {ls_set.shape}",
                                  "the split file does not belong to this copy"))
-    orders = [[persons[1][i] for i in one_based_rows(row, len(persons[1]), "ls_set", mat_path)]
-              for row in np.asarray(ls_set)]
+    orders = []
+    for k, row in enumerate(np.asarray(ls_set)):
+        idx = one_based_rows(row, len(persons[1]), "ls_set", mat_path)
+        if len(set(idx.tolist())) != len(idx):
+            raise DataError(describe(f"ls_set row {k + 1}", str(mat_path), "a permutation of "
+                                     f"1..{len(idx)} (test and train halves disjoint)",
+                                     "repeated person indices", "use the official split file"))
+        orders.append([persons[1][i] for i in idx])
     splits = two_camera_splits(orders, "cam1/{}", "cam2/{}")
     return VideoDataset("ilidsvid", str(root), tuple(tracklets), splits)

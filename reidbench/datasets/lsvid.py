@@ -1,10 +1,10 @@
 """LS-VID (Li et al., ICCV 2019): sequence lists of path prefixes and an HDF5 query index.
 
-``list_sequence/list_seq_{train,val,test}.txt`` hold ``<prefix> <pid>`` per line; a tracklet's frames
-are the files under ``<root>/<prefix>_*`` (ordered by the frame token, the 2nd ``_``-field); the camera
-is the 3rd ``_``-field of a frame name. ``test/data/info_test.mat`` is MATLAB v7.3 (HDF5, read with
-h5py): ``query`` holds 1-based rows of ``list_seq_test.txt``. The gallery is the whole test list
-(the protocol decides what to remove). Tracklet id: the list prefix.
+``list_sequence/list_seq_{train,val,test}.txt`` hold ``<prefix> <pid>`` per line; a tracklet's
+frames are the files under ``<root>/<prefix>_*`` (ordered by the frame token, the 2nd
+``_``-field); the camera is the 3rd ``_``-field of a frame name. ``test/data/info_test.mat`` is
+MATLAB v7.3 (HDF5, read with h5py): ``query`` holds 1-based rows of ``list_seq_test.txt``. The
+gallery is the whole test list (the protocol decides what to remove). Tracklet id: the prefix.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """MARS (Zheng et al., ECCV 2016): ``bbox_{train,test}/<pid4>/<name>.jpg`` + ``info/``.
 
-Tracklets come from ``info/tracks_{train,test}_info.mat`` (rows ``[start, end, pid, camera]``, 1-based
-inclusive into the CRLF name lists). The pid comes from the table, never from ``int(name[:4])``
-(the junk folder is literally ``00-1``). ``query_IDX`` is a (1, N) row of 1-based table rows. Frame
-order is the table's row order, which is the frame-number order; it is checked against the ``F``
-numbers. Tracklet id: the frame-name prefix before ``F`` (``0001C1T0001``).
+Tracklets come from ``info/tracks_{train,test}_info.mat`` (rows ``[start, end, pid, camera]``,
+1-based inclusive into the CRLF name lists). The pid comes from the table, never from
+``int(name[:4])`` (the junk folder is literally ``00-1``). ``query_IDX`` is a (1, N) row of
+1-based table rows. Frames are ordered by their ``F`` number (the name list already is, on the
+official files). Tracklet id: the frame-name prefix before ``F`` (``0001C1T0001``).
 """
 
 from __future__ import annotations

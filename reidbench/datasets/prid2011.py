@@ -58,6 +58,9 @@ def load_prid2011(root: str | Path) -> VideoDataset:
         if missing:
             raise DataError(describe(f"split {k}", str(jpath), "persons present in both cameras",
                                      f"{missing[0]!r} missing", "the copy is incomplete"))
+        if len(set(order)) != len(order):
+            raise DataError(describe(f"split {k}", str(jpath), "disjoint test and train persons",
+                                     "a person listed twice", "re-download it"))
         if len(s["test"]) != len(s["train"]):
             raise DataError(describe(f"split {k}", str(jpath), "equal test and train halves",
                                      f"{len(s['test'])} vs {len(s['train'])}", "re-download it"))

@@ -87,11 +87,11 @@ def verify(name: str, root: str | Path, *, expect: str = "auto", full: bool = Fa
         expect: ``"official"`` (compare with the official counts), ``"synthetic"`` (compare
             every tracklet with the generator's ``_reidbench_synth.json``), ``"none"`` (skip
             counts) or ``"auto"`` (synthetic when that file is present, else official).
+        full: Decode every frame completely (slow) instead of checking headers.
+        max_listed: Problems listed per kind before summarising.
 
     Raises:
         InputError: An unknown ``expect``.
-        full: Decode every frame completely (slow) instead of checking headers.
-        max_listed: Problems listed per kind before summarising.
     """
     if expect not in ("auto", "official", "synthetic", "none"):
         raise InputError(describe("expect", "verify", "'official', 'none', 'synthetic' or "

@@ -140,6 +140,9 @@ def test_ilidsvid_ls_set_for_another_copy(ilids):
     savemat(path, {"ls_set": np.array([[1, 2, 3, 4, 5, 7]], dtype=np.float64)})
     with pytest.raises(DataError, match=r"ls_set.*1\.\.6.*got 7"):
         load("ilidsvid", ilids)
+    savemat(path, {"ls_set": np.array([[1, 2, 3, 1, 5, 6]], dtype=np.float64)})
+    with pytest.raises(DataError, match=r"ls_set row 1.*permutation.*repeated"):
+        load("ilidsvid", ilids)
 
 
 def test_ilidsvid_missing_split_file_and_camera_mismatch(ilids):
@@ -189,6 +192,9 @@ def test_prid2011_bad_split_files(prid):
     path.write_text(json.dumps([{"test": ["person_0007"], "train": ["person_0001"]}]))
     with pytest.raises(DataError, match=r"split 0.*both cameras.*person_0007"):
         load("prid2011", prid)
+    path.write_text(json.dumps([{"test": ["person_0001"], "train": ["person_0001"]}]))
+    with pytest.raises(DataError, match=r"split 0.*disjoint"):
+        load("prid2011", prid)
     path.write_text('[{"test": ["person_0001"]')
     with pytest.raises(DataError, match=r"splits_prid2011\.json.*valid JSON"):
         load("prid2011", prid)
@@ -217,7 +223,8 @@ def _write_v73(path: Path, **arrays) -> None:
 @pytest.fixture()
 def lsvid(tmp_path):
     root = tmp_path / "LS-VID"
-    lists = {"train": [("tracklet_train/0001/00010001", 1, 3), ("tracklet_train/0001/00010002", 1, 5)],
+    lists = {"train": [("tracklet_train/0001/00010001", 1, 3),
+                       ("tracklet_train/0001/00010002", 1, 5)],
              "test": [("tracklet_test/0002/00020001", 2, 1), ("tracklet_test/0002/00020002", 2, 4),
                       ("tracklet_test/0003/00030001", 3, 15)]}
     for subset, rows in lists.items():
