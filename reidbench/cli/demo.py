@@ -76,6 +76,7 @@ def demo_cmd(
                           progress=_progress_printer())
         result.write(root / "results" / f"{baseline}-{label}")
         results[label] = result
+    reports = _reports(root, data, baseline, quick)
     if as_json:
         typer.echo(json.dumps({k: r.record for k, r in results.items()}, indent=2))
         return
@@ -84,6 +85,35 @@ def demo_cmd(
     before, after = results["untrained"].value("mAP"), results["trained"].value("mAP")
     typer.echo(f"\n{baseline}: mAP {100 * before:.2f} untrained -> {100 * after:.2f} after "
                f"{summary['epochs_done']} epochs ({time.perf_counter() - t0:.0f} s in all)")
+    typer.echo(f"leaderboard: {reports['leaderboard']}")
+    typer.echo(f"retrieval gallery: {reports['gallery']}")
+    typer.echo(f"HTML report: {reports['html']}")
     typer.echo(f"results in {root / 'results'}; try `reidbench compare "
                f"{root / 'results' / (baseline + '-untrained')} "
                f"{root / 'results' / (baseline + '-trained')}`")
+
+
+def _reports(root: Path, data: Path, baseline: str, quick: bool) -> dict[str, Path]:
+    """File the trained result in a demo leaderboard beside the published records, build the
+    MARS leaderboard, draw the retrieval gallery and link everything in an HTML report."""
+    import shutil
+
+    from reidbench.leaderboard.add import add_submission
+    from reidbench.report.gallery import write_gallery
+    from reidbench.report.site import build_tables, write_html_report
+
+    boards = root / "leaderboards"
+    if boards.exists():
+        shutil.rmtree(boards)
+    published = Path("leaderboards") / "published"
+    if published.is_dir():  # running from a checkout: rank the demo model beside the papers
+        shutil.copytree(published, boards / "published")
+    add_submission(root / "results" / f"{baseline}-trained", boards)
+    out = root / "reports"
+    paths = build_tables(boards, out, formats=("md", "html"), protocols=["mars/v2v@1"])
+    board = next((p for p in paths if p.name == "leaderboard-mars-v2v-1.md"), paths[-1])
+    gallery = write_gallery(root / "results" / f"{baseline}-trained", data,
+                            out / "galleries" / f"{baseline}-trained",
+                            queries=2 if quick else 5, topk=5 if quick else 10, worst_first=True)
+    html = write_html_report(out, title="reidbench demo")
+    return {"leaderboard": board, "gallery": gallery[-1], "html": html}

@@ -160,7 +160,10 @@ def _record(proto: Protocol, proc: Procedure, dataset: Any, data_root: str | Pat
                    if source.kind == "features" else None},
         "dataset": {"name": dataset.name, "root": str(data_root),
                     "fingerprint": dataset_fingerprint(dataset),
-                    "n_tracklets": len(dataset.tracklets)},
+                    "n_tracklets": len(dataset.tracklets),
+                    # a reidbench synthetic copy carries its ground truth; its numbers are never
+                    # comparable with the real dataset's
+                    "synthetic": (Path(data_root) / "_reidbench_synth.json").is_file()},
         "seed": seed,
         "environment": environment(getattr(source, "device", "cpu")),
         "timings": {s: {k: v for k, v in i.items() if k.startswith("seconds")}

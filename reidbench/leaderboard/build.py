@@ -332,13 +332,20 @@ def evaluated_entry(record: dict[str, Any], origin: str) -> Entry:
     label = adapter.get("name") or ("features" if src.get("kind") == "features" else "model")
     fingerprint = proto["fingerprint"]
 
+    dataset = record.get("dataset") or {}
+
     def check(p: Any) -> tuple[str, str]:
+        if dataset.get("synthetic"):
+            return "no", (f"evaluated on a synthetic {ev['dataset']} copy (dataset fingerprint "
+                          f"{dataset.get('fingerprint')}), not the real dataset")
         if p.fingerprint == fingerprint:
             return "yes", ""
         return "no", f"evaluated under {proto['id']} (fingerprint {fingerprint}), not {p.id}"
 
     card = adapter.get("card") if isinstance(adapter.get("card"), dict) else {}
-    backbone = str((card.get("defaults") or {}).get("backbone", "unknown"))
+    config = (adapter.get("checkpoint_meta") or {}).get("config") or {}
+    backbone = str(config.get("backbone") or (card.get("defaults") or {}).get("backbone",
+                                                                             "unknown"))
     return Entry(label, "evaluated", origin, backbone, ev["dataset"], ev["mode"],
                  ev.get("train_dataset"), cells, check, proto["id"])
 

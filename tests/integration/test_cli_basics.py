@@ -35,6 +35,9 @@ def test_demo_quick_runs_the_whole_product(tmp_path, capsys):
     assert rc == 0
     out = capsys.readouterr().out
     assert "protocol  mars/v2v@1" in out and "untrained ->" in out
+    assert (tmp_path / "d" / "reports" / "index.html").is_file()
+    board = (tmp_path / "d" / "reports" / "leaderboards" / "leaderboard-mars-v2v-1.md").read_text()
+    assert "synthetic mars copy" in board  # never ranked against the real MARS papers
     for label in ("untrained", "trained"):
         assert (tmp_path / "d" / "results" / f"stmn-{label}" / "results.json").is_file()
     assert (tmp_path / "d" / "runs" / "stmn" / "model.safetensors").is_file()
