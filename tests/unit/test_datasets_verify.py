@@ -124,3 +124,13 @@ def test_identity_in_train_and_test(tmp_path):
         (dst / new).write_bytes(f.read_bytes())
     rep = verify("dukev", root, expect="none")
     assert any(f"identities [{test_pid}] are in both train and test" in p for p in rep.problems)
+
+
+def test_truncated_frame_passes_the_header_check_but_not_full_decoding(mars):
+    frame = Path(load("mars", mars).tracklets[2].frames[0])
+    data = frame.read_bytes()
+    frame.write_bytes(data[:-40])  # headers intact, scan data cut
+    assert verify("mars", mars).ok  # header only (fast)
+    rep = verify("mars", mars, full=True)
+    assert rep.facts["bad_frames"] == 1 and str(frame) in rep.problems[0]
+    assert main(["data", "verify", "mars", str(mars), "--full"]) == 1
