@@ -48,7 +48,10 @@ def load(paths: list[Path]) -> tuple[dict, dict]:
 
 
 def _group(b: dict) -> str | None:
-    return b.get("extra_info", {}).get("group") or b.get("group")
+    extra = b.get("extra_info", {})
+    if "job" in extra:  # a bigchild.py run (files from before "group" was recorded too)
+        return "big"
+    return extra.get("group") or b.get("group")
 
 
 def seconds(b: dict) -> float:
@@ -57,6 +60,10 @@ def seconds(b: dict) -> float:
     if "seconds" in extra:
         return float(extra["seconds"])
     return float(b["stats"]["median"]) * float(extra.get("scale", 1.0))
+
+
+def _min_seconds(b: dict) -> float:
+    return float(b["stats"]["min"]) * float(b["extra_info"].get("scale", 1.0))
 
 
 def _fmt(t: float) -> str:
@@ -112,7 +119,7 @@ def mars_table(entries: dict, kind: str) -> tuple[list[str], dict]:
             continue
         b, e = rows[key]
         t = seconds(b)
-        tmin = float(b["stats"]["min"]) * float(e.get("scale", 1.0))
+        tmin = _min_seconds(b)
         ratio = " / ".join(f"{t / ref[dt]:.2f}x" for dt in ("float64", "float32") if dt in ref)
         if key[0] == "numpy_floor":  # how far reidbench (same dtype) is from the floor
             ratio = f"reidbench = {ref[key[1]] / t:.1f}x this" if key[1] in ref else ""
@@ -121,10 +128,11 @@ def mars_table(entries: dict, kind: str) -> tuple[list[str], dict]:
         if key[0] == "reidbench":
             agree = f"mAP {e['map']:.4f}, mINP {e['minp']:.4f}, R1 {e['rank1']:.4f}"
         out.append(f"| {LABELS[key]} | {_fmt(t)} | {_fmt(tmin)} | {ratio} | {agree} |")
-    figures = {"reidbench": ref}
+    figures = {"reidbench": ref, "min": {k: _min_seconds(b) for k, (b, _) in rows.items()}}
     peer_times = {k[0]: seconds(v[0]) for k, v in rows.items() if k[0] in PEERS}
     if peer_times:
         figures["fastest_peer"] = min(peer_times.items(), key=lambda kv: kv[1])
+        figures["fastest_peer_min"] = min(v for k, v in figures["min"].items() if k[0] in PEERS)
     figures["floor"] = {dt: seconds(rows[("numpy_floor", dt)][0]) for dt in ("float64", "float32")
                         if ("numpy_floor", dt) in rows}
     return out, figures
@@ -170,15 +178,19 @@ def targets(mars: dict, big: dict) -> list[str]:
         if not f or "fastest_peer" not in f:
             continue
         name, t_peer = f["fastest_peer"]
+        mins = f["min"]
         for dt, t in f["reidbench"].items():
             r = t_peer / t
+            r_min = f["fastest_peer_min"] / mins[("reidbench", dt)]
             out.append(f"- {kind}, {dt} input: {r:.2f}x faster than the fastest peer ({name}, "
-                       f"{_fmt(t_peer)}); target >= {need:.0f}x: {verdict(r >= need)}")
+                       f"{_fmt(t_peer)}) by medians, {r_min:.2f}x by minima; target >= "
+                       f"{need:.0f}x: {verdict(r >= need)}")
         for dt, t in f["reidbench"].items():
             if dt in f["floor"]:
                 r = t / f["floor"][dt]
-                out.append(f"- {kind}, {dt}: {r:.1f}x one numpy pass ({_fmt(f['floor'][dt])});"
-                           f" target <= 5x: {verdict(r <= 5.0)}")
+                r_min = mins[("reidbench", dt)] / mins[("numpy_floor", dt)]
+                out.append(f"- {kind}, {dt}: {r:.1f}x one numpy pass ({_fmt(f['floor'][dt])}) by "
+                           f"medians, {r_min:.1f}x by minima; target <= 5x: {verdict(r <= 5.0)}")
     s = big.get("reidbench_stream")
     if s:
         out.append(f"- 10k x 100k streamed: peak RSS {s['peak_rss_gib']:.2f} GiB; target < 2 GiB: "
@@ -188,12 +200,14 @@ def targets(mars: dict, big: dict) -> list[str]:
         dense = big.get("reidbench_dense_float32")
         if dist:
             metric = s["seconds"] - dist["seconds"]
-            line = (f"- 10k x 100k metric part: streamed {_fmt(s['seconds'])} minus distances "
-                    f"{_fmt(dist['seconds'])} = {_fmt(metric)}")
+            line = (f"- 10k x 100k metric part, estimated: streamed {_fmt(s['seconds'])} minus "
+                    f"distances alone {_fmt(dist['seconds'])} = {_fmt(metric)} (a difference of "
+                    "two separate runs: noisy)")
             if fr:
                 r = fr["seconds"] / metric
-                line += f"; fast-reid {_fmt(fr['seconds'])}: {r:.1f}x; target >= 10x: "
-                line += verdict(r >= 10.0)
+                line += f"; fast-reid {_fmt(fr['seconds'])}: {r:.1f}x"
+                if not dense:
+                    line += f"; target >= 10x: {verdict(r >= 10.0)}"
             out.append(line)
         if dense and fr:  # the direct comparison: same distances, metric part only
             r = fr["seconds"] / dense["seconds"]
