@@ -99,7 +99,12 @@ def _validate(adapter: Any, val: list[Any], recipe: Any, size: tuple[int, int]) 
     adapter.train()
     pids = np.array([t.pid for t in val])
     cams = np.array([t.camid for t in val])
-    dist = compute_distance(feats.astype(np.float64), feats.astype(np.float64))
+    if adapter.uses_scorer:  # pairwise scorers (READ) rank by their own score
+        from reidbench.engine.extract import score_pairs
+
+        dist = -score_pairs(adapter, feats, feats)
+    else:
+        dist = compute_distance(feats.astype(np.float64), feats.astype(np.float64))
     return float(rank_metrics(dist, pids, pids, cams, cams, no_positive="skip").map)
 
 

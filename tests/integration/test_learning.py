@@ -1,0 +1,56 @@
+"""Each baseline, trained briefly on a synthetic MARS copy, beats the same architecture untrained
+on held-out identities (the test split: none of its identities is seen in training)."""
+
+import numpy as np
+import pytest
+
+from reidbench.datasets import load
+from reidbench.datasets.synthetic import SynthConfig, write_dataset
+from reidbench.engine import AdapterSource, evaluate
+from reidbench.engine.train import TrainOptions, train
+
+SIZE = (64, 32)
+# (model options, iterations): small backbones, a handful of P x K iterations each.
+CASES = {
+    "stan": ({}, 40),
+    "stmn": ({}, 20),
+    "cosam": ({"input_size": SIZE}, 20),
+    "denseil": ({"dim": 128, "heads": 4, "layers": 1, "freeze_encoder": False}, 20),
+}
+# READ is left out on purpose: in short CPU runs its pair discriminator memorises the training
+# identities and does not beat the untrained model on new ones (0.064 -> 0.071 mAP here; see the
+# closing note of issue 6). Its equations, scorer and I2V path are covered by
+# tests/unit/test_read.py and tests/contract/test_adapters.py.
+
+
+@pytest.fixture(scope="module")
+def mars(tmp_path_factory):
+    return write_dataset("mars", tmp_path_factory.mktemp("learn") / "MARS", ids=24, seed=7,
+                         config=SynthConfig(height=SIZE[0], width=SIZE[1])).root
+
+
+def test_train_and_test_identities_are_disjoint(mars):
+    ds = load("mars", mars)
+    split = ds.split("official")
+    train_pids = {ds.tracklet(i).pid for i in split.train}
+    test_pids = {ds.tracklet(i).pid for i in split.gallery} - {0, -1}
+    assert train_pids and test_pids and not train_pids & test_pids
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_brief_training_beats_the_untrained_model(name, mars, tmp_path):
+    options, iters = CASES[name]
+    config = {"backbone": "small", **options}
+    summary = train(name, mars, "mars", tmp_path / "run", model_config=config,
+                    options=TrainOptions(epochs=1, iters_per_epoch=iters, lr=1e-3,
+                                         input_size=SIZE, val_fraction=0.0, seed=0))
+    protocol = "mars/i2v@1" if name == "read" else "mars/v2v@1"
+    scores = {}
+    for label, ckpt in (("untrained", None), ("trained", summary["checkpoint"])):
+        cfg = {**config, "num_classes": summary["config"]["num_classes"]} if ckpt is None else None
+        res = evaluate(protocol, mars, AdapterSource(name, ckpt, cfg, batch_size=16),
+                       procedure={"input_size": SIZE}, bootstrap=0, seed=0)
+        scores[label] = res.value("mAP")
+    print(f"{name}: mAP untrained {scores['untrained']:.4f} -> trained {scores['trained']:.4f}")
+    assert np.isfinite(scores["trained"])
+    assert scores["trained"] > scores["untrained"] + 0.03, scores
