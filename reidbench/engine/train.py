@@ -94,17 +94,19 @@ def _validate(adapter: Any, val: list[Any], recipe: Any, size: tuple[int, int]) 
 
     items = [EvalItem(t.id, t.pid, t.camid, tuple(t.frames)) for t in val]
     proc = Procedure(sampling="rrs", seq_len=recipe.seq_len, input_size=size)
-    adapter.eval()
-    feats, _ = extract_features(adapter, items, procedure=proc, side="validation")
-    adapter.train()
     pids = np.array([t.pid for t in val])
     cams = np.array([t.camid for t in val])
-    if adapter.uses_scorer:  # pairwise scorers (READ) rank by their own score
+    adapter.eval()
+    feats, _ = extract_features(adapter, items, procedure=proc, side="validation")
+    if adapter.uses_scorer:  # pairwise scorers (READ): first-frame image queries, their own score
         from reidbench.engine.extract import score_pairs
 
-        dist = -score_pairs(adapter, feats, feats)
+        images = [EvalItem(t.id + "#first", t.pid, t.camid, (t.frames[0],), "image") for t in val]
+        qf, _ = extract_features(adapter, images, procedure=proc, side="validation")
+        dist = -score_pairs(adapter, qf, feats)
     else:
         dist = compute_distance(feats.astype(np.float64), feats.astype(np.float64))
+    adapter.train()
     return float(rank_metrics(dist, pids, pids, cams, cams, no_positive="skip").map)
 
 
