@@ -5,11 +5,9 @@ only the last line of a traceback (the CLI prints only that line) knows what is 
 Build messages with :func:`describe` rather than by hand.
 
 Example:
-    >>> raise InputError(describe("distmat", "rank_metrics", "a finite 2-D array", "NaN at (3, 7)",
-    ...                           "check the features for NaN before computing distances"))
-    Traceback (most recent call last):
-    ...
-    reidbench.errors.InputError: distmat in rank_metrics: expected a finite 2-D array, got NaN at (3, 7). check the features for NaN before computing distances
+    >>> describe("distmat", "rank_metrics", "a finite 2-D array", "NaN at (3, 7)",
+    ...          "check the features")
+    'distmat in rank_metrics: expected a finite 2-D array, got NaN at (3, 7). Check the features.'
 """
 
 from __future__ import annotations

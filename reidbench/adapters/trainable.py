@@ -1,5 +1,8 @@
-"""Adapters that reidbench's own training loop can train (the five baselines, and any model that
-wants ``reidbench train`` and ``reidbench sweep``)."""
+"""Adapters that reidbench's own training loop can train.
+
+The five baselines are trainable, and so is any model that wants ``reidbench train`` and
+``reidbench sweep``.
+"""
 
 from __future__ import annotations
 

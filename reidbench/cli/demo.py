@@ -94,8 +94,10 @@ def demo_cmd(
 
 
 def _reports(root: Path, data: Path, baseline: str, quick: bool) -> dict[str, Path]:
-    """File the trained result in a demo leaderboard beside the published records, build the
-    MARS leaderboard, draw the retrieval gallery and link everything in an HTML report."""
+    """Build the demo's leaderboard, retrieval gallery and HTML report.
+
+    The trained result is filed beside the published records (marked as synthetic).
+    """
     import shutil
 
     from reidbench.leaderboard.add import add_submission

@@ -25,8 +25,7 @@ def ablations_cmd(
                               "its grid instead of the published ablations."),
     metric: str = typer.Option("mAP", "--metric", help="Metric of the sweep figure."),
 ) -> None:
-    """STMN M x N heatmaps, margin and length curves, COSAM placement grids (published data or a
-    sweep the suite ran)."""
+    """STMN M x N heatmaps, margin/length curves, COSAM placement grids (published or a sweep)."""
     if sweep:
         import json
 

@@ -71,4 +71,4 @@ def all_gather_rows(local: np.ndarray, n_total: int) -> np.ndarray:
         pad[: local.shape[0]] = torch.from_numpy(np.ascontiguousarray(local, np.float32)).to(device)
     parts = [torch.zeros_like(pad) for _ in range(size)]
     dist.all_gather(parts, pad)
-    return np.concatenate([p[:c].cpu().numpy() for p, c in zip(parts, counts)], axis=0)
+    return np.concatenate([p[:c].cpu().numpy() for p, c in zip(parts, counts, strict=True)], axis=0)

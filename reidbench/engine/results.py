@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from reidbench.fileio import atomic_write, write_json_atomic
 from reidbench.errors import DataError, describe
+from reidbench.fileio import atomic_write, write_json_atomic
 
 __all__ = ["RESULT_SCHEMA", "EvalResult", "SplitScores", "read_result"]
 

@@ -16,8 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from reidbench.fileio import write_json_atomic
 from reidbench.errors import InputError, describe
+from reidbench.fileio import write_json_atomic
 
 __all__ = ["SWEEP_SCHEMA", "parse_grid", "run_sweep"]
 
@@ -93,7 +93,7 @@ def run_sweep(adapter_name: str, data_root: str | Path, dataset: str, protocol: 
 
     base = train_options or TrainOptions()
     out = Path(out_dir)
-    cells = [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
+    cells = [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*grid.values())]
     rows: list[dict[str, Any]] = []
     total = len(cells) * trials
     for cell in cells:

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from reidbench.fileio import write_json_atomic
 from reidbench.engine.sampler import PKSampler
 from reidbench.errors import InputError, describe
+from reidbench.fileio import write_json_atomic
 
 __all__ = ["TrainOptions", "train"]
 
@@ -86,7 +86,7 @@ def _load_batch(tracklets: list[Any], recipe: Any, size: tuple[int, int],
 
 
 def _validate(adapter: Any, val: list[Any], recipe: Any, size: tuple[int, int]) -> float:
-    """mAP on held-out training identities: every tracklet queries all others (same-camera junk)."""
+    """MAP on held-out training identities: every tracklet queries all others (same-camera junk)."""
     from reidbench.engine.evalset import EvalItem
     from reidbench.engine.extract import extract_features
     from reidbench.metrics import compute_distance, rank_metrics

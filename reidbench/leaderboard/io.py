@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reidbench.fileio import atomic_write
 from reidbench.errors import DataError, describe
+from reidbench.fileio import atomic_write
 from reidbench.leaderboard.schema import validate_leaderboard
 
 __all__ = ["read_json", "read_leaderboard", "write_leaderboard", "leaderboard_files",
