@@ -12,6 +12,7 @@ the memory of a chunk is bounded independently of the number of queries, and
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,6 +189,7 @@ def rank_metrics(
     chunk_size: int | None = None,
     preset: str | None = None,
     path: str = "auto",
+    threads: int | None = None,
 ) -> RankMetrics:
     """mAP, CMC and mINP of a distance matrix, every AP variant from one pass.
 
@@ -215,6 +217,9 @@ def rank_metrics(
         chunk_size: Queries per chunk (default: about 2M distances per chunk).
         preset: A preset name (``reidbench.metrics.PRESETS``) fixing ap/ties/no_positive/junk/cmc.
         path: ``auto``, or force the ``sparse`` / ``dense`` counting path (testing, benchmarks).
+        threads: Threads ranking chunks in parallel (default :func:`default_threads`: the
+            ``REIDBENCH_THREADS`` environment variable or the available CPUs); results do not
+            depend on it.
 
     Returns:
         A :class:`RankMetrics`.
@@ -236,11 +241,14 @@ def rank_metrics(
     gp = V.check_labels(gallery_pids, "gallery_pids", n_g, where, "distmat columns")
     qc = V.check_labels(query_camids, "query_camids", n_q, where, "distmat rows")
     gc = V.check_labels(gallery_camids, "gallery_camids", n_g, where, "distmat columns")
+    threads = _check_threads(threads, where)
     rows = chunk_size or max(1, _CHUNK_ELEMS // n_g)
+    # One reusable copy buffer is only safe when chunks are ranked one at a time.
+    buffers = _repeat_buffer(d, rows) if threads == 1 else itertools.repeat(None)
     chunks = ((s, _c_ordered(d[s:s + rows], scratch)) for s, scratch in
-              zip(range(0, n_q, rows), _repeat_buffer(d, rows), strict=False))
+              zip(range(0, n_q, rows), buffers, strict=False))
     return _evaluate(chunks, qp, qc, GalleryIndex.build(gp, gc, opts["junk_pids"]), opts,
-                     max_rank, path, where)
+                     max_rank, path, where, threads)
 
 
 def rank_metrics_from_features(
@@ -254,6 +262,7 @@ def rank_metrics_from_features(
     distance: str = "euclidean",
     chunk_size: int | None = None,
     path: str = "auto",
+    threads: int | None = None,
     **options: Any,
 ) -> RankMetrics:
     """:func:`rank_metrics` streamed from features: the full distance matrix never exists.
@@ -271,6 +280,8 @@ def rank_metrics_from_features(
         distance: ``euclidean``, ``sqeuclidean`` or ``cosine``.
         chunk_size: Queries per chunk (default: about 2M distances per chunk).
         path: As in :func:`rank_metrics`.
+        threads: As in :func:`rank_metrics`; the next chunk's distances are computed while
+            earlier chunks are ranked.
         **options: The keyword options of :func:`rank_metrics` (``ap``, ``ties``, ``preset``, ...).
 
     Returns:
@@ -311,7 +322,7 @@ def rank_metrics_from_features(
             yield s, block
 
     return _evaluate(chunks(), qp, qc, GalleryIndex.build(gp, gc, opts["junk_pids"]), opts,
-                     max_rank, path, where)
+                     max_rank, path, where, _check_threads(threads, where))
 
 
 def _repeat_buffer(d: np.ndarray, rows: int) -> Any:
@@ -335,8 +346,68 @@ def _c_ordered(block: np.ndarray, scratch: np.ndarray | None) -> np.ndarray:
     return out
 
 
+def _ranked_chunks(chunks: Any, qp: np.ndarray, qc: np.ndarray, gallery: GalleryIndex,
+                   ties: str, path: str, threads: int) -> Any:
+    """Yield ``(start, rows, PositiveRanks)`` per chunk, in order.
+
+    With ``threads > 1`` the chunks are ranked by a thread pool (numpy releases the GIL in the
+    sorts, comparisons and gathers that dominate), with at most ``2 * threads`` chunks in flight
+    so memory stays bounded; each thread has its own scratch workspace.
+    """
+    if threads <= 1:
+        ws = Workspace()
+        for start, block in chunks:
+            stop = start + block.shape[0]
+            yield start, block.shape[0], positive_ranks(block, qp[start:stop], qc[start:stop],
+                                                        gallery, ties, path, ws)
+        return
+    import threading
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    local = threading.local()
+
+    def work(start: int, block: np.ndarray) -> tuple[int, int, Any]:
+        ws = getattr(local, "ws", None)
+        if ws is None:
+            ws = local.ws = Workspace()
+        stop = start + block.shape[0]
+        return start, block.shape[0], positive_ranks(block, qp[start:stop], qc[start:stop],
+                                                     gallery, ties, path, ws)
+
+    with ThreadPoolExecutor(threads) as pool:
+        pending: deque = deque()
+        for start, block in chunks:
+            pending.append(pool.submit(work, start, block))
+            if len(pending) >= 2 * threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _check_threads(threads: int | None, where: str) -> int:
+    if threads is None:
+        return default_threads()
+    return V.check_positive_int(threads, "threads", where)
+
+
+def default_threads() -> int:
+    """Threads used by the metric core: ``REIDBENCH_THREADS`` or the CPUs available (max 8)."""
+    import os
+
+    env = os.environ.get("REIDBENCH_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    return max(1, min(8, n))
+
+
 def _evaluate(chunks: Any, qp: np.ndarray, qc: np.ndarray, gallery: GalleryIndex,
-              opts: dict[str, Any], max_rank: int, path: str, where: str) -> RankMetrics:
+              opts: dict[str, Any], max_rank: int, path: str, where: str,
+              threads: int = 1) -> RankMetrics:
     """Run the core over chunks of queries and assemble the result."""
     n_q = qp.shape[0]
     names = AP_VARIANTS.names()
@@ -347,12 +418,10 @@ def _evaluate(chunks: Any, qp: np.ndarray, qc: np.ndarray, gallery: GalleryIndex
     n_same = np.zeros(n_q, dtype=np.int64)
     allshots = np.zeros(max_rank + 1)
     tied = 0
-    ws = Workspace()
-    for start, block in chunks:
-        stop = start + block.shape[0]
-        pr = positive_ranks(block, qp[start:stop], qc[start:stop], gallery, opts["ties"], path,
-                            ws)
-        rows = block.shape[0]
+    ranked = _ranked_chunks(chunks, qp, qc, gallery, opts["ties"], path, threads)
+    for start, block_rows, pr in ranked:
+        stop = start + block_rows
+        rows = block_rows
         counts = pr.n_pos
         has = counts > 0
         with np.errstate(invalid="ignore", divide="ignore"):
