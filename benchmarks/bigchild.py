@@ -11,6 +11,10 @@ Jobs:
     fastreid    build the full float32 (Q, G) matrix (4 GB at 10k x 100k, untimed), then time
                 fast-reid's Cython evaluate_cy on it
     dense       build the same float32 matrix (untimed), then time reidbench.rank_metrics on it
+    dense1      the same with ``threads=1``
+
+reidbench runs with its default thread count (``REIDBENCH_THREADS`` or the CPUs, reported as
+``threads``) except in ``dense1``.
 """
 
 from __future__ import annotations
@@ -40,6 +44,14 @@ def _current_rss_gib() -> float:
         return float("nan")
 
 
+def _default_threads() -> int:
+    try:
+        from reidbench.metrics.rank import default_threads
+    except ImportError:
+        return 1
+    return default_threads()
+
+
 def _full_matrix(qf: np.ndarray, gf: np.ndarray) -> np.ndarray:
     from reidbench.metrics import compute_distance
 
@@ -62,6 +74,7 @@ def main(job: str, inp: str, outp: str) -> dict:
     info["rss_before_gib"] = _current_rss_gib()
     save: dict = {}
     if job == "stream":
+        info["threads"] = _default_threads()
         t = time.perf_counter()
         r = M.rank_metrics_from_features(qf, gf, qp, gp, qc, gc, distance=DISTANCE, junk_pids=())
         info["seconds"] = time.perf_counter() - t
@@ -78,7 +91,7 @@ def main(job: str, inp: str, outp: str) -> dict:
         for s in range(0, qf.shape[0], rows):
             acc[s:s + rows] = np.asarray(pairwise(q64[s:s + rows], side, DISTANCE)).min(axis=1)
         info["seconds"] = time.perf_counter() - t
-    elif job in ("fastreid", "dense"):
+    elif job in ("fastreid", "dense", "dense1"):
         t = time.perf_counter()
         d = _full_matrix(qf, gf)
         info["build_seconds"] = time.perf_counter() - t
@@ -96,8 +109,10 @@ def main(job: str, inp: str, outp: str) -> dict:
             info.update(map=float(np.mean(ap)), minp=float(np.mean(inp_)), rank1=float(cmc[0]))
             save = dict(cmc=np.asarray(cmc), ap=np.asarray(ap), inp=np.asarray(inp_))
         else:
+            kw = {"threads": 1} if job == "dense1" else {}
+            info["threads"] = 1 if kw else _default_threads()
             t = time.perf_counter()
-            r = M.rank_metrics(d, qp, gp, qc, gc, junk_pids=())
+            r = M.rank_metrics(d, qp, gp, qc, gc, junk_pids=(), **kw)
             info["seconds"] = time.perf_counter() - t
             info.update(map=r.map, minp=r.minp, rank1=r.rank1, tied_pairs=r.tied_pairs)
             save = dict(cmc=r.cmc, ap=r.ap[r.counted], inp=r.inp[r.counted])

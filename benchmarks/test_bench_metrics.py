@@ -18,6 +18,7 @@ on the same input: a speed comparison of different quantities would be worthless
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -74,6 +75,15 @@ def mars(request: pytest.FixtureRequest) -> SimpleNamespace:
     return p
 
 
+def _threads() -> int:
+    """The metric core's default thread count (1 for a core without a thread pool)."""
+    try:
+        from reidbench.metrics.rank import default_threads
+    except ImportError:
+        return 1
+    return default_threads()
+
+
 def _tag(benchmark: object, p: SimpleNamespace, impl: str, dtype: str, n_queries: int,
          scale: float = 1.0, **extra: object) -> None:
     benchmark.extra_info.update(group=f"mars-{p.kind}", impl=impl, dtype=dtype, n_queries=n_queries,
@@ -87,15 +97,21 @@ def _in_bounds(value: np.ndarray, lo: np.ndarray, hi: np.ndarray, tol: float) ->
 
 # --- MARS-sized: reidbench and the numpy floor ---------------------------------------------------
 
+@pytest.mark.parametrize("threads", ["default", 1])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_reidbench(benchmark, mars, dtype):
+def test_reidbench(benchmark, mars, dtype, threads):
+    """reidbench, with its default thread pool and with one thread (the peers use one core)."""
     benchmark.group = f"mars-{mars.kind}"  # before timing, or it is ignored
     d = mars.d64 if dtype == "float64" else mars.d32
+    kw = {} if threads == "default" else {"threads": threads}
+    if kw and "threads" not in inspect.signature(rank_metrics).parameters:
+        pytest.skip("this rank_metrics has no threads= option")
     r = benchmark(rank_metrics, d, mars.qp, mars.gp, mars.qc, mars.gc, junk_pids=(),
-                  max_rank=MAX_RANK)
+                  max_rank=MAX_RANK, **kw)
     ref = mars.ref64 if dtype == "float64" else mars.ref32
     _tag(benchmark, mars, "reidbench", dtype, d.shape[0], map=r.map, minp=r.minp,
-         rank1=r.rank1, tied_pairs=r.tied_pairs, map_by_variant=r.map_by_variant)
+         rank1=r.rank1, tied_pairs=r.tied_pairs, map_by_variant=r.map_by_variant,
+         threads=_threads() if threads == "default" else threads)
     assert r.map == ref.map and np.array_equal(r.cmc, ref.cmc)
     assert set(r.ap_by_variant) >= {"noninterp", "trapezoid", "sklearn_step", "sklearn_legacy"}
     assert r.cmc.shape == (MAX_RANK,) and np.isfinite(r.minp)
@@ -259,6 +275,14 @@ def test_big_dense_reidbench(benchmark, big):
         # per-query AP moves by up to ~1e-4 against the float64 stream; mAP and CMC stay ~1e-8.
         diffs = _agree(info, big.results["stream"], 1e-3)
         benchmark.extra_info.update({f"vs_stream_{k}": v for k, v in diffs.items()})
+
+
+@pytest.mark.skipif(not BIG_OPT_IN, reason="slow (~2 min, 12 GB): set REIDBENCH_BENCH_BIG=1")
+def test_big_dense_reidbench_one_thread(benchmark, big):
+    """The same with one thread (fast-reid uses one core)."""
+    info = _run_big(benchmark, big, "dense1", "reidbench_dense_float32_1thread")
+    if "dense" in big.results:  # same matrix: identical results
+        assert np.array_equal(info["arrays"]["ap"], big.results["dense"]["arrays"]["ap"])
 
 
 @pytest.mark.skipif(not BIG_OPT_IN, reason="slow (~2 min, 12 GB): set REIDBENCH_BENCH_BIG=1")
