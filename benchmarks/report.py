@@ -21,6 +21,7 @@ DEFAULT = ROOT / ".benchmarks" / "latest.json"
 
 LABELS = {
     "numpy_floor": "floor: one numpy pass `distmat.min(axis=1)`",
+    "reidbench_numpy_plan": "reidbench without its compiled kernel (`path=\"numpy\"`, 1 thread)",
     "fastreid_cy": "fast-reid 1.4.0 Cython `evaluate_cy` (float32, 1 core)",
     "torchreid_cy": "torchreid Cython `evaluate_cy` (float32, 1 core)",
     "fastreid_py": "fast-reid 1.4.0 Python `eval_market1501` (x10 from 198 queries)",
@@ -121,7 +122,8 @@ def mars_table(entries: dict, kind: str) -> tuple[list[str], dict]:
     title = "model-like" if kind == "model" else "uniformly random"
     out = [f"| {title} distances, 1,980 x 11,310 | median | min | time / reidbench's "
            "(f64 / f32, default threads) | agreement with reidbench |", "|---|---|---|---|---|"]
-    order = ours + [("numpy_floor", dt, None) for dt in DTYPES] + \
+    order = ours + [("reidbench_numpy_plan", dt, 1) for dt in DTYPES] + \
+        [("numpy_floor", dt, None) for dt in DTYPES] + \
         [(p, dt, None) for p in PEERS for dt in DTYPES]
     for key in order:
         if key not in rows:
@@ -135,6 +137,9 @@ def mars_table(entries: dict, kind: str) -> tuple[list[str], dict]:
         if key[0] == "reidbench":
             label = f"**reidbench** `rank_metrics` ({key[1]} matrix{_threads_label(key[2])})"
             agree = f"mAP {e['map']:.4f}, mINP {e['minp']:.4f}, R1 {e['rank1']:.4f}"
+        elif key[0] == "reidbench_numpy_plan":
+            label = f"{LABELS[key[0]]}, {key[1]}"
+            agree = f"mAP {e['map']:.4f}"
         elif key[0] == "numpy_floor":
             label = f"{LABELS['numpy_floor']}, {key[1]}"
             ratio = f"reidbench = {ref[key[1]] / t:.1f}x this" if key[1] in ref else ""

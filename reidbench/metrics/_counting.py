@@ -18,8 +18,10 @@ __all__ = ["PATHS", "Workspace", "count_negatives"]
 
 _HAS_BITCOUNT = hasattr(np, "bitwise_count")
 
-#: How negatives are counted: ``auto`` plans per row; the others force one way for every row.
-PATHS = ("auto", "sparse", "dense", "peel")
+#: How negatives are counted: ``auto`` is the compiled kernel (:mod:`._kernel`) when numba is
+#: available, else ``numpy`` (a plan per row); ``sparse``, ``dense`` and ``peel`` force one way of
+#: the numpy plan for every row (tests, benchmarks).
+PATHS = ("auto", "compiled", "numpy", "sparse", "dense", "peel")
 
 # Cost model of the per-row plan (relative ns per gallery item or per candidate; measured on a
 # 2-core x86-64 with numpy 2.4): sorting a whole row, copying a row to peel positives from it,
@@ -116,20 +118,31 @@ def count_negatives(
     col_s: np.ndarray,
     path: str,
     ws: Workspace,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, bool]:
     """Valid negatives strictly before / at or before each positive's distance.
 
-    Per row (see :func:`_plan_rows`): a dense row is copied with every invalid item set to +inf
+    Returns ``(before, through, finite)``; ``finite`` is False when the chunk holds a NaN or an
+    infinity (the counts are then meaningless and the caller reports the bad cell).
+
+    ``auto``/``compiled`` use the compiled kernel. The numpy plan, per row (see
+    :func:`_plan_rows`): a dense row is copied with every invalid item set to +inf
     and sorted; otherwise its farthest ``peel`` positives are counted by comparing them with a
     copy of the row, and the rest by a binary search among the row's candidate negatives
     (valid, ``d <= t``), gathered into one sorted segment per row.
     """
+    from reidbench.metrics import _kernel
+
+    if path == "compiled" or (path == "auto" and _kernel.AVAILABLE):
+        return _kernel.count_negatives_compiled(chunk, gallery, prow, pval, n_pos, row_s, col_s)
+    # numpy plan; one reduction finds non-finite rows (NaN and inf propagate into the sums)
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = bool(np.isfinite(np.add.reduce(chunk, axis=1)).all())
     n_rows, n_gal = chunk.shape
     n_p = prow.shape[0]
     before = np.zeros(n_p, dtype=np.int64)
     through = np.zeros(n_p, dtype=np.int64)
     if n_p == 0:
-        return before, through
+        return before, through, finite
     dense, peel = _plan_rows(chunk, pval, n_pos, ends, path)
     top = ends[prow] - 1 - np.arange(n_p)  # 0 for the farthest positive of its row, 1, ...
     peeled = top < peel[prow]
@@ -187,7 +200,7 @@ def count_negatives(
         else:
             buf, offset, length = _candidate_segments(chunk, thresh, gallery, row_s, col_s, ws)
         _search(buf, offset, length, prow, pval, sel, before, through)
-    return before, through
+    return before, through, finite
 
 
 def _true_per_row(mask: np.ndarray, words: np.ndarray) -> np.ndarray:

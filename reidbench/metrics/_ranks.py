@@ -114,6 +114,8 @@ class PositiveRanks:
         neg_through: Valid negatives through its tie group.
         n_pos: ``(C,)`` positives per query.
         n_same_pid: ``(C,)`` gallery items with the query's pid before junk removal (any camera).
+        finite: False if the chunk held a NaN or an infinity (every other field is then
+            meaningless; the caller reports the bad cell).
     """
 
     row: np.ndarray
@@ -126,6 +128,7 @@ class PositiveRanks:
     neg_through: np.ndarray
     n_pos: np.ndarray
     n_same_pid: np.ndarray
+    finite: bool = True
 
     @property
     def n_before(self) -> np.ndarray:
@@ -150,14 +153,16 @@ def positive_ranks(
     """Rank every positive of a chunk of queries in its junk-free gallery ranking.
 
     Args:
-        chunk: ``(C, G)`` finite distances (float32 or float64), lower = more similar.
+        chunk: ``(C, G)`` C-contiguous distances (float32 or float64), lower = more similar;
+            a NaN or infinity is reported by ``finite=False`` in the result.
         qpids: ``(C,)`` int64 query pids.
         qcamids: ``(C,)`` int64 query cameras.
         gallery: The gallery labels (:meth:`GalleryIndex.build`).
         ties: One of :data:`TIE_POLICIES`.
-        path: ``"auto"`` (a plan per row), or force one way of counting for every row:
-            ``"sparse"`` (sorted candidates), ``"dense"`` (sorted rows), ``"peel"`` (direct
-            comparison of every positive with its row).
+        path: ``"auto"`` (the compiled kernel if numba is available, else ``"numpy"``),
+            ``"compiled"``, ``"numpy"`` (a plan per row), or force one way of the numpy plan
+            for every row: ``"sparse"`` (sorted candidates), ``"dense"`` (sorted rows),
+            ``"peel"`` (direct comparison of every positive with its row).
         workspace: Scratch buffers to reuse across chunks (a new one if None).
 
     Returns:
@@ -188,8 +193,11 @@ def positive_ranks(
     index += 1
 
     ws = workspace if workspace is not None else Workspace()
-    neg_before, neg_through = count_negatives(
+    neg_before, neg_through, finite = count_negatives(
         chunk, gallery, prow, pval, n_pos, ends, row_s, col_s, path, ws)
+    if not finite:
+        return PositiveRanks(prow, pcol, index, index, pos_before, pos_through, neg_before,
+                             neg_through, n_pos, n_same, finite=False)
 
     n_before = pos_before + neg_before
     within = index - 1 - pos_before  # rank among equal-distance positives (by gallery index)

@@ -20,8 +20,13 @@ def as_array(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
-def check_distmat(distmat: Any, where: str) -> np.ndarray:
+def check_distmat(distmat: Any, where: str, *, finite: bool = True) -> np.ndarray:
     """Return ``distmat`` as a non-empty 2-D float32/float64 array with finite values.
+
+    Args:
+        distmat: The distance matrix.
+        where: Function name for error messages.
+        finite: Check finiteness here (False when the caller checks chunk by chunk).
 
     Raises:
         InputError: If it is not 2-D, not real-valued, empty, or holds NaN/inf.
@@ -42,23 +47,27 @@ def check_distmat(distmat: Any, where: str) -> np.ndarray:
                                   f"shape {d.shape}", "pass a non-empty gallery"))
     if d.dtype not in (np.float32, np.float64):
         d = d.astype(np.float64)
-    check_finite(d, "distmat", where)
+    if finite:
+        check_finite(d, "distmat", where)
     return d
 
 
-def check_finite(a: np.ndarray, name: str, where: str) -> None:
+def check_finite(a: np.ndarray, name: str, where: str, row_offset: int = 0) -> None:
     """Raise ``InputError`` naming the first non-finite cell of the 2-D float array ``a``.
 
-    One matrix-vector product finds candidate rows (NaN and inf propagate into the row sums);
-    only rows whose sum is not finite are inspected element by element.
+    One row-sum reduction finds candidate rows (NaN and inf propagate into the sums; a plain
+    reduction, not a BLAS product, whose worker threads would linger); only rows whose sum is not
+    finite are inspected element by element. ``row_offset`` is added to the reported row (``a``
+    being a chunk of a larger matrix).
     """
-    sums = a @ np.ones(a.shape[1], dtype=a.dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        sums = np.add.reduce(a, axis=1)
     bad_rows = np.flatnonzero(~np.isfinite(sums))
     for r in bad_rows.tolist():
         cols = np.flatnonzero(~np.isfinite(a[r]))
         if cols.size:
             raise InputError(describe(name, where, "finite values",
-                                      f"{a[r, cols[0]]} at ({r}, {int(cols[0])})",
+                                      f"{a[r, cols[0]]} at ({r + row_offset}, {int(cols[0])})",
                                       "check the features/distances for NaN or inf"))
 
 

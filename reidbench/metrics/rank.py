@@ -216,7 +216,9 @@ def rank_metrics(
         cmc: ``first_match`` (Market/MARS) or ``allshots`` (open-reid).
         chunk_size: Queries per chunk (default: about 2M distances per chunk).
         preset: A preset name (``reidbench.metrics.PRESETS``) fixing ap/ties/no_positive/junk/cmc.
-        path: ``auto``, or force the ``sparse`` / ``dense`` counting path (testing, benchmarks).
+        path: How negatives are counted: ``auto`` (the compiled kernel when numba is
+            available, else the numpy plan), or force ``compiled``, ``numpy`` or one way of the
+            numpy plan, ``sparse`` / ``dense`` / ``peel`` (testing, benchmarks).
         threads: Threads ranking chunks in parallel (default :func:`default_threads`: the
             ``REIDBENCH_THREADS`` environment variable or the available CPUs); results do not
             depend on it.
@@ -234,8 +236,8 @@ def rank_metrics(
                            junk_pids=junk_pids, same_camera=same_camera, cmc=cmc)
     max_rank = V.check_positive_int(max_rank, "max_rank", where)
     chunk_size = V.check_positive_int(chunk_size, "chunk_size", where, allow_none=True)
-    V.check_choice(path, "path", PATHS, where)
-    d = V.check_distmat(distmat, where)
+    _check_path(path, where)
+    d = V.check_distmat(distmat, where, finite=False)  # checked chunk by chunk, by the core
     n_q, n_g = d.shape
     qp = V.check_labels(query_pids, "query_pids", n_q, where, "distmat rows")
     gp = V.check_labels(gallery_pids, "gallery_pids", n_g, where, "distmat columns")
@@ -248,7 +250,7 @@ def rank_metrics(
     chunks = ((s, _c_ordered(d[s:s + rows], scratch)) for s, scratch in
               zip(range(0, n_q, rows), buffers, strict=False))
     return _evaluate(chunks, qp, qc, GalleryIndex.build(gp, gc, opts["junk_pids"]), opts,
-                     max_rank, path, where, threads)
+                     max_rank, path, (where, "distmat"), threads)
 
 
 def rank_metrics_from_features(
@@ -304,7 +306,7 @@ def rank_metrics_from_features(
     opts = resolve_options(where, preset, **{k: options.get(k, _UNSET) for k in (
         "ap", "ties", "no_positive", "junk_pids", "same_camera", "cmc")})
     chunk_size = V.check_positive_int(chunk_size, "chunk_size", where, allow_none=True)
-    V.check_choice(path, "path", PATHS, where)
+    _check_path(path, where)
     qf, gf = check_features(query_feats, gallery_feats, where)
     n_q, n_g = qf.shape[0], gf.shape[0]
     qp = V.check_labels(query_pids, "query_pids", n_q, where, "query_feats rows")
@@ -317,12 +319,11 @@ def rank_metrics_from_features(
 
     def chunks() -> Any:
         for s in range(0, n_q, rows):
-            block = V.as_array(pairwise(qf[s:s + rows], gallery_side, distance))
-            V.check_finite(block, "distances", where)
-            yield s, block
+            yield s, np.ascontiguousarray(V.as_array(pairwise(qf[s:s + rows], gallery_side,
+                                                              distance)))
 
     return _evaluate(chunks(), qp, qc, GalleryIndex.build(gp, gc, opts["junk_pids"]), opts,
-                     max_rank, path, where, _check_threads(threads, where))
+                     max_rank, path, (where, "distances"), _check_threads(threads, where))
 
 
 def _repeat_buffer(d: np.ndarray, rows: int) -> Any:
@@ -346,20 +347,30 @@ def _c_ordered(block: np.ndarray, scratch: np.ndarray | None) -> np.ndarray:
     return out
 
 
+def _rank_chunk(start: int, block: np.ndarray, qp: np.ndarray, qc: np.ndarray,
+                gallery: GalleryIndex, ties: str, path: str, ws: Workspace,
+                source: tuple[str, str]) -> tuple[int, int, Any]:
+    """Rank one chunk; a NaN or inf in it raises ``InputError`` naming the cell."""
+    stop = start + block.shape[0]
+    ranks = positive_ranks(block, qp[start:stop], qc[start:stop], gallery, ties, path, ws)
+    if not ranks.finite:
+        where, name = source
+        V.check_finite(block, name, where, row_offset=start)
+    return start, block.shape[0], ranks
+
+
 def _ranked_chunks(chunks: Any, qp: np.ndarray, qc: np.ndarray, gallery: GalleryIndex,
-                   ties: str, path: str, threads: int) -> Any:
+                   ties: str, path: str, threads: int, source: tuple[str, str]) -> Any:
     """Yield ``(start, rows, PositiveRanks)`` per chunk, in order.
 
-    With ``threads > 1`` the chunks are ranked by a thread pool (numpy releases the GIL in the
-    sorts, comparisons and gathers that dominate), with at most ``2 * threads`` chunks in flight
-    so memory stays bounded; each thread has its own scratch workspace.
+    With ``threads > 1`` the chunks are ranked by a thread pool (the compiled kernel and numpy's
+    sorts, comparisons and gathers release the GIL), with at most ``2 * threads`` chunks in
+    flight so memory stays bounded; each thread has its own scratch workspace.
     """
     if threads <= 1:
         ws = Workspace()
         for start, block in chunks:
-            stop = start + block.shape[0]
-            yield start, block.shape[0], positive_ranks(block, qp[start:stop], qc[start:stop],
-                                                        gallery, ties, path, ws)
+            yield _rank_chunk(start, block, qp, qc, gallery, ties, path, ws, source)
         return
     import threading
     from collections import deque
@@ -371,9 +382,7 @@ def _ranked_chunks(chunks: Any, qp: np.ndarray, qc: np.ndarray, gallery: Gallery
         ws = getattr(local, "ws", None)
         if ws is None:
             ws = local.ws = Workspace()
-        stop = start + block.shape[0]
-        return start, block.shape[0], positive_ranks(block, qp[start:stop], qc[start:stop],
-                                                     gallery, ties, path, ws)
+        return _rank_chunk(start, block, qp, qc, gallery, ties, path, ws, source)
 
     with ThreadPoolExecutor(threads) as pool:
         pending: deque = deque()
@@ -383,6 +392,17 @@ def _ranked_chunks(chunks: Any, qp: np.ndarray, qc: np.ndarray, gallery: Gallery
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+def _check_path(path: str, where: str) -> str:
+    from reidbench.metrics import _kernel
+
+    V.check_choice(path, "path", PATHS, where)
+    if path == "compiled" and not _kernel.AVAILABLE:
+        raise InputError(describe("path", where, "a counting path this installation has",
+                                  "'compiled', but numba cannot be imported",
+                                  "pip install numba, or use path='auto'"))
+    return path
 
 
 def _check_threads(threads: int | None, where: str) -> int:
@@ -406,9 +426,13 @@ def default_threads() -> int:
 
 
 def _evaluate(chunks: Any, qp: np.ndarray, qc: np.ndarray, gallery: GalleryIndex,
-              opts: dict[str, Any], max_rank: int, path: str, where: str,
+              opts: dict[str, Any], max_rank: int, path: str, source: tuple[str, str],
               threads: int = 1) -> RankMetrics:
-    """Run the core over chunks of queries and assemble the result."""
+    """Run the core over chunks of queries and assemble the result.
+
+    ``source`` is ``(function name, argument name)`` for error messages.
+    """
+    where = source[0]
     n_q = qp.shape[0]
     names = AP_VARIANTS.names()
     aps = {name: np.full(n_q, np.nan) for name in names}
@@ -418,7 +442,7 @@ def _evaluate(chunks: Any, qp: np.ndarray, qc: np.ndarray, gallery: GalleryIndex
     n_same = np.zeros(n_q, dtype=np.int64)
     allshots = np.zeros(max_rank + 1)
     tied = 0
-    ranked = _ranked_chunks(chunks, qp, qc, gallery, opts["ties"], path, threads)
+    ranked = _ranked_chunks(chunks, qp, qc, gallery, opts["ties"], path, threads, source)
     for start, block_rows, pr in ranked:
         stop = start + block_rows
         rows = block_rows

@@ -39,6 +39,9 @@ def random_problem(rng: np.random.Generator, levels: int | None = None):
     return d, qp, gp, qc, gc
 
 
+PATHS = ["auto", "compiled", "numpy", "sparse", "dense", "peel"]
+
+
 def _same(a, b):
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     assert a.shape == b.shape
@@ -66,10 +69,10 @@ def check_against_reference(rng, args, ties, path, no_positive, cmc, junk, max_r
 
 
 @pytest.mark.parametrize("ties", ["stable", "optimistic", "pessimistic"])
-@pytest.mark.parametrize("path", ["auto", "sparse", "dense", "peel"])
+@pytest.mark.parametrize("path", PATHS)
 def test_equals_slow_reference_on_random_problems(ties, path):
     rng = np.random.default_rng(["stable", "optimistic", "pessimistic"].index(ties) * 10
-                                + ["auto", "sparse", "dense", "peel"].index(path))
+                                + PATHS.index(path))
     for _ in range(250):
         args = random_problem(rng)
         no_positive = str(rng.choice(["skip", "zero", "nan", "skip_raw"]))

@@ -14,7 +14,7 @@ D = np.array([[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]])
 GP = np.array([7, 3, 7, -1, 0, 7, 5, 7])
 GC = np.array([1, 2, 2, 3, 4, 3, 2, 5])
 QP, QC = np.array([7]), np.array([1])
-PATHS = ["auto", "sparse", "dense", "peel"]
+PATHS = ["auto", "compiled", "numpy", "sparse", "dense", "peel"]
 
 
 def approx(x: F) -> object:
