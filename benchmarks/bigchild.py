@@ -84,6 +84,12 @@ def main(job: str, inp: str, outp: str) -> dict:
         from reidbench.metrics.distance import check_features, pairwise, prepare_gallery
 
         rows = max(1, (1 << 21) // gf.shape[0])  # rank_metrics_from_features' default chunk
+        try:  # and the distance block it computes at once (one chunk in older versions)
+            from reidbench.metrics.rank import distance_block_rows
+            rows = distance_block_rows(qf.shape[0], gf.shape[0], rows)
+        except ImportError:
+            pass
+        info["distance_block_rows"] = rows
         t = time.perf_counter()
         q64, g64 = check_features(qf, gf, "bigchild")
         side = prepare_gallery(g64, DISTANCE)

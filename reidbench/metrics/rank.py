@@ -36,6 +36,8 @@ DEFAULT_OPTIONS: dict[str, Any] = {"ap": "noninterp", "ties": "stable", "no_posi
 _SUMMARY_RANKS = (1, 5, 10, 20)
 # Elements of a chunk (rows x gallery); a float64 chunk of this size is 16 MB.
 _CHUNK_ELEMS = 1 << 21
+# Distances computed at once by rank_metrics_from_features (a float64 block of this is 128 MiB).
+_DISTANCE_BLOCK_ELEMS = 1 << 24
 # Columns per block when a non C-ordered chunk is copied.
 _COPY_BLOCK = 256
 
@@ -269,8 +271,9 @@ def rank_metrics_from_features(
 ) -> RankMetrics:
     """:func:`rank_metrics` streamed from features: the full distance matrix never exists.
 
-    Each chunk of queries gets its distances (as :func:`reidbench.metrics.compute_distance`,
-    float64; on the tensors' device for torch input), then its metrics, before the next chunk.
+    Each block of queries gets its distances (as :func:`reidbench.metrics.compute_distance`,
+    float64; on the tensors' device for torch input; about 128 MiB, see
+    :func:`distance_block_rows`), then its metrics chunk by chunk, before the next block.
 
     Args:
         query_feats: ``(Q, D)`` query features (numpy or torch).
@@ -316,14 +319,31 @@ def rank_metrics_from_features(
     rows = chunk_size or max(1, _CHUNK_ELEMS // n_g)
 
     gallery_side = prepare_gallery(gf, distance)  # features were checked once, above
+    block = distance_block_rows(n_q, n_g, rows)
 
     def chunks() -> Any:
-        for s in range(0, n_q, rows):
-            yield s, np.ascontiguousarray(V.as_array(pairwise(qf[s:s + rows], gallery_side,
-                                                              distance)))
+        # distances for a block of several chunks at once (one pass over the gallery features
+        # per block, not per chunk), handed to the core chunk by chunk
+        for b in range(0, n_q, block):
+            dist = np.ascontiguousarray(V.as_array(pairwise(qf[b:b + block], gallery_side,
+                                                            distance)))
+            for s in range(0, dist.shape[0], rows):
+                yield b + s, dist[s:s + rows]
 
     return _evaluate(chunks(), qp, qc, GalleryIndex.build(gp, gc, opts["junk_pids"]), opts,
                      max_rank, path, (where, "distances"), _check_threads(threads, where))
+
+
+def distance_block_rows(n_queries: int, n_gallery: int, chunk_rows: int) -> int:
+    """Query rows whose distances :func:`rank_metrics_from_features` computes at once.
+
+    A whole number of chunks, about ``_DISTANCE_BLOCK_ELEMS`` distances (128 MiB of float64):
+    the matrix product re-reads the gallery features once per block, so tiny blocks (a chunk of
+    20 queries against 100,000 items) spend most of their time there, while larger ones gain
+    little more and cost memory.
+    """
+    per_block = max(1, _DISTANCE_BLOCK_ELEMS // max(n_gallery * chunk_rows, 1))
+    return max(chunk_rows, min(n_queries, per_block * chunk_rows))
 
 
 def _repeat_buffer(d: np.ndarray, rows: int) -> Any:
