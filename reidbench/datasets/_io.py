@@ -77,6 +77,9 @@ def mat_matrix(mat: dict[str, Any], name: str, path: Path, ncols: int | None = N
         want = f"a 2-D (N, {ncols}) matrix" if ncols else "a 2-D matrix"
         raise DataError(describe(f"variable {name!r}", str(path), want, f"shape {arr.shape}",
                                  "use the official file"))
+    if arr.dtype.kind not in "iuf":
+        raise DataError(describe(f"variable {name!r}", str(path), "a numeric matrix",
+                                 f"dtype {arr.dtype}", "use the official file"))
     if arr.dtype.kind == "f":
         if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
             raise DataError(describe(f"variable {name!r}", str(path), "integer values",
@@ -84,11 +87,15 @@ def mat_matrix(mat: dict[str, Any], name: str, path: Path, ncols: int | None = N
     return arr.astype(np.int64)
 
 
-def one_based_rows(values: np.ndarray, n_rows: int, what: str, path: Path) -> np.ndarray:
-    """Convert 1-based row numbers to 0-based, checking they lie in ``1..n_rows``."""
+def one_based_rows(values: np.ndarray, n_rows: int, what: str, path: Path,
+                   unit: str = "row numbers") -> np.ndarray:
+    """Convert 1-based row numbers to 0-based, checking they lie in ``1..n_rows``.
+
+    ``unit`` names the numbers in the error message (e.g. ``"person indices"``).
+    """
     idx = np.asarray(values, dtype=np.int64).ravel()
     bad = idx[(idx < 1) | (idx > n_rows)]
     if bad.size:
-        raise DataError(describe(what, str(path), f"1-based row numbers in 1..{n_rows}",
+        raise DataError(describe(what, str(path), f"1-based {unit} in 1..{n_rows}",
                                  f"{int(bad[0])}", "the file does not belong to this copy"))
     return idx - 1

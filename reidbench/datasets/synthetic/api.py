@@ -90,7 +90,8 @@ def write_dataset(layout: str, out: str | Path, *, ids: int = 12, seed: int = 0,
         seed: Seed of everything random.
         config: Difficulty knobs; defaults to :class:`SynthConfig` ``()``.
         variant: A non-default form of the layout (``"float64"`` MARS metadata as scipy writes it;
-            ``"old_names"`` DukeV first-release names).
+            ``"old_names"`` DukeV first-release names; ``"mat_splits"`` PRID-2011 with the
+            official ``train_test_splits_prid.mat`` beside the JSON).
         overwrite: Replace ``out`` if it exists.
 
     Returns:

@@ -15,6 +15,6 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "mars": ("float64",),  # metadata as scipy.io.savemat would write it (float64 everywhere)
     "dukev": ("old_names",),  # first-release file names without underscores
     "ilidsvid": (),
-    "prid2011": (),
+    "prid2011": ("mat_splits",),  # also the official train_test_splits_prid.mat (>= 27 frames)
     "lsvid": (),
 }
