@@ -1,7 +1,8 @@
 """Training steps/s and inference clips/s of every registered baseline (small backbone, CPU).
 
-One training step = forward + loss + backward + Adam step on a P x K = 4 x 4 batch of clips; inference
-= ``embed_clips`` on a batch of 16 clips; READ's pairwise scorer is also timed as scored pairs/s.
+One training step = forward + loss + backward + Adam step on a P x K = 4 x 4 batch of clips;
+inference = ``embed_clips`` on a batch of 16 clips; READ's pairwise scorer is also timed as scored
+pairs/s.
 128 x 64 frames. Set REIDBENCH_BENCH_R50=1 for the paper's ResNet-50 at 256 x 128 (slow on CPU;
 meant for a GPU machine, ``REIDBENCH_BENCH_DEVICE=cuda``).
 """

@@ -1,7 +1,8 @@
 """One exception hierarchy for reidbench, with one message style.
 
-Every message reads ``"<what> <where>: expected <x>, got <y>. <how to fix>"`` so that a user who sees
-only the last line of a traceback (the CLI prints only that line) knows what is wrong and what to do.
+Every message reads ``"<what> <where>: expected <x>, got <y>. <how to fix>"`` so that a user who
+sees only the last line of a traceback (the CLI prints only that line) knows what is wrong and what
+to do.
 Build messages with :func:`describe` rather than by hand.
 
 Example:
@@ -57,11 +58,17 @@ class InputError(ReidbenchError, ValueError):
 
 
 class DataError(ReidbenchError):
-    """A dataset copy, features file or result record on disk is missing, malformed or inconsistent."""
+    """A dataset copy, features file or result record on disk is unusable.
+
+    It is missing, malformed or inconsistent.
+    """
 
 
 class CheckpointError(ReidbenchError):
-    """A checkpoint is unreadable, unsafe (would need unpickling code) or belongs to another model."""
+    """A checkpoint cannot be used.
+
+    It is unreadable, unsafe (would need unpickling code) or belongs to another model.
+    """
 
 
 class ProtocolError(ReidbenchError):
@@ -69,7 +76,10 @@ class ProtocolError(ReidbenchError):
 
 
 class RegistryError(ReidbenchError, KeyError):
-    """A name is unknown to a registry, registered twice, or resolves to the wrong kind of object."""
+    """A registry lookup or registration failed.
+
+    The name is unknown to the registry, registered twice, or resolves to the wrong kind of object.
+    """
 
     def __str__(self) -> str:  # KeyError quotes its message; keep ours readable.
         return str(self.args[0]) if self.args else ""

@@ -86,7 +86,8 @@ class Registry(Generic[T]):
         Called with only ``name`` it returns a decorator.
 
         Raises:
-            RegistryError: If ``name`` is taken (and ``overwrite`` is false) or the registry is frozen.
+            RegistryError: If ``name`` is taken (and ``overwrite`` is false) or the registry is
+                frozen.
         """
         if obj is None:
             def decorator(o: T) -> T:

@@ -79,7 +79,10 @@ class Adapter(ABC):
         """Embed clips ``(B, T, 3, H, W)`` into features ``(B, D)``."""
 
     def embed_images(self, images: torch.Tensor) -> torch.Tensor:
-        """Embed images ``(B, 3, H, W)`` into ``(B, D)``; default: each image as a one-frame clip."""
+        """Embed images ``(B, 3, H, W)`` into ``(B, D)``.
+
+        The default treats each image as a one-frame clip.
+        """
         return self.embed_clips(images.unsqueeze(1))
 
     def score(self, query_repr: torch.Tensor, gallery_repr: torch.Tensor) -> torch.Tensor:

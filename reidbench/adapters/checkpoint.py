@@ -49,8 +49,8 @@ class Checkpoint:
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Load a checkpoint without ever unpickling code.
 
-    Accepts ``.safetensors`` (metadata in the header's ``reidbench_meta`` JSON string) and torch files
-    saved as ``{"state_dict": ..., "meta": ...}`` or as a bare state dict, read with
+    Accepts ``.safetensors`` (metadata in the header's ``reidbench_meta`` JSON string) and torch
+    files saved as ``{"state_dict": ..., "meta": ...}`` or as a bare state dict, read with
     ``weights_only=True``.
 
     Raises:

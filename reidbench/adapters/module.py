@@ -13,9 +13,9 @@ __all__ = ["ModuleAdapter"]
 class ModuleAdapter(Adapter):
     """Adapter for a model whose ``forward(clips (B,T,3,H,W))`` returns ``(B, D)`` features.
 
-    Subclasses build ``self.model`` and may override :meth:`forward_features` when the model returns
-    a dict or needs another call. Checkpoints are checked for the adapter's name (when the checkpoint
-    metadata names a baseline) and for exactly matching parameter names and shapes.
+    Subclasses build ``self.model`` and may override :meth:`forward_features` when the model
+    returns a dict or needs another call. Checkpoints are checked for the adapter's name (when the
+    checkpoint metadata names a baseline) and for exactly matching parameter names and shapes.
 
     Args:
         model: The network.

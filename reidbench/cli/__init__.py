@@ -1,9 +1,9 @@
 """The ``reidbench`` command line: a thin typer app.
 
-Each verb group lives in its own module (``reidbench/cli/<group>.py``) that defines a ``typer.Typer``
-named ``app`` (or single commands registered onto the root); :func:`build_app` assembles them. The
-library is imported lazily inside commands so ``reidbench --help`` stays fast. Every
-:class:`~reidbench.errors.ReidbenchError` becomes one line on stderr and a non-zero exit.
+Each verb group lives in its own module (``reidbench/cli/<group>.py``) that defines a
+``typer.Typer`` named ``app`` (or single commands registered onto the root); :func:`build_app`
+assembles them. The library is imported lazily inside commands so ``reidbench --help`` stays fast.
+Every :class:`~reidbench.errors.ReidbenchError` becomes one line on stderr and a non-zero exit.
 """
 
 from __future__ import annotations

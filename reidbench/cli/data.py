@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="Dataset copies: verify a copy, synthesize a miniature one.", no_args_is_help=True)
+app = typer.Typer(help="Dataset copies: verify a copy, synthesize a miniature one.",
+                  no_args_is_help=True)
 
 
 # --------------------------------------------------------------------------- synth
@@ -19,7 +20,7 @@ def synth(
     height: int = typer.Option(128, "--height", help="Frame height in pixels."),
     width: int = typer.Option(64, "--width", help="Frame width in pixels."),
     clean: bool = typer.Option(False, "--clean", help="Switch every nuisance off first."),
-    knob: list[str] = typer.Option(
+    knob: list[str] = typer.Option(  # noqa: B008 - typer idiom; knob is never mutated
         [], "--knob", help="A difficulty knob NAME=VALUE (repeatable), e.g. occlusion_prob=0.5."),
     variant: str = typer.Option(None, "--variant", help="mars: float64; dukev: old_names."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),

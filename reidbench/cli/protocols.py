@@ -11,7 +11,9 @@ app = typer.Typer(help="Versioned evaluation protocols: list, show, and the ids 
 
 
 @app.command("list")
-def list_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def list_cmd(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
     """List every registered protocol with its fingerprint."""
     from reidbench.protocols import list_protocols
 

@@ -1,4 +1,7 @@
-"""Compare two results: refuse incomparable ones (and say why), else a paired test on per-query AP."""
+"""Compare two results.
+
+Incomparable results are refused (saying why); otherwise a paired test runs on per-query AP.
+"""
 
 from __future__ import annotations
 

@@ -46,7 +46,10 @@ def is_main() -> bool:
 
 
 def shard(n: int, rank: int, size: int) -> tuple[int, int]:
-    """Contiguous ``[start, stop)`` of ``n`` items for ``rank`` of ``size`` (sizes differ by <= 1)."""
+    """Contiguous ``[start, stop)`` of ``n`` items for ``rank`` of ``size``.
+
+    Shard sizes differ by at most 1.
+    """
     base, extra = divmod(n, size)
     start = rank * base + min(rank, extra)
     return start, start + base + (1 if rank < extra else 0)

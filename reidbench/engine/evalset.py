@@ -1,8 +1,8 @@
 """Build a protocol's query and gallery sets from a parsed dataset.
 
-This is where the protocol's words become lists of items: which tracklets are queries, which form the
-gallery (with or without the queries, junk pids dropped), and in I2V mode the query becomes the first
-frame of each query tracklet.
+This is where the protocol's words become lists of items: which tracklets are queries, which form
+the gallery (with or without the queries, junk pids dropped), and in I2V mode the query becomes the
+first frame of each query tracklet.
 """
 
 from __future__ import annotations

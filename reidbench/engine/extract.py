@@ -28,7 +28,9 @@ __all__ = ["extract_features", "score_pairs", "clip_plan", "cache_key"]
 Progress = Callable[[str, int, int], None]
 
 
-def clip_plan(items: Sequence[EvalItem], procedure: Procedure) -> tuple[np.ndarray, list[list[str]]]:
+def clip_plan(
+    items: Sequence[EvalItem], procedure: Procedure,
+) -> tuple[np.ndarray, list[list[str]]]:
     """Return ``(owner, clips)``: for every clip, the index of its item and its frame paths.
 
     Images (I2V queries) are one one-frame clip; videos follow ``procedure.sampling``.

@@ -30,8 +30,9 @@ class PKSampler:
         labels = np.asarray(labels)
         self.ids, inverse = np.unique(labels, return_inverse=True)
         if len(self.ids) < P:
-            raise InputError(describe("P", "PKSampler", f"at most the number of training identities "
-                                      f"({len(self.ids)})", P, "lower P or add identities"))
+            raise InputError(describe("P", "PKSampler", f"at most the number of training "
+                                      f"identities ({len(self.ids)})", P,
+                                      "lower P or add identities"))
         if P < 1 or K < 1:
             raise InputError(describe("P, K", "PKSampler", "positive integers", (P, K), ""))
         order = np.argsort(inverse, kind="stable")

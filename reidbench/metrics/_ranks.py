@@ -7,7 +7,8 @@ a full row unless that row needs it:
 
 1. The gallery is grouped by pid once (:class:`GalleryIndex`), so a query's same-pid items (its
    positives and its same-camera junk) come from an index lookup, not a dense pid comparison.
-2. A per-row plan (``_counting._plan_rows``, a cost model fed by a small column sample) picks one of:
+2. A per-row plan (``_counting._plan_rows``, a cost model fed by a small column sample) picks one
+   of:
 
    * **sorted candidates**: only valid negatives with ``d <= t`` (``t`` = the farthest positive
      handled this way) can matter; one pass ``d <= t[:, None]`` finds them, they are gathered into

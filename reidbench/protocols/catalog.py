@@ -48,7 +48,8 @@ BUILTIN_PROTOCOLS: tuple[Protocol, ...] = (
     ),
     Protocol("dukev/v2v", 1, "DukeMTMC-VideoReID video-to-video (702 query, 2,636 gallery)",
              _DUKEV, _ALL_FRAMES,
-             notes="Query and gallery folders as shipped; same-pid same-camera gallery items junk."),
+             notes="Query and gallery folders as shipped; same-pid same-camera gallery items "
+                   "junk."),
     Protocol("lsvid/v2v", 1, "LS-VID video-to-video (info_test.mat query/gallery)",
              Evaluation(dataset="lsvid", gallery="dataset", junk_pids=(), ap="noninterp"),
              _ALL_FRAMES),
@@ -63,12 +64,13 @@ BUILTIN_PROTOCOLS: tuple[Protocol, ...] = (
              _ALL_FRAMES,
              notes="splits_prid2011.json, 178-person shipped list. One model per split."),
     Protocol(
-        "mars/i2v", 1, "MARS image-to-video: first frame of each query tracklet vs 11,310 tracklets",
+        "mars/i2v", 1,
+        "MARS image-to-video: first frame of each query tracklet vs 11,310 tracklets",
         Evaluation(dataset="mars", mode="i2v", gallery="with_query", drop_pids=(-1,),
                    junk_pids=(-1,), ap="trapezoid"),
         _I2V,
-        notes="TKP (Gu et al. ICCV 2019) and READ: the query image is the first frame (lowest frame "
-              "number) of each query tracklet; the gallery is the official video gallery.",
+        notes="TKP (Gu et al. ICCV 2019) and READ: the query image is the first frame (lowest "
+              "frame number) of each query tracklet; the gallery is the official video gallery.",
     ),
     Protocol("dukev/i2v", 1, "DukeMTMC-VideoReID image-to-video (first frame of each query)",
              Evaluation(dataset="dukev", mode="i2v", gallery="dataset", junk_pids=(),

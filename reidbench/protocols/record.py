@@ -1,11 +1,12 @@
 """Protocol records: what is measured (fingerprinted) and how features are made by default.
 
-A :class:`Protocol` has two parts. The :class:`Evaluation` part decides what a number *means*: the
-dataset, splits, query/gallery construction, junk rules, mode, headline AP variant, CMC ranks and the
-no-positive policy. Its fingerprint (sha256 of the canonical JSON) decides whether two results are
-comparable. The :class:`Procedure` part is the default recipe for features (test-time frame sampling,
-pooling, distance, re-ranking); an adapter may replace it with its paper's procedure and a user may
-override it. The procedure used is recorded in every result but does not change comparability.
+A :class:`Protocol` has two parts. The :class:`Evaluation` part decides what a number *means*:
+the dataset, splits, query/gallery construction, junk rules, mode, headline AP variant, CMC ranks
+and the no-positive policy. Its fingerprint (sha256 of the canonical JSON) decides whether two
+results are comparable. The :class:`Procedure` part is the default recipe for features (test-time
+frame sampling, pooling, distance, re-ranking); an adapter may replace it with its paper's procedure
+and a user may override it. The procedure used is recorded in every result but does not change
+comparability.
 
 Changing what a protocol means requires a new version; old versions stay registered.
 """
@@ -44,11 +45,11 @@ class Evaluation:
         mode: ``"v2v"`` (video query, video gallery) or ``"i2v"`` (the query is the first frame of
             each query tracklet; the gallery are video tracklets).
         gallery: ``"with_query"``: every test tracklet, queries included (official MARS; each query
-            is self-junked by the same-camera rule). ``"without_query"``: the query tracklets removed
-            (torchreid-style MARS). ``"dataset"``: the gallery the dataset designates (DukeV
-            ``gallery/``, iLIDS-VID cam2, PRID cam_b).
-        drop_pids: Pids whose tracklets are removed from the gallery up front (MARS -1). Removing them
-            gives the same numbers as treating them as junk and saves their extraction.
+            is self-junked by the same-camera rule). ``"without_query"``: the query tracklets
+            removed (torchreid-style MARS). ``"dataset"``: the gallery the dataset designates
+            (DukeV ``gallery/``, iLIDS-VID cam2, PRID cam_b).
+        drop_pids: Pids whose tracklets are removed from the gallery up front (MARS -1). Removing
+            them gives the same numbers as treating them as junk and saves their extraction.
         junk_pids: Gallery pids treated as junk by the metric (kept for safety after ``drop_pids``).
         same_camera: Rule for gallery items with the query's pid and camera (``"junk"``).
         ap: Headline AP variant (every other variant is reported beside it).
@@ -114,7 +115,8 @@ class Procedure:
         _check_choice("pooling", self.pooling, POOLINGS)
         _check_choice("distance", self.distance, DISTANCES)
         if self.seq_len < 1:
-            raise InputError(describe("seq_len", "Procedure", "a positive integer", self.seq_len, ""))
+            raise InputError(describe("seq_len", "Procedure", "a positive integer", self.seq_len,
+                                      ""))
 
     def override(self, **changes: Any) -> Procedure:
         """Return a copy with ``changes`` applied (``None`` values are ignored)."""
@@ -122,8 +124,8 @@ class Procedure:
         unknown = set(changes) - set(self.__dataclass_fields__)
         if unknown:
             raise InputError(describe("procedure option", "Procedure.override",
-                                      f"one of {sorted(self.__dataclass_fields__)}", sorted(unknown),
-                                      ""))
+                                      f"one of {sorted(self.__dataclass_fields__)}",
+                                      sorted(unknown), ""))
         if "input_size" in changes:
             changes["input_size"] = tuple(changes["input_size"])
         return replace(self, **changes)

@@ -1,4 +1,5 @@
-"""Every adapter registered under the `reidbench.adapters` entry-point group honours the contract."""
+"""Every adapter registered under the `reidbench.adapters` entry-point group honours the
+contract."""
 
 import inspect
 

@@ -1,4 +1,5 @@
-"""Multi-process extraction under torchrun (gloo, 2 CPU processes) gives the same features as one."""
+"""Multi-process extraction under torchrun (gloo, 2 CPU processes) gives the same features as
+one."""
 
 import subprocess
 import sys

@@ -83,7 +83,8 @@ def test_sweep_runs_every_cell_and_resumes(mars, tmp_path):
     stamp = (tmp_path / "sw" / on_disk["rows"][0]["result"] / "results.json").stat().st_mtime
     run_sweep(TARGET, mars, "mars", "mars/v2v@1", grid, tmp_path / "sw", trials=2,
               train_options=OPTS, procedure={"input_size": (32, 16), "seq_len": 3})
-    assert (tmp_path / "sw" / on_disk["rows"][0]["result"] / "results.json").stat().st_mtime == stamp
+    result_file = tmp_path / "sw" / on_disk["rows"][0]["result"] / "results.json"
+    assert result_file.stat().st_mtime == stamp
 
 
 def test_untrainable_adapter_is_refused(mars, tmp_path):

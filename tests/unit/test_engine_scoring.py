@@ -8,8 +8,10 @@ from reidbench.protocols import Evaluation
 
 
 def _evalset(qp, qc, gp, gc):
-    q = tuple(EvalItem(f"q{i}", int(p), int(c), ("f",)) for i, (p, c) in enumerate(zip(qp, qc, strict=True)))
-    g = tuple(EvalItem(f"g{i}", int(p), int(c), ("f",)) for i, (p, c) in enumerate(zip(gp, gc, strict=True)))
+    q = tuple(EvalItem(f"q{i}", int(p), int(c), ("f",))
+              for i, (p, c) in enumerate(zip(qp, qc, strict=True)))
+    g = tuple(EvalItem(f"g{i}", int(p), int(c), ("f",))
+              for i, (p, c) in enumerate(zip(gp, gc, strict=True)))
     return EvalSet("x@1", "official", q, g)
 
 

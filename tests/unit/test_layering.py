@@ -1,5 +1,8 @@
-"""The import rule of DESIGN.md, checked on the source: each layer imports only from layers below it,
-``reidbench`` never imports ``baselines``, and only ``reidbench.report`` imports matplotlib."""
+"""The import rule of DESIGN.md, checked on the source.
+
+Each layer imports only from layers below it, ``reidbench`` never imports ``baselines``, and only
+``reidbench.report`` imports matplotlib.
+"""
 
 import ast
 from pathlib import Path
