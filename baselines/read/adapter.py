@@ -61,7 +61,9 @@ class READAdapter(TrainableAdapter):
         },
         notes="RATL margin 0.3, weight 1, Euclidean distance, batch-hard mining, feature = the "
               "attended read-out r (ratl_feature='concat' uses [v_I; r]); none of these is in "
-              "the supplement. ratl_variant='logit' is the spec's logit-space alternative. Pair "
+              "the supplement; ratl_feature='hidden' uses the post-ReLU feature the released code "
+              "returns next to its logits. ratl_variant='logit' is the spec's logit-space "
+              "alternative. Pair "
               "loss: 2-way CE over all (query frame, other clip) pairs of the P x K batch, 4 "
               "query frames per clip; a clip is never its own memory. Video-net stem keeps its "
               "ReLU and frames are RGB (video_stem_relu=False for the code's form; the released "
@@ -154,7 +156,9 @@ class READAdapter(TrainableAdapter):
         parts = {"pair": pair_loss(out["logits"], same, valid)}
         if self.cfg.ratl_variant == "feature":
             feats = out["readout"].flatten(2)
-            if self.cfg.ratl_feature == "concat":
+            if self.cfg.ratl_feature == "hidden":
+                feats = out["hidden"]
+            elif self.cfg.ratl_feature == "concat":
                 img = v_i.flatten(1)[:, None, :].expand(-1, b, -1)
                 feats = torch.cat([img, feats], dim=2)
             parts["ratl"] = self.cfg.ratl_weight * ratl_feature(feats, labels, valid,

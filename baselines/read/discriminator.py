@@ -81,11 +81,12 @@ class ReciprocalAttentionDiscriminator(nn.Module):
             v_vid: Video values ``(G, M, Cv)``.
 
         Returns:
-            ``{"logits": (Q, G, out_size), "readout": (Q, G, P, Cv)}``.
+            ``{"logits": (Q, G, out_size), "readout": (Q, G, P, Cv), "hidden": (Q, G, hidden)}``;
+            ``hidden`` is the post-ReLU feature the released code's network returns with the logits.
         """
         readout, _ = attend(k_img, k_vid, v_vid)
-        hidden = self.image_term(v_img)[:, None, :] + self.readout_term(readout)
-        return {"logits": self.fc2(self.relu(hidden)), "readout": readout}
+        hidden = self.relu(self.image_term(v_img)[:, None, :] + self.readout_term(readout))
+        return {"logits": self.fc2(hidden), "readout": readout, "hidden": hidden}
 
     def same_logit(self, logits: torch.Tensor) -> torch.Tensor:
         """The "same identity" logit of ``(..., out_size)`` logits."""

@@ -47,6 +47,7 @@ def test_discriminator_equals_mlp_on_flattened_concat() -> None:
     z = torch.cat([v_i[0].t(), r.t()], dim=0).flatten()  # [v_I ; r] as a (2 Cv) x P map
     expected = disc.fc2(torch.relu(disc.fc1(z)))
     torch.testing.assert_close(out["logits"][0, 0], expected)
+    torch.testing.assert_close(out["hidden"][0, 0], torch.relu(disc.fc1(z)))
 
 
 def test_pair_score_equals_scoring_the_pair_alone() -> None:
@@ -158,10 +159,12 @@ def test_ratl_logit_by_hand() -> None:
         (image_side + video_side) / 2)
 
 
-@pytest.mark.parametrize("variant", ["feature", "logit"])
-def test_training_loss_is_differentiable(variant: str) -> None:
+@pytest.mark.parametrize("variant,feature", [("feature", "readout"), ("feature", "concat"),
+                                             ("feature", "hidden"), ("logit", "readout")])
+def test_training_loss_is_differentiable(variant: str, feature: str) -> None:
     torch.manual_seed(0)
-    ad = READAdapter(num_classes=2, backbone="small", ratl_variant=variant, **TINY).train()
+    ad = READAdapter(num_classes=2, backbone="small", ratl_variant=variant, ratl_feature=feature,
+                     **TINY).train()
     loss, logs = ad.training_loss(torch.randn(4, 4, 3, 64, 32), torch.tensor([0, 0, 1, 1]))
     loss.backward()
     assert set(logs) == {"pair", "ratl"} and math.isfinite(loss.item())
