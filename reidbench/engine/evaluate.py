@@ -163,7 +163,9 @@ def _record(proto: Protocol, proc: Procedure, dataset: Any, data_root: str | Pat
                     "n_tracklets": len(dataset.tracklets),
                     # a reidbench synthetic copy carries its ground truth; its numbers are never
                     # comparable with the real dataset's
-                    "synthetic": (Path(data_root) / "_reidbench_synth.json").is_file()},
+                    "synthetic": (Path(data_root) / "_reidbench_synth.json").is_file(),
+                    # the split file used, where a layout has alternatives (PRID-2011)
+                    "split_source": getattr(dataset, "split_source", None)},
         "seed": seed,
         "environment": environment(getattr(source, "device", "cpu")),
         "timings": {s: {k: v for k, v in i.items() if k.startswith("seconds")}

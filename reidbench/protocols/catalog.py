@@ -62,7 +62,8 @@ BUILTIN_PROTOCOLS: tuple[Protocol, ...] = (
              Evaluation(dataset="prid2011", splits=_TEN_SPLITS, gallery="dataset", junk_pids=(),
                         ap="noninterp", aggregate="mean_std_over_splits"),
              _ALL_FRAMES,
-             notes="splits_prid2011.json, 178-person shipped list. One model per split."),
+             notes="splits_prid2011.json (or the official train_test_splits_prid.mat), 178-person "
+                   "shipped list. One model per split."),
     Protocol(
         "mars/i2v", 1,
         "MARS image-to-video: first frame of each query tracklet vs 11,310 tracklets",

@@ -13,7 +13,7 @@ from scipy.io import savemat
 from reidbench.datasets import load
 from reidbench.datasets.prid2011 import FIRST_FOLDERS, MIN_FRAMES, qualifying_persons
 from reidbench.datasets.synthetic import SynthConfig, write_dataset
-from reidbench.errors import DataError
+from reidbench.errors import DataError, InputError
 
 # Frames per camera: 1, 2, 4, 6 have >= 27 in both cameras (the qualifying persons, sorted);
 # 3 is short in cam_b, 5 short in cam_a, 7 is in cam_a only, 8 and 9 in cam_b only.
@@ -164,3 +164,9 @@ def test_synthetic_mat_variant_round_trips(tmp_path):
 
     report = verify("prid2011", mat_only)
     assert report.ok, report.problems
+
+
+def test_synthetic_prid_with_an_odd_identity_count_is_refused_up_front(tmp_path):
+    with pytest.raises(InputError, match="ids in write_dataset\\('prid2011'\\).*even"):
+        write_dataset("prid2011", tmp_path / "p", ids=7)
+    assert not (tmp_path / "p").exists()

@@ -60,6 +60,10 @@ def _check_args(layout: str, ids: int, seed: int, variant: str | None,
         raise InputError(describe("ids", f"write_dataset({layout!r})",
                                   f"an int in [{mod.MIN_IDS}, 5000]", ids,
                                   "ask for more identities"))
+    if getattr(mod, "EVEN_IDS", False) and ids % 2:
+        raise InputError(describe("ids", f"write_dataset({layout!r})",
+                                  "an even number (each split lists half test, half train)", ids,
+                                  f"ask for {ids + 1} identities"))
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError(describe("seed", "write_dataset", "an int >= 0", seed))
     if variant is not None and variant not in VARIANTS[layout]:

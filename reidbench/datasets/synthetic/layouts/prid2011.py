@@ -29,6 +29,8 @@ from reidbench.datasets.synthetic.matfiles import write_mat_v5
 from reidbench.datasets.synthetic.tracklets import make_world, sample_length
 
 MIN_IDS = 4
+# The shipped splits are 50/50 test/train, so the listed persons must be even in number.
+EVEN_IDS = True
 #: Frames in each camera that a person needs to be indexed by ``train_test_splits_prid.mat``.
 MAT_MIN_FRAMES = 27
 
