@@ -141,6 +141,12 @@ def versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "numpy": numpy.__version__,
            "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
            "reidbench": getattr(reidbench, "__version__", "?")}
+    try:  # reidbench's compiled kernel
+        import numba
+
+        out["numba"] = numba.__version__
+    except ImportError:
+        out["numba"] = "not installed"
     st = status()
     for key in ("fastreid", "torchreid", "cython"):
         if key in st:
