@@ -26,6 +26,13 @@ class DenseILAdapter(TrainableAdapter):
         num_classes: Training identities (0 when only evaluating).
         backbone: ``"resnet50"`` (paper) or ``"small"`` (CPU).
         **options: Any field of :class:`~baselines.denseil.model.DenseILConfig`.
+
+    Decoder width and heads: unless ``dim``/``heads`` are given, ``dim`` is the encoder's conv5_x
+    width and ``heads`` is 8, fewer when a head would be narrower than 32
+    (:func:`~baselines.denseil.model.decoder_width`). ResNet-50 keeps the spec's placeholder
+    ``d = 2048``, 8 heads ([D], "keeps the CNN width"); the CPU ``small`` backbone gets ``d = 128``,
+    4 heads (reidbench choice, by the same rule), ``resnet18`` 512 and 8. Explicit values win. The
+    resolved values are in :attr:`config`, so a checkpoint rebuilds the same architecture.
     """
 
     card = AdapterCard(
@@ -41,6 +48,11 @@ class DenseILAdapter(TrainableAdapter):
             "frames": "8 by restricted random sampling (supplement 2.1)",
             "encoder": "pre-trained, then fixed while the DI decoder trains (supplement 2.1)",
             "decoder": "self-attention + Dense Attention per block (supplement Fig. 1c)",
+            "decoder width": "d = the encoder's conv5_x width unless set: 2048 for ResNet-50 "
+                             "(spec placeholder [D], keeps the CNN width), 128 for the CPU "
+                             "'small' backbone (reidbench choice, same rule)",
+            "heads": "8 unless set ([D]); fewer (4, 2, 1) when a head would be narrower than 32 "
+                     "(reidbench choice: 4 for d = 128)",
             "STEP-Emb": "added to each partitioned input feature by summation (supplement 2.1)",
             "head": "spatio-temporal average, BatchNorm, linear classifier (supplement 2.1)",
             "losses": "triplet on post-BN features, CE on classifier output (supplement 2.1)",
@@ -50,7 +62,8 @@ class DenseILAdapter(TrainableAdapter):
         },
         notes="Every structural number is ours ([D]): taps conv3_x/conv4_x/conv5_x (layer2-4), "
               "X_0 = PPool(conv5_x); PPool = horizontal pyramid of 1, 2, 4, 8 average-pooled "
-              "strips per map, Linear(C->d) + LayerNorm per scale; d = 2048, 8 heads, 2 DI "
+              "strips per map, Linear(C->d) + LayerNorm per scale; d = conv5_x width (2048 "
+              "for ResNet-50, 128 for 'small') and 8 heads (4 for d = 128) unless set; 2 DI "
               "blocks; Dense Attention keys/values = [X_0 .. X_{l-1}, PPool(conv4_x), "
               "PPool(conv3_x)]; post-LN residuals, FFN 4d GELU, dropout 0.1; STEP-Emb = learned "
               "(scale, strip) table + learned frame table, summed and added to tokens "

@@ -14,11 +14,13 @@ No code for DenseIL exists anywhere; this is built from the supplement (section 
   classifier. The batch triplet loss is on the post-BatchNorm feature and the cross-entropy on the
   classifier output (supplement); retrieval uses the post-BatchNorm feature with cosine distance.
 
-Choices the supplement leaves open (also on the adapter card): ``d = 2048``, 8 heads, 2 DI blocks,
-pyramid ``(1, 2, 4, 8)``, dropout 0.1, FFN ``4d`` with GELU, post-LN; STEP-Emb learned and added to
-the tokens; triplet margin 0.3 (hard), label smoothing 0.1, weights 1:1; the BatchNorm's bias is
-frozen at zero and the classifier has no bias (the shared BNNeck); at test time RRS-test clips of 8
-frames (the frames the temporal embedding was trained on).
+Choices the supplement leaves open (also on the adapter card): the decoder width ``d`` and the head
+count (see :func:`decoder_width`: by default ``d`` = the encoder's conv5_x width, 2048 for ResNet-50
+and 128 for the CPU ``small`` backbone; 8 heads, fewer when a head would be narrower than 32), 2 DI
+blocks, pyramid ``(1, 2, 4, 8)``, dropout 0.1, FFN ``4d`` with GELU, post-LN; STEP-Emb learned and
+added to the tokens; triplet margin 0.3 (hard), label smoothing 0.1, weights 1:1; the BatchNorm's
+bias is frozen at zero and the classifier has no bias (the shared BNNeck); at test time RRS-test
+clips of 8 frames (the frames the temporal embedding was trained on).
 """
 
 from __future__ import annotations
@@ -28,21 +30,72 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from baselines.common import BNNeck, build_backbone
+from baselines.common import BACKBONE_INFO, BNNeck, backbone_names, build_backbone
 from baselines.denseil.decoder import DIDecoder
 from reidbench.errors import InputError, describe
+from reidbench.registry import suggest
 
-__all__ = ["DenseILConfig", "DenseIL"]
+__all__ = ["DenseILConfig", "DenseIL", "decoder_width"]
+
+MAX_HEADS = 8  # [D] the paper-size default head count
+MIN_HEAD_WIDTH = 32  # reidbench choice: fewer heads rather than heads narrower than this
+
+
+def decoder_width(backbone: str, dim: int | None = None, heads: int | None = None
+                  ) -> tuple[int, int]:
+    """Resolve the decoder width ``d`` and head count; explicit values win.
+
+    ``d`` defaults to the encoder's conv5_x width (the spec's placeholder ``d = 2048`` "keeps the
+    CNN width" of ResNet-50): 2048 for ``resnet50``/``se_resnet50``, 512 for ``resnet18`` and 128
+    for ``small``. ``heads`` defaults to the largest of 8, 4, 2, 1 that divides ``d`` and leaves
+    each head at least 32 wide (8 for ``d >= 256``; 4 for the small backbone's 128).
+
+    Args:
+        backbone: Encoder name (see :func:`baselines.common.backbone_names`).
+        dim: Explicit decoder width, or None for the default.
+        heads: Explicit head count, or None for the default.
+
+    Returns:
+        ``(dim, heads)``.
+
+    Raises:
+        InputError: For an unknown backbone, a non-positive ``dim``/``heads`` or ``heads`` that
+            does not divide ``dim``.
+
+    Example:
+        >>> decoder_width("small"), decoder_width("resnet50"), decoder_width("small", dim=96)
+        ((128, 4), (2048, 8), (96, 2))
+    """
+    if backbone not in BACKBONE_INFO:
+        raise InputError(describe("backbone", "DenseIL config", f"one of {backbone_names()}",
+                                  repr(backbone), suggest(str(backbone), backbone_names())))
+    for name, value in (("dim", dim), ("heads", heads)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise InputError(describe(name, "DenseIL config", "a positive integer or None "
+                                      "(default from the backbone)", repr(value), ""))
+    d = BACKBONE_INFO[backbone].stage_channels[4] if dim is None else dim
+    if heads is None:
+        heads = next(h for h in (MAX_HEADS, 4, 2, 1)
+                     if h == 1 or (d % h == 0 and d // h >= MIN_HEAD_WIDTH))
+    if d % heads:
+        raise InputError(describe("heads", "DenseIL config", f"a divisor of dim={d}", heads,
+                                  "choose heads that divide dim, or leave heads unset"))
+    return d, heads
 
 
 @dataclass(frozen=True)
 class DenseILConfig:
-    """DenseIL hyper-parameters (sources inline; [D] = our choice, the paper is silent)."""
+    """DenseIL hyper-parameters (sources inline; [D] = our choice, the paper is silent).
+
+    ``dim`` and ``heads`` left as None are resolved by :func:`decoder_width` when the config is
+    built, so :meth:`to_dict` (what checkpoints store) always holds the actual values.
+    """
 
     backbone: str = "resnet50"  # supplement Table 2: Res50; "small" for CPU runs
     seq_len: int = 8  # supplement 2.1: 8 frames by RRS
-    dim: int = 2048  # [D] decoder width d (keeps the CNN width)
-    heads: int = 8  # [D]
+    dim: int | None = None  # [D] decoder width d; None: the encoder's conv5_x width (decoder_width)
+    heads: int | None = None  # [D] 8; None: 8, fewer if a head would be < 32 wide (decoder_width)
     layers: int = 2  # [D] DI blocks
     granularities: tuple[int, ...] = (1, 2, 4, 8)  # [D] PPool horizontal pyramid
     taps: tuple[int, ...] = (4, 3, 2)  # [D] layer4, layer3, layer2 (deepest first)
@@ -56,6 +109,9 @@ class DenseILConfig:
     label_smoothing: float = 0.1  # [D]
 
     def __post_init__(self) -> None:
+        dim, heads = decoder_width(self.backbone, self.dim, self.heads)
+        object.__setattr__(self, "dim", dim)  # resolved: checkpoints store the actual width
+        object.__setattr__(self, "heads", heads)
         object.__setattr__(self, "granularities", tuple(int(g) for g in self.granularities))
         object.__setattr__(self, "taps", tuple(int(t) for t in self.taps))
         if self.stage not in ("decoder", "encoder"):
