@@ -136,7 +136,7 @@ def count_negatives(
         return _kernel.count_negatives_compiled(chunk, gallery, prow, pval, n_pos, row_s, col_s)
     # numpy plan; one reduction finds non-finite rows (NaN and inf propagate into the sums)
     with np.errstate(over="ignore", invalid="ignore"):
-        finite = bool(np.isfinite(np.add.reduce(chunk, axis=1)).all())
+        finite = _kernel.rows_finite(chunk, np.add.reduce(chunk, axis=1))
     n_rows, n_gal = chunk.shape
     n_p = prow.shape[0]
     before = np.zeros(n_p, dtype=np.int64)

@@ -5,9 +5,9 @@ Part of the shared core (:mod:`reidbench.metrics._ranks`). The numpy plan of
 sort, a copy); this kernel (numba, compiled on first use and cached on disk) reads each row from
 memory once and does the rest while the row is in cache:
 
-1. copy the row into a scratch row, checking finiteness and counting the items before the
-   farthest positive on the way; then set every item that is not a valid negative (same pid as
-   the query, or a junk pid) to +inf, taking it out of those counts;
+1. copy the row into a scratch row, summing it (the finiteness check) and counting the items
+   before the farthest positive on the way; then set every item that is not a valid negative
+   (same pid as the query, or a junk pid) to +inf, taking it out of those counts;
 2. count the next farthest positives directly (a branch-free compare-and-count pass each) while
    a positive's candidate set is large (an outlier positive);
 3. bin the few candidates left (valid negatives at or below the nearest positives that remain) by
@@ -44,6 +44,10 @@ AVAILABLE = numba is not None
 # candidates (~30 cycles each): the break-even is near one candidate in 50.
 _DIRECT_RATIO = 64
 _DIRECT_MIN = 16
+# The (one, zero) whose sums count items, per distance dtype (see _count_rows); float32 sums of
+# 0/1 are exact below 2**24, so float32 rows at least that long are counted in float64.
+_ACCUMULATOR = {np.float64: (np.int64(1), np.int64(0)), np.float32: (np.float32(1), np.float32(0))}
+_FLOAT32_EXACT = 1 << 24
 # Items per block of the candidate scan; a block without a candidate is skipped after one
 # vectorised test (a compile-time trip count, so the test is unrolled; 64 beat 32 and 128).
 _BLOCK = 64
@@ -51,16 +55,24 @@ _BLOCK = 64
 
 def _count_rows(chunk: np.ndarray, pval: np.ndarray, pos_start: np.ndarray,
                 same_start: np.ndarray, same_col: np.ndarray, junk_cols: np.ndarray,
-                before: np.ndarray, through: np.ndarray, limit: int,
-                max_pos: int) -> int:  # pragma: no cover
-    """Numba kernel (see the module docstring); returns 1 if the chunk has a non-finite value.
+                before: np.ndarray, through: np.ndarray, row_sums: np.ndarray, limit: int,
+                max_pos: int, one: Any, zero: Any) -> None:  # pragma: no cover
+    """Numba kernel (see the module docstring).
 
     ``pval[pos_start[r]:pos_start[r + 1]]`` are row ``r``'s positive distances, ascending (at
     most ``max_pos``); ``same_col[same_start[r]:same_start[r + 1]]`` the gallery items with the
-    query's pid.
+    query's pid. ``row_sums[r]`` receives the sum of row ``r`` (not finite if the row holds a
+    NaN or an infinity, or overflows).
+
+    Counts are sums of ``one``/``zero``, whose type the caller picks per dtype: int64 for
+    float64 rows; float32 for float32 rows, so a vector of float32 comparisons is not widened to
+    int64 lanes (2x faster; exact below 2**24 items per row, the caller upcasts longer rows).
+    Compiled with ``reassoc`` so such sums vectorise; no flag lets the compiler assume finite
+    values, so NaN and inf still propagate into ``row_sums`` and compare as IEEE says.
     """
     n_rows, n_gal = chunk.shape
     inf = np.inf
+    fzero = np.zeros(1, chunk.dtype)[0]  # of the chunk's type: no widening to float64
     w = np.empty(n_gal, chunk.dtype)
     # per-row scratch, allocated once: distinct positive values (padded to a power of two with
     # +inf for the binary search), each positive's distinct index, counts and bins
@@ -73,17 +85,15 @@ def _count_rows(chunk: np.ndarray, pval: np.ndarray, pos_start: np.ndarray,
     le_u = np.empty(width, np.int64)
     bin_lt = np.empty(width + 1, np.int64)
     bin_le = np.empty(width + 1, np.int64)
-    bad = False
     for r in range(n_rows):
         row = chunk[r]
         a = pos_start[r]
         m = pos_start[r + 1] - a
         if m == 0:  # no positive: only the finiteness check
-            flag = False
+            total = fzero
             for j in range(n_gal):
-                x = row[j]
-                flag |= (x - x) != 0  # NaN for NaN and +-inf
-            bad |= flag
+                total += row[j]
+            row_sums[r] = total
             continue
         n_u = 0
         for i in range(m):
@@ -94,16 +104,18 @@ def _count_rows(chunk: np.ndarray, pval: np.ndarray, pos_start: np.ndarray,
             uid[i] = n_u - 1
         # 1. copy, check, and count against the farthest positive, all in the one read of the row
         v = u[n_u - 1]
-        lt = 0
-        le = 0
-        flag = False
+        total = fzero
+        lt_f = zero
+        le_f = zero
         for j in range(n_gal):
             x = row[j]
             w[j] = x
-            flag |= (x - x) != 0
-            lt += x < v
-            le += x <= v
-        bad |= flag
+            total += x
+            lt_f += one if x < v else zero
+            le_f += one if x <= v else zero
+        row_sums[r] = total
+        lt = int(lt_f)
+        le = int(le_f)
         # mask the items that are not valid negatives, taking them out of those counts
         for k in range(same_start[r], same_start[r + 1]):
             c = same_col[k]
@@ -122,12 +134,14 @@ def _count_rows(chunk: np.ndarray, pval: np.ndarray, pos_start: np.ndarray,
         k = n_u - 1
         while k > 0 and le > limit:
             v = u[k - 1]
-            lt = 0
-            le = 0
+            lt_f = zero
+            le_f = zero
             for j in range(n_gal):
                 x = w[j]
-                lt += x < v
-                le += x <= v
+                lt_f += one if x < v else zero
+                le_f += one if x <= v else zero
+            lt = int(lt_f)
+            le = int(le_f)
             lt_u[k - 1] = lt
             le_u[k - 1] = le
             k -= 1
@@ -144,10 +158,10 @@ def _count_rows(chunk: np.ndarray, pval: np.ndarray, pos_start: np.ndarray,
                 b1 = min(b0 + _BLOCK, n_gal)
                 if b1 - b0 == _BLOCK:  # a whole block: one branch-free (vectorised) test first
                     block = w[b0:b1]
-                    hits = 0
+                    hits = zero
                     for jj in range(_BLOCK):
-                        hits += block[jj] <= t
-                    if hits == 0:
+                        hits += one if block[jj] <= t else zero
+                    if hits == zero:
                         continue
                 for j in range(b0, b1):
                     x = w[j]
@@ -175,7 +189,6 @@ def _count_rows(chunk: np.ndarray, pval: np.ndarray, pos_start: np.ndarray,
         for i in range(m):
             before[a + i] = lt_u[uid[i]]
             through[a + i] = le_u[uid[i]]
-    return 1 if bad else 0
 
 
 _compiled: Any = None
@@ -185,7 +198,8 @@ def _kernel() -> Any:
     """The compiled kernel (compiled on first call per dtype, cached on disk by numba)."""
     global _compiled
     if _compiled is None:
-        _compiled = numba.njit(nogil=True, cache=True, boundscheck=False)(_count_rows)
+        _compiled = numba.njit(nogil=True, cache=True, boundscheck=False,
+                               fastmath={"reassoc", "nsz"})(_count_rows)
     return _compiled
 
 
@@ -214,15 +228,29 @@ def count_negatives_compiled(
         holds a NaN or an infinity (the counts are then meaningless).
     """
     n_rows, n_gal = chunk.shape
+    if chunk.dtype == np.float32 and n_gal >= _FLOAT32_EXACT:
+        chunk = chunk.astype(np.float64)  # exact; float32 sums of 0/1 are exact below 2**24
     pos_start = np.zeros(n_rows + 1, dtype=np.int64)
     np.cumsum(n_pos, out=pos_start[1:])
     same_start = np.zeros(n_rows + 1, dtype=np.int64)
     np.cumsum(np.bincount(row_s, minlength=n_rows), out=same_start[1:])
     before = np.empty(prow.shape[0], dtype=np.int64)
     through = np.empty(prow.shape[0], dtype=np.int64)
+    row_sums = np.empty(n_rows, dtype=chunk.dtype)
     limit = max(n_gal // _DIRECT_RATIO, _DIRECT_MIN)
-    bad = _kernel()(chunk, np.ascontiguousarray(pval, dtype=chunk.dtype), pos_start, same_start,
-                    np.ascontiguousarray(col_s, dtype=np.int64),
-                    np.ascontiguousarray(gallery.junk_cols, dtype=np.int64), before, through,
-                    limit, int(n_pos.max(initial=0)))
-    return before, through, not bad
+    with np.errstate(over="ignore", invalid="ignore"):
+        _kernel()(chunk, np.ascontiguousarray(pval, dtype=chunk.dtype), pos_start, same_start,
+                  np.ascontiguousarray(col_s, dtype=np.int64),
+                  np.ascontiguousarray(gallery.junk_cols, dtype=np.int64), before, through,
+                  row_sums, limit, int(n_pos.max(initial=0)), *_ACCUMULATOR[chunk.dtype.type])
+    return before, through, rows_finite(chunk, row_sums)
+
+
+def rows_finite(chunk: np.ndarray, row_sums: np.ndarray) -> bool:
+    """Whether every value of ``chunk`` is finite, given its row sums.
+
+    A NaN or infinity makes its row's sum non-finite; a sum can also overflow to inf with finite
+    values, so only the rows whose sum is not finite are checked value by value.
+    """
+    bad = np.flatnonzero(~np.isfinite(row_sums))
+    return bad.size == 0 or bool(np.isfinite(chunk[bad]).all())

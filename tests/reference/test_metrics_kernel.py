@@ -84,3 +84,29 @@ def test_non_finite_in_a_row_without_positives_is_still_found():
     d[2, 5] = np.nan
     with pytest.raises(InputError, match=r"at \(2, 5\)"):
         rank_metrics(d, qp, gp, np.zeros(3, int), np.ones(200, int), path="compiled")
+
+
+@pytest.mark.parametrize("path", ["compiled", "numpy"])
+@pytest.mark.parametrize("dtype, huge", [(np.float64, 1e308), (np.float32, 3e38)])
+def test_finite_rows_whose_sum_overflows_are_ranked_not_refused(path, dtype, huge):
+    rng = np.random.default_rng(5)
+    args = list(wide_problem(rng))
+    d = args[0].astype(dtype)
+    d[:, ::7] = dtype(huge)  # every row's sum overflows to inf, yet every value is finite
+    args[0] = d
+    ref = reference_metrics(*args, max_rank=20)
+    got = rank_metrics(*args, max_rank=20, path=path)
+    np.testing.assert_allclose(got.ap, ref["ap"], rtol=0, atol=1e-12)
+    assert np.array_equal(got.first_rank, ref["first_rank"])
+
+
+def test_long_float32_rows_are_counted_exactly_in_float64(monkeypatch):
+    # float32 0/1 sums are exact below 2**24 items; longer rows are upcast (shrunk here to 64)
+    monkeypatch.setattr(_kernel, "_FLOAT32_EXACT", 64)
+    rng = np.random.default_rng(6)
+    for _ in range(10):
+        args = wide_problem(rng)
+        args = (args[0].astype(np.float32),) + args[1:]
+        ref = reference_metrics(*args, max_rank=20)
+        got = rank_metrics(*args, max_rank=20, path="compiled")
+        np.testing.assert_allclose(got.ap, ref["ap"], rtol=0, atol=1e-12)
