@@ -15,7 +15,7 @@ CASES = {
     "stan": ({}, 40),
     "stmn": ({}, 20),
     "cosam": ({"input_size": SIZE}, 20),
-    "denseil": ({"dim": 128, "heads": 4, "layers": 1, "freeze_encoder": False}, 20),
+    "denseil": ({"layers": 1, "freeze_encoder": False}, 20),  # small: d = 128, 4 heads
     # READ: the supplement's Table S1 variant (video frames through the image network), one query
     # frame per training clip (the test-time setting). With a separate non-local video network the
     # pair loss sits at the class prior for 50-100 iterations from scratch (see baselines/read).
