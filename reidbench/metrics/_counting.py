@@ -124,17 +124,16 @@ def count_negatives(
     Returns ``(before, through, finite)``; ``finite`` is False when the chunk holds a NaN or an
     infinity (the counts are then meaningless and the caller reports the bad cell).
 
-    ``auto``/``compiled`` use the compiled kernel. The numpy plan, per row (see
-    :func:`_plan_rows`): a dense row is copied with every invalid item set to +inf
-    and sorted; otherwise its farthest ``peel`` positives are counted by comparing them with a
-    copy of the row, and the rest by a binary search among the row's candidate negatives
-    (valid, ``d <= t``), gathered into one sorted segment per row.
+    This is the numpy plan (``path`` other than ``auto``/``compiled``, which use
+    :mod:`reidbench.metrics._kernel` instead), per row (see :func:`_plan_rows`): a dense row is
+    copied with every invalid item set to +inf and sorted; otherwise its farthest ``peel``
+    positives are counted by comparing them with a copy of the row, and the rest by a binary
+    search among the row's candidate negatives (valid, ``d <= t``), gathered into one sorted
+    segment per row.
     """
     from reidbench.metrics import _kernel
 
-    if path == "compiled" or (path == "auto" and _kernel.AVAILABLE):
-        return _kernel.count_negatives_compiled(chunk, gallery, prow, pval, n_pos, row_s, col_s)
-    # numpy plan; one reduction finds non-finite rows (NaN and inf propagate into the sums)
+    # one reduction finds non-finite rows (NaN and inf propagate into the sums)
     with np.errstate(over="ignore", invalid="ignore"):
         finite = _kernel.rows_finite(chunk, np.add.reduce(chunk, axis=1))
     n_rows, n_gal = chunk.shape

@@ -48,21 +48,24 @@ _DIRECT_MIN = 16
 # 0/1 are exact below 2**24, so float32 rows at least that long are counted in float64.
 _ACCUMULATOR = {np.float64: (np.int64(1), np.int64(0)), np.float32: (np.float32(1), np.float32(0))}
 _FLOAT32_EXACT = 1 << 24
+# Positives per row up to which they are sorted by insertion (a stable merge sort beyond).
+_INSERTION_MAX = 32
 # Items per block of the candidate scan; a block without a candidate is skipped after one
 # vectorised test (a compile-time trip count, so the test is unrolled; 64 beat 32 and 128).
 _BLOCK = 64
 
 
-def _count_rows(chunk: np.ndarray, pval: np.ndarray, pos_start: np.ndarray,
+def _count_rows(chunk: np.ndarray, pcol: np.ndarray, pval: np.ndarray, pos_start: np.ndarray,
                 same_start: np.ndarray, same_col: np.ndarray, junk_cols: np.ndarray,
                 before: np.ndarray, through: np.ndarray, row_sums: np.ndarray, limit: int,
                 max_pos: int, one: Any, zero: Any) -> None:  # pragma: no cover
     """Numba kernel (see the module docstring).
 
-    ``pval[pos_start[r]:pos_start[r + 1]]`` are row ``r``'s positive distances, ascending (at
-    most ``max_pos``); ``same_col[same_start[r]:same_start[r + 1]]`` the gallery items with the
-    query's pid. ``row_sums[r]`` receives the sum of row ``r`` (not finite if the row holds a
-    NaN or an infinity, or overflows).
+    ``pcol[pos_start[r]:pos_start[r + 1]]`` are row ``r``'s positives (at most ``max_pos``),
+    ascending; the kernel re-orders them by (distance, gallery index) in place and writes their
+    distances to ``pval``. ``same_col[same_start[r]:same_start[r + 1]]`` are the gallery items
+    with the query's pid. ``row_sums[r]`` receives the sum of row ``r`` (not finite if the row
+    holds a NaN or an infinity, or overflows).
 
     Counts are sums of ``one``/``zero``, whose type the caller picks per dtype: int64 for
     float64 rows; float32 for float32 rows, so a vector of float32 comparisons is not widened to
@@ -95,6 +98,28 @@ def _count_rows(chunk: np.ndarray, pval: np.ndarray, pos_start: np.ndarray,
                 total += row[j]
             row_sums[r] = total
             continue
+        # the row's positives by (distance, gallery index): their gallery indices come
+        # ascending, so a stable sort by distance (insertion sort for the usual few)
+        if m <= _INSERTION_MAX:
+            for i in range(m):
+                c = pcol[a + i]
+                v = row[c]
+                h = i
+                while h > 0 and pval[a + h - 1] > v:
+                    pval[a + h] = pval[a + h - 1]
+                    pcol[a + h] = pcol[a + h - 1]
+                    h -= 1
+                pval[a + h] = v
+                pcol[a + h] = c
+        else:
+            cols = pcol[a:a + m].copy()
+            vals = np.empty(m, chunk.dtype)
+            for i in range(m):
+                vals[i] = row[cols[i]]
+            order = np.argsort(vals, kind="mergesort")
+            for i in range(m):
+                pval[a + i] = vals[order[i]]
+                pcol[a + i] = cols[order[i]]
         n_u = 0
         for i in range(m):
             v = pval[a + i]
@@ -206,26 +231,27 @@ def _kernel() -> Any:
 def count_negatives_compiled(
     chunk: np.ndarray,
     gallery: GalleryIndex,
-    prow: np.ndarray,
-    pval: np.ndarray,
+    pcol: np.ndarray,
     n_pos: np.ndarray,
     row_s: np.ndarray,
     col_s: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Valid negatives strictly before / at or before each positive, and the chunk's finiteness.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Sort each row's positives, count the valid negatives before them, check finiteness.
 
     Args:
         chunk: ``(C, G)`` C-contiguous float32 or float64 distances.
         gallery: The gallery labels.
-        prow: Query row of each positive, ascending (positives sorted by row, then distance).
-        pval: Distance of each positive.
+        pcol: Gallery index of each positive, grouped by query row (rows ascending) and
+            ascending within a row.
         n_pos: ``(C,)`` positives per row.
         row_s: Query row of each same-pid gallery item (ascending).
         col_s: Gallery index of each same-pid gallery item.
 
     Returns:
-        ``(before, through, finite)``: int64 counts per positive; ``finite`` is False if the chunk
-        holds a NaN or an infinity (the counts are then meaningless).
+        ``(pcol, pval, before, through, finite)``: the positives re-ordered by (row, distance,
+        gallery index), their distances, the int64 counts of valid negatives strictly before /
+        at or before each; ``finite`` is False if the chunk holds a NaN or an infinity (the rest
+        is then meaningless).
     """
     n_rows, n_gal = chunk.shape
     if chunk.dtype == np.float32 and n_gal >= _FLOAT32_EXACT:
@@ -234,16 +260,18 @@ def count_negatives_compiled(
     np.cumsum(n_pos, out=pos_start[1:])
     same_start = np.zeros(n_rows + 1, dtype=np.int64)
     np.cumsum(np.bincount(row_s, minlength=n_rows), out=same_start[1:])
-    before = np.empty(prow.shape[0], dtype=np.int64)
-    through = np.empty(prow.shape[0], dtype=np.int64)
+    pcol = np.array(pcol, dtype=np.int64)  # sorted in place by the kernel
+    pval = np.empty(pcol.shape[0], dtype=chunk.dtype)
+    before = np.empty(pcol.shape[0], dtype=np.int64)
+    through = np.empty(pcol.shape[0], dtype=np.int64)
     row_sums = np.empty(n_rows, dtype=chunk.dtype)
     limit = max(n_gal // _DIRECT_RATIO, _DIRECT_MIN)
     with np.errstate(over="ignore", invalid="ignore"):
-        _kernel()(chunk, np.ascontiguousarray(pval, dtype=chunk.dtype), pos_start, same_start,
+        _kernel()(chunk, pcol, pval, pos_start, same_start,
                   np.ascontiguousarray(col_s, dtype=np.int64),
                   np.ascontiguousarray(gallery.junk_cols, dtype=np.int64), before, through,
                   row_sums, limit, int(n_pos.max(initial=0)), *_ACCUMULATOR[chunk.dtype.type])
-    return before, through, rows_finite(chunk, row_sums)
+    return pcol, pval, before, through, rows_finite(chunk, row_sums)
 
 
 def rows_finite(chunk: np.ndarray, row_sums: np.ndarray) -> bool:

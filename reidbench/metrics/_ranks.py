@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reidbench.metrics import _kernel
 from reidbench.metrics._counting import PATHS, Workspace, count_negatives
 
 __all__ = ["GalleryIndex", "PositiveRanks", "positive_ranks", "TIE_POLICIES", "PATHS",
@@ -174,13 +175,21 @@ def positive_ranks(
     n_same = np.bincount(row_s, minlength=n_rows)
     is_pos = (gallery.camids[col_s] != qcamids[row_s]) & ~gallery.junk[col_s]
     prow, pcol = row_s[is_pos], col_s[is_pos]
-    pval = chunk[prow, pcol]
-    order = np.lexsort((pcol, pval, prow))
-    prow, pcol, pval = prow[order], pcol[order], pval[order]
-
     n_pos = np.bincount(prow, minlength=n_rows)
     ends = np.cumsum(n_pos)
     starts = ends - n_pos
+    ws = workspace if workspace is not None else Workspace()
+    if path == "compiled" or (path == "auto" and _kernel.AVAILABLE):
+        # the kernel sorts each row's positives by (distance, index) as it counts
+        pcol, pval, neg_before, neg_through, finite = _kernel.count_negatives_compiled(
+            chunk, gallery, pcol, n_pos, row_s, col_s)
+    else:
+        pval = chunk[prow, pcol]
+        order = np.lexsort((pcol, pval, prow))
+        prow, pcol, pval = prow[order], pcol[order], pval[order]
+        neg_before, neg_through, finite = count_negatives(
+            chunk, gallery, prow, pval, n_pos, ends, row_s, col_s, path, ws)
+
     n_p = prow.shape[0]
     new = np.ones(n_p, dtype=bool)
     if n_p > 1:
@@ -192,10 +201,6 @@ def positive_ranks(
     pos_before = gstart[gid] - starts[prow]
     pos_through = gend[gid] - starts[prow]
     index += 1
-
-    ws = workspace if workspace is not None else Workspace()
-    neg_before, neg_through, finite = count_negatives(
-        chunk, gallery, prow, pval, n_pos, ends, row_s, col_s, path, ws)
     if not finite:
         return PositiveRanks(prow, pcol, index, index, pos_before, pos_through, neg_before,
                              neg_through, n_pos, n_same, finite=False)
