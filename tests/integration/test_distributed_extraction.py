@@ -50,8 +50,9 @@ def test_two_gloo_processes_match_one(tmp_path):
     single = subprocess.run([sys.executable, str(script), root, str(tmp_path / "one.npy")],
                             capture_output=True, text=True, timeout=300)
     assert single.returncode == 0, single.stderr[-2000:]
-    multi = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                            "--master_port", "29517", str(script), root,
+    # --standalone: a local rendezvous on a free port (a fixed port clashes with a parallel run)
+    multi = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                            "--nproc_per_node", "2", str(script), root,
                             str(tmp_path / "two.npy")],
                            capture_output=True, text=True, timeout=300,
                            env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
