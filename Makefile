@@ -23,6 +23,7 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/reidbench demo
 
 test: $(VENV)/.installed
+	$(VENV)/bin/ruff check reidbench baselines tests benchmarks
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.bench-installed

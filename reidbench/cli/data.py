@@ -22,7 +22,8 @@ def synth(
     clean: bool = typer.Option(False, "--clean", help="Switch every nuisance off first."),
     knob: list[str] = typer.Option(  # noqa: B008 - typer idiom; knob is never mutated
         [], "--knob", help="A difficulty knob NAME=VALUE (repeatable), e.g. occlusion_prob=0.5."),
-    variant: str = typer.Option(None, "--variant", help="mars: float64; dukev: old_names; prid2011: mat_splits."),
+    variant: str = typer.Option(None, "--variant",
+                                help="mars: float64; dukev: old_names; prid2011: mat_splits."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
