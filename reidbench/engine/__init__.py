@@ -5,7 +5,7 @@ from __future__ import annotations
 from reidbench.engine.evalset import EvalItem, EvalSet, build_evalset, dataset_fingerprint
 from reidbench.engine.evaluate import evaluate
 from reidbench.engine.results import RESULT_SCHEMA, EvalResult, SplitScores, read_result
-from reidbench.engine.sources import AdapterSource, FeaturesSource
+from reidbench.engine.sources import AdapterSource, FeaturesSource, check_features_for_protocol
 
 __all__ = [
     "AdapterSource",
@@ -16,6 +16,7 @@ __all__ = [
     "RESULT_SCHEMA",
     "SplitScores",
     "build_evalset",
+    "check_features_for_protocol",
     "dataset_fingerprint",
     "evaluate",
     "read_result",

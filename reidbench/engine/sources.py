@@ -7,15 +7,15 @@ holding one file per split (``<dir>/<split>.npz`` / ``<dir>/<split>.safetensors`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from reidbench.engine.evalset import EvalSet
-from reidbench.errors import ProtocolError, describe
+from reidbench.engine.evalset import EvalSet, build_evalset
+from reidbench.errors import ProtocolError, ReidbenchError, describe
 from reidbench.protocols import Procedure, Protocol
 
 __all__ = ["SplitInputs", "FeaturesSource", "AdapterSource", "resolve_split_path"]
@@ -92,6 +92,34 @@ class FeaturesSource:
         return SplitInputs(compute_distance(qf, gf, metric=procedure.distance), qf, gf,
                            {"kind": "features", "path": str(path), "sha256": ff.sha256,
                             "dim": int(ff.features.shape[1])})
+
+
+def check_features_for_protocol(path: str, protocol: Protocol, dataset: Any,
+                                splits: Sequence[str] | None = None) -> list[str]:
+    """What :class:`FeaturesSource` would refuse in a features file, without evaluating.
+
+    Args:
+        path: The ``.npz`` (or, for multi-split protocols, a ``{split}`` template or a directory
+            of ``<split>.npz`` files).
+        protocol: The protocol the features are for.
+        dataset: The parsed dataset copy (:func:`reidbench.datasets.load`).
+        splits: The splits to check (default: all of the protocol's).
+
+    Returns:
+        One message per split with a problem (unreadable file, bad arrays, missing, extra or
+        duplicate ids), each starting with the split name; empty if the file would be accepted.
+    """
+    from reidbench.adapters import load_features_file
+
+    problems = []
+    for split in splits or list(protocol.evaluation.splits):
+        try:
+            resolved = resolve_split_path(path, split, protocol, (".npz",))
+            load_features_file(resolved).check_ids(
+                build_evalset(dataset, protocol, split).ids(), protocol.id)
+        except ReidbenchError as exc:
+            problems.append(f"{split}: {exc}")
+    return problems
 
 
 class AdapterSource:

@@ -179,3 +179,27 @@ def test_missing_dataset_file_is_one_clear_error(mars, tmp_path, capsys):
     assert len(err) == 1 and "DukeMTMC-VideoReID root" in err[0]
     with pytest.raises(DataError):
         load("mars", tmp_path)
+
+
+def test_validate_checks_a_features_file_against_a_protocol(mars, ilids, tmp_path, capsys):
+    ids = _write_features(tmp_path / "ok.npz", "mars/v2v@1", mars)
+    assert main(["validate", str(tmp_path / "ok.npz"), "--protocol", "mars/v2v@1",
+                 "--data", mars]) == 0
+    z = np.load(tmp_path / "ok.npz")
+    np.savez(tmp_path / "short.npz", ids=z["ids"][1:], features=z["features"][1:])
+    capsys.readouterr()
+    assert main(["validate", str(tmp_path / "short.npz"), "--protocol", "mars/v2v@1",
+                 "--data", mars]) == 2
+    err = capsys.readouterr().err
+    assert "official:" in err and "1 missing" in err and repr(str(ids[0])) in err
+    # a multi-split protocol: one file per split through a template; a split left out is named
+    for split in get_protocol("ilidsvid/v2v@1").evaluation.splits[:-1]:
+        _write_features(tmp_path / f"il-{split}.npz", "ilidsvid/v2v@1", ilids, split=split)
+    assert main(["validate", str(tmp_path / "il-{split}.npz"), "--protocol", "ilidsvid/v2v@1",
+                 "--data", ilids, "--split", "split0"]) == 0
+    capsys.readouterr()
+    assert main(["validate", str(tmp_path / "il-{split}.npz"), "--protocol", "ilidsvid/v2v@1",
+                 "--data", ilids]) == 2
+    err = capsys.readouterr().err
+    assert "split9:" in err and "1 problem(s)" in err
+    assert main(["validate", str(tmp_path / "ok.npz"), "--protocol", "mars/v2v@1"]) == 2
