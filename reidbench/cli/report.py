@@ -99,9 +99,10 @@ def aphist_cmd(
 def cost_cmd(
     result_dirs: list[str] = typer.Argument(..., help="One or more result directories."),  # noqa: B008
     out: str = typer.Option(..., "--out", "-o", help="Output PNG."),
-    cost: str = typer.Option("parameters", "--cost", help="parameters or time (per tracklet)."),
+    cost: str = typer.Option("parameters", "--cost", help="parameters, time (per tracklet) or "
+                             "flops (GFLOPs per clip)."),
 ) -> None:
-    """Plot mAP against model size or time per tracklet (results that record it)."""
+    """Plot mAP against model size, time per tracklet or FLOPs (results that record it)."""
     from reidbench.report._mpl import save_figure
     from reidbench.report.curves import cost_scatter
 

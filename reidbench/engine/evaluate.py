@@ -139,7 +139,7 @@ def _record(proto: Protocol, proc: Procedure, dataset: Any, data_root: str | Pat
     metrics, by_variant = _aggregate(split_scores)
     first_info = next(iter(split_info.values()))
     adapter = {k: first_info.get(k) for k in ("name", "card", "checkpoint_sha256",
-                                               "checkpoint_meta", "n_parameters")
+                                               "checkpoint_meta", "n_parameters", "cost")
                } if source.kind == "adapter" else None
     return {
         "schema": RESULT_SCHEMA,

@@ -148,6 +148,7 @@ class AdapterSource:
         self.num_workers = num_workers
         self.cache_dir = cache_dir
         self._adapter_cache: dict[str, Any] = {}
+        self._costs: dict[tuple, dict[str, Any]] = {}  # forward GFLOPs, counted once per shape
 
     def adapter(self, split: str, protocol: Protocol) -> Any:
         """Build the adapter for ``split`` and load its checkpoint."""
@@ -190,8 +191,14 @@ class AdapterSource:
                   cache_dir=self.cache_dir, progress=progress)
         qf, q_info = extract_features(adapter, evalset.query, side="query", **kw)
         gf, g_info = extract_features(adapter, evalset.gallery, side="gallery", **kw)
-        info = {"kind": "adapter", **adapter.describe(), "extraction": {"query": q_info,
-                                                                          "gallery": g_info}}
+        # every split's model has the same architecture: its cost depends only on the shapes
+        cost_key = (protocol.evaluation.mode, procedure.seq_len, tuple(procedure.input_size))
+        if cost_key not in self._costs:
+            from reidbench.engine.flops import forward_gflops
+
+            self._costs[cost_key] = forward_gflops(adapter, procedure, protocol.evaluation.mode)
+        info = {"kind": "adapter", **adapter.describe(), "cost": self._costs[cost_key],
+                "extraction": {"query": q_info, "gallery": g_info}}
         if adapter.uses_scorer:
             dist = -score_pairs(adapter, qf, gf, progress=progress)
             return SplitInputs(dist, None, None, info)

@@ -19,7 +19,7 @@ from reidbench.report._mpl import new_figure
 
 __all__ = ["cmc_curve", "ap_values", "ap_histogram", "cost_points", "cost_scatter", "COSTS"]
 
-COSTS = ("parameters", "time")
+COSTS = ("parameters", "time", "flops")
 
 
 def _mixed(results: Sequence[tuple[str, EvalResult]]) -> str:
@@ -100,7 +100,8 @@ def cost_points(results: Sequence[tuple[str, EvalResult]], cost: str = "paramete
     """``{label, mAP (%), cost}`` for the results whose record holds the cost.
 
     ``parameters``: ``source.adapter.n_parameters`` (millions); ``time``: feature-extraction
-    seconds per tracklet (``timings[split].seconds_features`` over queries + gallery items).
+    seconds per tracklet (``timings[split].seconds_features`` over queries + gallery items);
+    ``flops``: ``source.adapter.cost.gflops_per_clip`` (GFLOPs of one clip at batch 1).
 
     Raises:
         InputError: Unknown cost name.
@@ -111,9 +112,13 @@ def cost_points(results: Sequence[tuple[str, EvalResult]], cost: str = "paramete
     for label, res in results:
         rec = res.record
         value: float | None = None
+        adapter = (rec.get("source") or {}).get("adapter") or {}
         if cost == "parameters":
-            n = ((rec.get("source") or {}).get("adapter") or {}).get("n_parameters")
+            n = adapter.get("n_parameters")
             value = float(n) / 1e6 if n else None
+        elif cost == "flops":
+            g = (adapter.get("cost") or {}).get("gflops_per_clip")
+            value = float(g) if g else None
         else:
             secs = sum(float((rec.get("timings") or {}).get(s["split"], {}).get(
                 "seconds_features", 0.0)) for s in rec["splits"])
@@ -134,7 +139,7 @@ def cost_scatter(results: Sequence[tuple[str, EvalResult]], cost: str = "paramet
     pts = cost_points(results, cost)
     if not pts:
         raise InputError(describe(f"cost {cost!r}", "the given results", "a record holding it "
-                                  "(source.adapter.n_parameters or timings)", "none",
+                                  "(source.adapter.n_parameters, .cost or timings)", "none",
                                   "evaluate a model adapter (features files carry no cost)"))
     fig = new_figure(5.0, 3.8)
     ax = fig.add_subplot()
@@ -144,7 +149,8 @@ def cost_scatter(results: Sequence[tuple[str, EvalResult]], cost: str = "paramet
     for p in pts:
         ax.annotate(p["label"], (p["cost"], p["mAP"]), textcoords="offset points", xytext=(4, 4),
                     fontsize=8)
-    ax.set_xlabel("parameters (millions)" if cost == "parameters" else "seconds per tracklet")
+    ax.set_xlabel({"parameters": "parameters (millions)", "time": "seconds per tracklet",
+                   "flops": "GFLOPs per clip (batch 1)"}[cost])
     ax.set_ylabel("mAP (%)")
     ax.set_title("Accuracy vs cost" + _mixed(results))
     return fig

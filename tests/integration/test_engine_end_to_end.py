@@ -169,6 +169,9 @@ def test_adapter_path_extracts_scores_and_caches(mars, tmp_path):
     i2v = evaluate("mars/i2v@1", mars, source, procedure={"input_size": (32, 16), "seq_len": 3},
                    bootstrap=0)
     assert i2v.record["n_queries"] == res.record["n_queries"]
+    # an identity network has no matmul or convolution: 0 FLOPs, counted for clip and image
+    assert i2v.record["source"]["adapter"]["cost"]["gflops_per_image"] == 0.0
+    assert "gflops_per_image" not in res.record["source"]["adapter"]["cost"]
 
 
 def test_missing_dataset_file_is_one_clear_error(mars, tmp_path, capsys):

@@ -49,8 +49,9 @@ def test_cost_scatter(two):
     offsets = fig.axes[0].collections[0].get_offsets()
     assert np.allclose(offsets, [[0.1, 75.0], [0.2, 60.0]])
     assert fig.axes[0].get_xlabel() == "seconds per tracklet"
+    assert cost_points(two, "flops") == []  # neither records a FLOPs count
     with pytest.raises(InputError, match="--cost"):
-        cost_points(two, "flops")
+        cost_points(two, "joules")
 
 
 def test_cost_scatter_without_costs(tmp_path):
