@@ -16,12 +16,13 @@ memory once and does the rest while the row is in cache:
 
 The counts are exact integers, equal to the numpy plan's for every input (tested), and the kernel
 releases the GIL, so chunks can be counted by several threads. numba is a dependency; when it
-cannot be imported (an interpreter it does not support yet), :data:`AVAILABLE` is False and the
-core uses the numpy plan.
+cannot be imported (an interpreter it does not support yet), :func:`available` is False and
+the core uses the numpy plan.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,15 +30,24 @@ import numpy as np
 if TYPE_CHECKING:
     from reidbench.metrics._ranks import GalleryIndex
 
-__all__ = ["AVAILABLE", "count_negatives_compiled"]
+__all__ = ["AVAILABLE", "available", "count_negatives_compiled", "rows_finite"]
 
-try:  # pragma: no cover - exercised by whichever branch the environment has
-    import numba
-except ImportError:  # pragma: no cover
-    numba = None
+#: Whether numba is installed (it is imported, ~0.2 s, only when the kernel is first needed).
+AVAILABLE = importlib.util.find_spec("numba") is not None
+_importable: bool | None = None
 
-#: Whether the compiled kernel can be used.
-AVAILABLE = numba is not None
+
+def available() -> bool:
+    """Whether the compiled kernel can be used: numba is installed and imports."""
+    global _importable
+    if _importable is None:
+        try:
+            import numba  # noqa: F401
+        except ImportError:  # pragma: no cover - a broken or incompatible numba
+            _importable = False
+        else:
+            _importable = AVAILABLE
+    return _importable
 
 # A positive whose candidate set (valid items at or below it) exceeds ``n_gal / _DIRECT_RATIO`` is
 # counted by a direct pass over its row (~0.6 cycles per item in cache) rather than by binning its
@@ -223,6 +233,8 @@ def _kernel() -> Any:
     """The compiled kernel (compiled on first call per dtype, cached on disk by numba)."""
     global _compiled
     if _compiled is None:
+        import numba
+
         _compiled = numba.njit(nogil=True, cache=True, boundscheck=False,
                                fastmath={"reassoc", "nsz"})(_count_rows)
     return _compiled

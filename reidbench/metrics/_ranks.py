@@ -179,7 +179,7 @@ def positive_ranks(
     ends = np.cumsum(n_pos)
     starts = ends - n_pos
     ws = workspace if workspace is not None else Workspace()
-    if path == "compiled" or (path == "auto" and _kernel.AVAILABLE):
+    if path == "compiled" or (path == "auto" and _kernel.available()):
         # the kernel sorts each row's positives by (distance, index) as it counts
         pcol, pval, neg_before, neg_through, finite = _kernel.count_negatives_compiled(
             chunk, gallery, pcol, n_pos, row_s, col_s)

@@ -418,7 +418,7 @@ def _check_path(path: str, where: str) -> str:
     from reidbench.metrics import _kernel
 
     V.check_choice(path, "path", PATHS, where)
-    if path == "compiled" and not _kernel.AVAILABLE:
+    if path == "compiled" and not _kernel.available():
         raise InputError(describe("path", where, "a counting path this installation has",
                                   "'compiled', but numba cannot be imported",
                                   "pip install numba, or use path='auto'"))

@@ -16,7 +16,7 @@ from slow_reference import VARIANTS, reference_metrics
 from reidbench.errors import InputError
 from reidbench.metrics import _kernel, rank_metrics
 
-pytestmark = pytest.mark.skipif(not _kernel.AVAILABLE, reason="numba is not installed")
+pytestmark = pytest.mark.skipif(not _kernel.available(), reason="numba is not installed")
 
 
 def wide_problem(rng: np.random.Generator) -> tuple[np.ndarray, ...]:
