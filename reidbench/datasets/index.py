@@ -22,12 +22,15 @@ class VideoDataset:
         splits: The dataset's partitions by tracklet id (one ``official`` split, or ``split0`` ..
             ``split9``): query and gallery as the dataset designates them (MARS: the gallery is
             every test tracklet, queries and junk included; protocols derive their galleries).
+        split_source: The split file used, relative to ``root``, where a layout has alternatives
+            (PRID-2011: ``splits_prid2011.json`` or the official ``.mat``); None otherwise.
     """
 
     name: str
     root: str
     tracklets: tuple[Tracklet, ...]
     splits: tuple[DatasetSplit, ...]
+    split_source: str | None = None
     _by_id: dict[str, Tracklet] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

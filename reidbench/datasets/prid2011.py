@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,7 @@ from reidbench.datasets.index import VideoDataset
 from reidbench.errors import DataError, describe
 from reidbench.types import Tracklet
 
-__all__ = ["Prid2011Dataset", "load_prid2011", "qualifying_persons", "SPLIT_JSON", "SPLIT_MAT",
+__all__ = ["load_prid2011", "qualifying_persons", "SPLIT_JSON", "SPLIT_MAT",
            "SPLIT_MAT_DIR", "MIN_FRAMES", "FIRST_FOLDERS"]
 
 SPLIT_JSON = "splits_prid2011.json"
@@ -45,19 +44,6 @@ _FRAME = re.compile(r"^(\d{4})\.png$")
 _PERSON = re.compile(r"^person_(\d{4})$")
 _QUALIFY = (f"persons among the first {FIRST_FOLDERS} sorted folders of both cameras with >= "
             f"{MIN_FRAMES} frames in both")
-
-
-@dataclass(frozen=True)
-class Prid2011Dataset(VideoDataset):
-    """A parsed PRID-2011 copy (a :class:`VideoDataset`) that records where its splits came from.
-
-    Attributes:
-        split_source: The split file used, relative to ``root`` (POSIX form):
-            ``"splits_prid2011.json"``, ``"train_test_splits_prid.mat"`` or
-            ``"train-test people splits/train_test_splits_prid.mat"``.
-    """
-
-    split_source: str = SPLIT_JSON
 
 
 def qualifying_persons(frames_a: Mapping[str, int], frames_b: Mapping[str, int]) -> list[str]:
@@ -76,7 +62,7 @@ def qualifying_persons(frames_a: Mapping[str, int], frames_b: Mapping[str, int])
             if p in first_b and frames_a[p] >= MIN_FRAMES and frames_b[p] >= MIN_FRAMES]
 
 
-def load_prid2011(root: str | Path) -> Prid2011Dataset:
+def load_prid2011(root: str | Path) -> VideoDataset:
     """Parse a PRID-2011 copy (torchreid layout).
 
     Splits are read from ``splits_prid2011.json`` when present, else from the official
@@ -118,7 +104,7 @@ def load_prid2011(root: str | Path) -> Prid2011Dataset:
         orders = _mat_orders(mpath, qualifying_persons(counts["a"], counts["b"]))
         source = mpath.relative_to(root).as_posix()
     splits = two_camera_splits(orders, "cam_a/{}", "cam_b/{}")
-    return Prid2011Dataset("prid2011", str(root), tuple(tracklets), splits, split_source=source)
+    return VideoDataset("prid2011", str(root), tuple(tracklets), splits, split_source=source)
 
 
 def _json_orders(jpath: Path, counts: dict[str, dict[str, int]]) -> list[list[str]]:

@@ -165,7 +165,7 @@ def _record(proto: Protocol, proc: Procedure, dataset: Any, data_root: str | Pat
                     # comparable with the real dataset's
                     "synthetic": (Path(data_root) / "_reidbench_synth.json").is_file(),
                     # the split file used, where a layout has alternatives (PRID-2011)
-                    "split_source": getattr(dataset, "split_source", None)},
+                    "split_source": dataset.split_source},
         "seed": seed,
         "environment": environment(getattr(source, "device", "cpu")),
         "timings": {s: {k: v for k, v in i.items() if k.startswith("seconds")}
