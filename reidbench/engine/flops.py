@@ -5,6 +5,7 @@ clip shape the procedure extracts (``seq_len`` frames at ``input_size``). The co
 matrix products and convolutions (a multiply-add is 2 FLOPs) and ignores element-wise operations,
 normalisation and pooling, as the usual "GFLOPs" columns of re-ID papers do. A pairwise scorer
 (READ) is counted for its embedding of one clip; the per-pair scoring cost is not included.
+The figure is one forward: a procedure with ``flip`` runs two per clip at extraction.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from typing import Any
 
 from reidbench.protocols import Procedure
 
-__all__ = ["FLOPS_COUNTER", "forward_gflops"]
+__all__ = ["FLOPS_COUNTER", "SCORER_NOTE", "forward_gflops"]
 
 #: Recorded beside the numbers (provenance: what counted them).
 FLOPS_COUNTER = "torch.utils.flop_counter.FlopCounterMode"
+#: Recorded for pairwise scorers (READ): what the figures leave out.
+SCORER_NOTE = "embedding only: the pairwise scorer's cost per (query, gallery) pair is not counted"
 
 
 def forward_gflops(adapter: Any, procedure: Procedure, mode: str = "v2v") -> dict[str, Any]:
@@ -29,8 +32,10 @@ def forward_gflops(adapter: Any, procedure: Procedure, mode: str = "v2v") -> dic
 
     Returns:
         ``{"gflops_per_clip": float, "clip_shape": [1, T, 3, H, W], "flops_counter": ...}``, plus
-        ``"gflops_per_image"`` for I2V; ``{}`` if the adapter has no torch model or the count
-        fails (it never raises: a cost figure must not stop an evaluation).
+        ``"gflops_per_image"`` for I2V and, for a pairwise scorer, a ``"note"`` that the scorer is
+        not counted; ``{}`` if the adapter has no torch model or the count fails (it never
+        raises: a cost figure must not stop an evaluation). The model's train/eval flags (of
+        every submodule) and torch's random state are as they were afterwards.
     """
     model = getattr(adapter, "model", None)
     if model is None:
@@ -45,10 +50,13 @@ def forward_gflops(adapter: Any, procedure: Procedure, mode: str = "v2v") -> dic
         height, width = procedure.input_size
         shape = (1, procedure.seq_len, 3, height, width)
         out: dict[str, Any] = {"clip_shape": list(shape), "flops_counter": FLOPS_COUNTER}
-        was_training = model.training
+        if getattr(adapter, "uses_scorer", False):
+            out["note"] = SCORER_NOTE
+        modes = [(m, m.training) for m in model.modules()]
+        rng_devices = [device] if device.type == "cuda" else []
         model.eval()
         try:
-            with torch.no_grad():
+            with torch.no_grad(), torch.random.fork_rng(devices=rng_devices):
                 clip = torch.zeros(shape, device=device, dtype=dtype)
                 with FlopCounterMode(display=False) as counter:
                     adapter.embed_clips(clip)
@@ -58,7 +66,8 @@ def forward_gflops(adapter: Any, procedure: Procedure, mode: str = "v2v") -> dic
                         adapter.embed_images(clip[:, 0])
                     out["gflops_per_image"] = counter.get_total_flops() / 1e9
         finally:
-            model.train(was_training)
+            for module, training in modes:
+                module.training = training
         return out
     except Exception:  # noqa: BLE001 - any failure of the optional count leaves it out
         return {}
