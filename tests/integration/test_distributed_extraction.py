@@ -1,6 +1,8 @@
 """Multi-process extraction under torchrun (gloo, 2 CPU processes) gives the same features as
 one."""
 
+import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -39,6 +41,12 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def test_two_gloo_processes_match_one(tmp_path):
     from reidbench.datasets.synthetic import SynthConfig, write_dataset
 
@@ -50,13 +58,18 @@ def test_two_gloo_processes_match_one(tmp_path):
     single = subprocess.run([sys.executable, str(script), root, str(tmp_path / "one.npy")],
                             capture_output=True, text=True, timeout=300)
     assert single.returncode == 0, single.stderr[-2000:]
-    # --standalone: a local rendezvous on a free port (a fixed port clashes with a parallel run)
-    multi = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                            "--nproc_per_node", "2", str(script), root,
+    # a static rendezvous on 127.0.0.1 and a port free now; --standalone's dynamic rendezvous
+    # hands the workers socket.getfqdn() as MASTER_ADDR, which need not resolve (rank 1 aborted so
+    # in CI), and a fixed port clashes with a parallel run
+    port = _free_port()
+    multi = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nnodes", "1",
+                            "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+                            "--master_port", str(port), str(script), root,
                             str(tmp_path / "two.npy")],
                            capture_output=True, text=True, timeout=300,
-                           env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
-    assert multi.returncode == 0, multi.stderr[-2000:]
+                           env={**os.environ, "OMP_NUM_THREADS": "1"})
+    # the workers' own tracebacks come first in stderr, torchrun's summary last
+    assert multi.returncode == 0, multi.stderr[:3000] + "\n...\n" + multi.stderr[-1500:]
     assert "world 2" in multi.stdout
     one, two = np.load(tmp_path / "one.npy"), np.load(tmp_path / "two.npy")
     assert one.shape == two.shape and one.shape[0] > 10
