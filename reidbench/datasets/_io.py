@@ -91,11 +91,21 @@ def one_based_rows(values: np.ndarray, n_rows: int, what: str, path: Path,
                    unit: str = "row numbers") -> np.ndarray:
     """Convert 1-based row numbers to 0-based, checking they lie in ``1..n_rows``.
 
-    ``unit`` names the numbers in the error message (e.g. ``"person indices"``).
+    ``unit`` names the numbers in the error message (e.g. ``"person indices"``). The values must
+    be whole numbers (any integer dtype, or floats such as scipy's float64 that hold integers):
+    ``9.5`` is refused, never truncated to row 9.
     """
-    idx = np.asarray(values, dtype=np.int64).ravel()
-    bad = idx[(idx < 1) | (idx > n_rows)]
+    arr = np.asarray(values).ravel()
+    if arr.dtype.kind not in "iuf":
+        raise DataError(describe(what, str(path), f"1-based {unit} (numbers)",
+                                 f"dtype {arr.dtype}", "the file does not belong to this copy"))
+    if arr.dtype.kind == "f":
+        frac = arr[~np.isfinite(arr) | (arr != np.round(arr))]
+        if frac.size:
+            raise DataError(describe(what, str(path), f"1-based {unit} (whole numbers)",
+                                     float(frac[0]), "the file does not belong to this copy"))
+    bad = arr[(arr < 1) | (arr > n_rows)]  # before the cast: 1e30 must not wrap around
     if bad.size:
         raise DataError(describe(what, str(path), f"1-based {unit} in 1..{n_rows}",
                                  f"{int(bad[0])}", "the file does not belong to this copy"))
-    return idx - 1
+    return arr.astype(np.int64) - 1

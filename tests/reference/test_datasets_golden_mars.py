@@ -175,3 +175,63 @@ def test_name_list_and_table_disagree_on_pid(mars):
     savemat(path, {"track_test_info": table})
     with pytest.raises(DataError, match=r"00-1C1T0001F001.*folder 0005"):
         load("mars", mars)
+
+
+def _table(mars: Path, subset: str = "test") -> np.ndarray:
+    from scipy.io import loadmat
+
+    return loadmat(mars / "info" / f"tracks_{subset}_info.mat")[f"track_{subset}_info"]
+
+
+def _save_table(mars: Path, table: np.ndarray, subset: str = "test") -> None:
+    savemat(mars / "info" / f"tracks_{subset}_info.mat", {f"track_{subset}_info": table})
+
+
+@pytest.mark.parametrize("value", [9.5, 3.0001, np.nan])
+def test_query_idx_must_hold_whole_numbers(mars, value):
+    savemat(mars / "info" / "query_IDX.mat", {"query_IDX": np.array([[3.0, value]])})
+    with pytest.raises(DataError, match=r"query_IDX.*whole numbers"):
+        load("mars", mars)
+
+
+def test_table_camera_column_must_match_the_frame_names(mars):
+    table = _table(mars)
+    table[2, 3] = 2  # row 3 (0002C1T0001) claimed for camera 2
+    _save_table(mars, table)
+    with pytest.raises(DataError, match=r"0002C1T0001F001.*row 3 of .*tracks_test_info\.mat.*"
+                                        r"camera 2.*camera 1 in the name"):
+        load("mars", mars)
+
+
+def test_table_rows_must_tile_the_name_list(mars):
+    table = _table(mars)
+    gap = table.copy()
+    gap[1, 0] += 1  # row 2 starts one line late: name line 3 belongs to no tracklet
+    _save_table(mars, gap)
+    with pytest.raises(DataError, match=r"row 2 .*tracks_test_info\.mat.*start 3.*got start 4 "
+                                        r"after end 2"):
+        load("mars", mars)
+    overlap = table.copy()
+    overlap[0, 1] += 1  # row 1 swallows the first line of row 2
+    _save_table(mars, overlap)
+    with pytest.raises(DataError, match=r"row 2 .*start 4.*got start 3 after end 3"):
+        load("mars", mars)
+    first = table.copy()
+    first[0, 0] = 2
+    _save_table(mars, first)
+    with pytest.raises(DataError, match=r"row 1 .*start 1.*got start 2"):
+        load("mars", mars)
+    _save_table(mars, table[:-1])  # the last tracklet's lines are left over
+    with pytest.raises(DataError, match=r"track_test_info.*ending at 14 .*test_name\.txt.*6 rows "
+                                        r"ending at 12"):
+        load("mars", mars)
+
+
+def test_frame_name_off_the_grammar(mars):
+    path = mars / "info" / "train_name.txt"
+    lines = path.read_bytes().split(b"\r\n")
+    lines[1] = b"0001C1T0001Fxy2.jpg"
+    path.write_bytes(b"\r\n".join(lines))
+    with pytest.raises(DataError, match=r"'0001C1T0001Fxy2\.jpg'.*row 1 of .*tracks_train_info"
+                                        r".*PPPPCcTttttFfff\.jpg"):
+        load("mars", mars)
