@@ -22,6 +22,7 @@ from reidbench.types import DatasetSplit, Tracklet
 __all__ = ["load_ilidsvid", "two_camera_splits"]
 
 _FRAME = re.compile(r"^cam([12])_person(\d{3})_(\d{5})\.png$")
+_PERSON = re.compile(r"^person(\d{3})$")
 
 
 def two_camera_splits(orders: list[list[str]], query_fmt: str, gallery_fmt: str
@@ -39,8 +40,40 @@ def two_camera_splits(orders: list[list[str]], query_fmt: str, gallery_fmt: str
     return tuple(out)
 
 
+def _person_folders(cam_dir: Path) -> list[str]:
+    """Sorted person folder names of one camera, each checked against ``personNNN``."""
+    persons = sorted(p.name for p in cam_dir.iterdir() if p.is_dir())
+    for person in persons:
+        if not _PERSON.match(person):
+            raise DataError(describe(f"folder {person!r}", str(cam_dir / person), "personNNN "
+                                     "folders (e.g. person001)", person, "remove folders that "
+                                     "are not iLIDS-VID persons"))
+    return persons
+
+
+def _sequence(cam: int, person_dir: Path) -> Tracklet:
+    """One camera's sequence of one person, frames ordered by their 5-digit frame number."""
+    person = person_dir.name
+    frames = []
+    for f in person_dir.iterdir():
+        m = _FRAME.match(f.name)
+        if m is None or int(m.group(1)) != cam or f"person{m.group(2)}" != person:
+            raise DataError(describe(f"frame {f.name!r}", str(person_dir),
+                                     f"cam{cam}_{person}_FFFFF.png", f.name,
+                                     "remove files that are not iLIDS-VID frames"))
+        frames.append((int(m.group(3)), str(f)))
+    frames.sort()
+    return Tracklet(f"cam{cam}/{person}", int(person[6:]), cam, tuple(f for _, f in frames),
+                    "sequences")
+
+
 def load_ilidsvid(root: str | Path) -> VideoDataset:
-    """Parse an iLIDS-VID copy (official layout)."""
+    """Parse an iLIDS-VID copy (official layout).
+
+    Raises:
+        DataError: A missing folder or split file, a person folder or frame name off the grammar,
+            cameras with different persons, or an ``ls_set`` that does not fit the copy.
+    """
     root = Path(root)
     seq = require_dir(root / "i-LIDS-VID" / "sequences", "sequences folder",
                       "pass the folder holding i-LIDS-VID/ and 'train-test people splits/'")
@@ -48,19 +81,8 @@ def load_ilidsvid(root: str | Path) -> VideoDataset:
     tracklets: list[Tracklet] = []
     for cam in (1, 2):
         cam_dir = require_dir(seq / f"cam{cam}", f"cam{cam} folder", "re-extract the dataset")
-        persons[cam] = sorted(p.name for p in cam_dir.iterdir() if p.is_dir())
-        for person in persons[cam]:
-            frames = []
-            for f in (cam_dir / person).iterdir():
-                m = _FRAME.match(f.name)
-                if m is None or int(m.group(1)) != cam or f"person{m.group(2)}" != person:
-                    raise DataError(describe(f"frame {f.name!r}", str(cam_dir / person),
-                                             f"cam{cam}_{person}_FFFFF.png", f.name,
-                                             "remove files that are not iLIDS-VID frames"))
-                frames.append((int(m.group(3)), str(f)))
-            frames.sort()
-            tracklets.append(Tracklet(f"cam{cam}/{person}", int(person[6:]), cam,
-                                      tuple(f for _, f in frames), "sequences"))
+        persons[cam] = _person_folders(cam_dir)
+        tracklets += [_sequence(cam, cam_dir / person) for person in persons[cam]]
     if persons[1] != persons[2]:
         raise DataError(describe("person folders", str(seq), "the same persons in cam1 and cam2",
                                  f"{len(set(persons[1]) ^ set(persons[2]))} differing",

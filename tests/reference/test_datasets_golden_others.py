@@ -267,3 +267,72 @@ def test_lsvid_bad_input(lsvid):
     (lsvid / "list_sequence" / "list_seq_train.txt").write_text("only-a-prefix\n")
     with pytest.raises(DataError, match=r"line 1.*list_seq_train\.txt"):
         load("lsvid", lsvid)
+
+
+# ----------------------------------------------------------------------------- names off the grammar
+
+
+@pytest.mark.parametrize("rel", ["train/foo/0001/0001_C1_F0001_X1.jpg",  # identity folder
+                                 "train/0001/foo/0001_C1_F0001_X1.jpg",  # tracklet folder
+                                 "gallery/12345/0001/x.jpg"])
+def test_dukev_folder_off_the_grammar_is_one_error(dukev, rel):
+    _touch(dukev / rel)
+    bad = next(p for p in Path(rel).parts if p in ("foo", "12345"))
+    with pytest.raises(DataError, match=rf"folder '{bad}'.*{bad}: .*4 digits.*Remove folders"):
+        load("dukev", dukev)
+
+
+def test_dukev_empty_tracklet_folder_is_reported(dukev):
+    (dukev / "gallery" / "0002" / "0009").mkdir()
+    with pytest.raises(DataError, match=r"tracklet folder with no frames.*gallery/0002/0009"):
+        load("dukev", dukev)
+
+
+@pytest.mark.parametrize("name", ["0001_C0_F0005_X1.jpg", "0001_C9_F0005_X1.jpg",
+                                  "0001C9F0005X1.jpg"])
+def test_dukev_camera_outside_1_to_8(dukev, name):
+    _touch(dukev / "train" / "0001" / "0003" / name)
+    with pytest.raises(DataError, match=rf"{name}.*camera 1-8"):
+        load("dukev", dukev)
+
+
+def test_ilidsvid_stray_person_folder_is_one_error(ilids):
+    (ilids / "i-LIDS-VID" / "sequences" / "cam1" / "foo").mkdir()
+    with pytest.raises(DataError, match=r"folder 'foo'.*sequences/cam1/foo.*personNNN"):
+        load("ilidsvid", ilids)
+
+
+@pytest.mark.parametrize("name", ["00010001_ab_3_000510.jpg",  # frame token
+                                  "00010001_0003_x_000510.jpg",  # camera token
+                                  "00010001_0003_16_000510.jpg",  # camera past 15
+                                  "00010001_0003_0_000510.jpg"])
+def test_lsvid_frame_name_off_the_grammar_is_one_error(lsvid, name):
+    _touch(lsvid / "tracklet_train" / "0001" / name)
+    with pytest.raises(DataError, match=rf"{name}.*tracklet_train/0001.*camera 1-15"):
+        load("lsvid", lsvid)
+
+
+@pytest.mark.parametrize("query,match", [
+    (np.array([[3.0, 1.5]]), r"query.*info_test\.mat.*whole numbers.*1\.5"),
+    (np.array([[1.0, 2.0], [3.0, 1.0]]), r"query.*info_test\.mat.*\(1, Nq\).*\(2, 2\)"),
+    (np.zeros((1, 0)), r"query.*\(1, Nq\).*Nq >= 1.*\(1, 0\)"),
+    (np.array([3.0, 1.0]), r"query.*\(1, Nq\).*shape \(2,\)")])
+def test_lsvid_query_shape_and_values(lsvid, query, match):
+    _write_v73(lsvid / "test" / "data" / "info_test.mat", query=query)
+    with pytest.raises(DataError, match=match):
+        load("lsvid", lsvid)
+
+
+def test_lsvid_info_layout_error_says_how_to_fix_it(lsvid):
+    (lsvid / "info").mkdir()
+    (lsvid / "list_sequence").rename(lsvid / "info" / "list_sequence")
+    (lsvid / "test" / "data").rename(lsvid / "info" / "data")
+    with pytest.raises(DataError, match=r"list_seq_train\.txt.*info/list_sequence.*"
+                                        r"ln -s info/list_sequence list_sequence"):
+        load("lsvid", lsvid)
+    (lsvid / "list_sequence").symlink_to("info/list_sequence")
+    with pytest.raises(DataError, match=r"info_test\.mat.*ln -s \.\./info/data test/data"):
+        load("lsvid", lsvid)
+    (lsvid / "test").mkdir(exist_ok=True)
+    (lsvid / "test" / "data").symlink_to("../info/data")
+    assert len(load("lsvid", lsvid).split("official").query) == 2
