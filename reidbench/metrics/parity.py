@@ -112,11 +112,15 @@ def _presets() -> list[tuple[str, str]]:
 
 
 def _per_query(res: Any, ap: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-query values whose means are the row's metrics (NaN where a query is not counted).
+
+    Rank-k follows the result's CMC mode (``RankMetrics.rank_per_query``): first-match hits, or
+    the all-shots fraction of positives for the open-reid presets.
+    """
     counted = np.asarray(res.counted, dtype=bool)
-    first = np.asarray(res.first_rank)
     vals = {"mAP": np.where(counted, ap, np.nan)}
     for k in RANKS:
-        vals[f"rank{k}"] = np.where(counted, ((first >= 1) & (first <= k)) * 1.0, np.nan)
+        vals[f"rank{k}"] = res.rank_per_query(k)
     vals["mINP"] = np.where(counted, np.asarray(res.inp, dtype=np.float64), np.nan)
     return vals
 

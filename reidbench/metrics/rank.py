@@ -13,7 +13,7 @@ the memory of a chunk is bounded independently of the number of queries, and
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -70,6 +70,10 @@ class RankMetrics:
             ``same_camera``, ``cmc``, ``max_rank``, ``preset``).
         ap_by_variant: Per-query AP of every registered variant (same tie policy and counting).
         tied_pairs: Number of (positive, valid negative) pairs at exactly equal distance.
+        allshots_hits: ``(Q, max_rank)`` int32 when ``cmc="allshots"``, else None:
+            ``allshots_hits[q, k-1]`` is the number of query ``q``'s positives with fewer than
+            ``k`` valid negatives ranked above them (:meth:`rank_per_query` divides it by
+            ``n_positives``).
     """
 
     map: float
@@ -86,10 +90,43 @@ class RankMetrics:
     options: dict[str, Any] = field(default_factory=dict)
     ap_by_variant: dict[str, np.ndarray] = field(default_factory=dict)
     tied_pairs: int = 0
+    allshots_hits: np.ndarray | None = None
 
     def rank(self, k: int) -> float:
         """CMC at rank ``k`` (NaN if ``k`` exceeds ``max_rank``)."""
         return float(self.cmc[k - 1]) if 1 <= k <= self.cmc.shape[0] else float("nan")
+
+    def rank_per_query(self, k: int) -> np.ndarray:
+        """Each query's share of Rank-k under this result's CMC mode; its mean is ``rank(k)``.
+
+        ``first_match``: 1.0 if the first positive is within the top ``k``, else 0.0 (any
+        ``k >= 1``). ``allshots``: the fraction of the query's positives with fewer than ``k``
+        negatives above them (``k <= max_rank``). Queries that count without a positive get 0.0.
+        Bootstrap intervals of Rank-k resample this array.
+
+        Args:
+            k: The rank, 1-based.
+
+        Returns:
+            ``(Q,)`` float64, NaN where the query is not counted.
+
+        Raises:
+            InputError: If ``k < 1``, or ``k > max_rank`` for an allshots CMC.
+        """
+        where = "RankMetrics.rank_per_query"
+        top = self.cmc.shape[0] if self.allshots_hits is not None else None
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 or (
+                top is not None and k > top):
+            raise InputError(describe("k", where, "an integer >= 1" + (
+                f" and <= max_rank ({top}) for an allshots CMC" if top is not None else ""),
+                repr(k), "evaluate with a larger max_rank" if top is not None else ""))
+        if self.allshots_hits is None:
+            hit = ((self.first_rank >= 1) & (self.first_rank <= k)).astype(np.float64)
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                hit = np.where(self.n_positives > 0,
+                               self.allshots_hits[:, k - 1] / self.n_positives, 0.0)
+        return np.where(self.counted, hit, np.nan)
 
     @property
     def rank1(self) -> float:
@@ -215,7 +252,8 @@ def rank_metrics(
         max_rank: Length of the CMC curve.
         junk_pids: Gallery pids that are junk for every query.
         same_camera: ``"junk"``: same-pid same-camera gallery items are removed.
-        cmc: ``first_match`` (Market/MARS) or ``allshots`` (open-reid).
+        cmc: ``first_match`` (Market/MARS) or ``allshots`` (open-reid; the result then also
+            keeps a ``(Q, max_rank)`` int32 ``allshots_hits`` for per-query Rank-k).
         chunk_size: Queries per chunk (default: about 2M distances per chunk).
         preset: A preset name (``reidbench.metrics.PRESETS``) fixing ap/ties/no_positive/junk/cmc.
         path: How negatives are counted: ``auto`` (the compiled kernel when numba is
@@ -461,6 +499,8 @@ def _evaluate(chunks: Any, qp: np.ndarray, qc: np.ndarray, gallery: GalleryIndex
     n_pos = np.zeros(n_q, dtype=np.int64)
     n_same = np.zeros(n_q, dtype=np.int64)
     allshots = np.zeros(max_rank + 1)
+    # per query, positives with fewer than k negatives above (allshots only: Q x max_rank)
+    hits = np.zeros((n_q, max_rank), np.int32) if opts["cmc"] == "allshots" else None
     tied = 0
     ranked = _ranked_chunks(chunks, qp, qc, gallery, opts["ties"], path, threads, source)
     for start, block_rows, pr in ranked:
@@ -483,7 +523,11 @@ def _evaluate(chunks: Any, qp: np.ndarray, qc: np.ndarray, gallery: GalleryIndex
             keep = above < max_rank
             allshots += np.bincount(above[keep], 1.0 / counts[pr.row[keep]],
                                     minlength=max_rank + 1)[:max_rank + 1]
-    return _assemble(aps, inp, first, n_pos, n_same, allshots, tied, opts, max_rank, where)
+            cells = np.bincount(pr.row[keep] * max_rank + above[keep],
+                                minlength=rows * max_rank).reshape(rows, max_rank)
+            np.cumsum(cells, axis=1, out=hits[start:stop])
+    result = _assemble(aps, inp, first, n_pos, n_same, allshots, tied, opts, max_rank, where)
+    return result if hits is None else replace(result, allshots_hits=hits)
 
 
 def _assemble(aps: dict[str, np.ndarray], inp: np.ndarray, first: np.ndarray, n_pos: np.ndarray,

@@ -1,11 +1,11 @@
 """Uncertainty for retrieval metrics: bootstrap intervals, paired tests, mean +- std over splits.
 
-Every summary metric of a ranking evaluation is a mean of a per-query quantity (AP, the first-match
-indicator ``first_rank <= k``, INP) over the queries that count, so resampling the per-query arrays
-is enough: no distance is recomputed and nothing is re-ranked. All functions are pure numpy,
-vectorised (a ``B x Q`` matrix of resampled indices, processed in slices of rows so that memory
-stays bounded) and seeded
-(``numpy.random.default_rng(seed)``): the same inputs and seed give the same numbers.
+Every summary metric of a ranking evaluation is a mean of a per-query quantity (AP, the Rank-k
+share ``RankMetrics.rank_per_query(k)``, INP) over the queries that count, so resampling the
+per-query arrays is enough: no distance is recomputed and nothing is re-ranked. All functions are
+pure numpy, vectorised (a ``B x Q`` matrix of resampled indices, processed in slices of rows so
+that memory stays bounded) and seeded (``numpy.random.default_rng(seed)``): the same inputs and
+seed give the same numbers.
 
 * :func:`bootstrap_ci` / :func:`bootstrap_means`: percentile bootstrap interval of the mean of one
   or several per-query arrays, resampling queries (default) or whole groups (e.g. identities, whose
@@ -282,9 +282,12 @@ def bootstrap_rank_metrics(
     """Bootstrap intervals for ``mAP``, ``rank{k}`` and ``mINP`` of a ranking result.
 
     Uses only the per-query arrays of ``result`` (any object with ``ap``, ``inp``, ``first_rank``
-    and ``counted``, such as ``reidbench.metrics.RankMetrics``): the first-match Rank-k of a counted
-    query is ``1 <= first_rank <= k`` (``first_rank`` is 0 where the query has no positive, which
-    counts as a miss under the ``zero`` policy). Nothing is re-ranked.
+    and ``counted``, such as ``reidbench.metrics.RankMetrics``). Rank-k follows the result's CMC
+    mode through ``result.rank_per_query(k)`` when it has one (a ``RankMetrics`` does: the
+    all-shots fraction of positives for ``cmc="allshots"``); otherwise it is the first-match hit
+    ``1 <= first_rank <= k`` (``first_rank`` is 0 where the query has no positive, which counts as a
+    miss under the ``zero`` policy). The point estimates equal ``result.cmc[k-1]``. Nothing is
+    re-ranked.
 
     Args:
         result: The evaluation result.
@@ -300,7 +303,8 @@ def bootstrap_rank_metrics(
         for counted queries (the ``nan`` policy) gets a NaN interval.
 
     Raises:
-        InputError: If ``result`` lacks the per-query arrays or ``ranks`` is invalid.
+        InputError: If ``result`` lacks the per-query arrays or ``ranks`` is invalid (for an
+            all-shots CMC, a k past the curve's ``max_rank``).
     """
     where = "bootstrap_rank_metrics"
     missing = [a for a in ("ap", "inp", "first_rank", "counted") if not hasattr(result, a)]
@@ -320,7 +324,7 @@ def bootstrap_rank_metrics(
             continue
         per_query[name] = vals
     for k in ranks:
-        per_query[f"rank{int(k)}"] = np.where(counted, ((first >= 1) & (first <= k)) * 1.0, np.nan)
+        per_query[f"rank{int(k)}"] = _rank_per_query(result, int(k), counted, first, where)
     groups = np.asarray(result.query_pids) if by_identity else None
     if by_identity and groups is None:
         raise InputError(describe("result", where, "query_pids for by_identity=True", "none", ""))
@@ -331,6 +335,20 @@ def bootstrap_rank_metrics(
                              n, int(n_boot))
     order = ["mAP"] + [f"rank{int(k)}" for k in ranks] + ["mINP"]
     return {name: out[name] for name in order}
+
+
+def _rank_per_query(result: Any, k: int, counted: np.ndarray, first: np.ndarray,
+                    where: str) -> np.ndarray:
+    """Rank-k per query under the result's CMC mode (NaN where not counted)."""
+    if not callable(getattr(result, "rank_per_query", None)):
+        return np.where(counted, ((first >= 1) & (first <= k)) * 1.0, np.nan)
+    try:
+        return np.asarray(result.rank_per_query(k), dtype=np.float64)
+    except InputError as exc:
+        top = len(result.cmc) if hasattr(result, "cmc") else "?"
+        raise InputError(describe("ranks", where, f"ranks <= max_rank ({top}) for an allshots "
+                                  "CMC", k, "pass smaller ranks or evaluate with a larger "
+                                  "max_rank")) from exc
 
 
 def paired_test(

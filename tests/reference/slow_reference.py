@@ -109,12 +109,13 @@ def reference_metrics(distmat, query_pids, gallery_pids, query_cams, gallery_cam
 
     Returns:
         dict with ``map``, ``cmc`` (list), ``minp``, ``ap`` (list per query, NaN if not counted),
-        ``ap_by_variant``, ``inp``, ``first_rank``, ``counted``, ``n_skipped``.
+        ``ap_by_variant``, ``inp``, ``first_rank``, ``counted``, ``n_skipped``, ``query_cmc``
+        (``(Q, max_rank)`` curve of each query under ``cmc``, NaN rows where not counted).
     """
     per = [query_metrics(distmat[q], int(query_pids[q]), int(query_cams[q]), gallery_pids,
                          gallery_cams, ties=ties, junk_pids=tuple(junk_pids), max_rank=max_rank)
            for q in range(len(query_pids))]
-    counted, ap_rows, inp, curves = [], {v: [] for v in VARIANTS}, [], []
+    counted, ap_rows, inp, curves, query_cmc = [], {v: [] for v in VARIANTS}, [], [], []
     for m in per:
         has = m["n_pos"] > 0
         if no_positive in ("skip", "error"):
@@ -128,8 +129,10 @@ def reference_metrics(distmat, query_pids, gallery_pids, query_cams, gallery_cam
         for v in VARIANTS:
             ap_rows[v].append(math.nan if not c else (m["ap"][v] if has else empty))
         inp.append(math.nan if not c else (m["inp"] if has else empty))
+        own = m["allshots"] if cmc == "allshots" else m["cmc"]
+        query_cmc.append(own if c else [math.nan] * max_rank)
         if c:
-            curves.append(m["allshots"] if cmc == "allshots" else m["cmc"])
+            curves.append(own)
     n = sum(counted)
 
     def mean(values):
@@ -149,4 +152,5 @@ def reference_metrics(distmat, query_pids, gallery_pids, query_cams, gallery_cam
         "counted": np.array(counted),
         "n_skipped": len(counted) - n,
         "cmc": np.array(curve, dtype=float),
+        "query_cmc": np.array(query_cmc, dtype=float).reshape(len(per), max_rank),
     }

@@ -62,6 +62,8 @@ def check_against_reference(rng, args, ties, path, no_positive, cmc, junk, max_r
     _same(got.inp, ref["inp"])
     _same(got.minp, ref["minp"])
     _same(got.cmc, ref["cmc"])
+    for k in range(1, max_rank + 1):  # the per-query Rank-k follows the CMC mode
+        _same(got.rank_per_query(k), ref["query_cmc"][:, k - 1])
     assert np.array_equal(got.first_rank, ref["first_rank"])
     assert np.array_equal(got.n_positives, ref["n_positives"])
     assert np.array_equal(got.counted, ref["counted"])

@@ -7,6 +7,7 @@ from fractions import Fraction as F
 import numpy as np
 import pytest
 
+from reidbench.errors import InputError
 from reidbench.metrics import rank_metrics
 
 # Query pid 7, camera 1; gallery sorted by distance 0.1 .. 0.8 (specs/metrics.md section 7).
@@ -120,6 +121,23 @@ def test_allshots_cmc_differs_from_first_match():
     shots = rank_metrics(d, [5], gp, [1], gc, max_rank=3, cmc="allshots")
     assert list(first.cmc) == [1.0, 1.0, 1.0]
     assert list(shots.cmc) == [0.5, 1.0, 1.0]
+    # the per-query shares follow the CMC mode (bootstrap intervals resample them)
+    assert list(first.rank_per_query(1)) == [1.0]
+    assert list(shots.rank_per_query(1)) == [0.5] and list(shots.rank_per_query(2)) == [1.0]
+    assert shots.allshots_hits.tolist() == [[1, 2, 2]] and first.allshots_hits is None
+
+
+def test_rank_per_query_counts_queries_without_positive_as_zero_and_skipped_as_nan():
+    # query 0: junk-free list N P P (negatives above: 1, 1); query 1: no positive
+    d = np.array([[0.1, 0.2, 0.3], [0.1, 0.2, 0.3]])
+    gp, gc = np.array([2, 5, 5]), np.array([1, 2, 3])
+    for policy, second in (("skip", np.nan), ("zero", 0.0)):
+        r = rank_metrics(d, [5, 9], gp, [1, 1], gc, max_rank=3, cmc="allshots", no_positive=policy)
+        np.testing.assert_array_equal(r.rank_per_query(1), [0.0, second])
+        np.testing.assert_array_equal(r.rank_per_query(2), [1.0, second])
+        assert np.nanmean(r.rank_per_query(2)) == r.cmc[1]
+    with pytest.raises(InputError, match="k in RankMetrics.rank_per_query.*max_rank \\(3\\)"):
+        r.rank_per_query(4)
 
 
 def test_ap_is_one_when_positives_precede_negatives():
