@@ -30,6 +30,7 @@ def synth(
     """Write a synthetic miniature copy of a dataset in its official on-disk layout."""
     import dataclasses
     import json
+    from pathlib import Path
 
     from reidbench.datasets.synthetic import SynthConfig, write_dataset
     from reidbench.errors import InputError, describe
@@ -47,6 +48,10 @@ def synth(
             raise InputError(describe(f"--knob {name}", "data synth", "a number", repr(value),
                                       "")) from exc
     config = SynthConfig.clean(**changes) if clean else SynthConfig(**changes)
+    target = Path(out)
+    if not overwrite and target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise InputError(describe("--out", "reidbench data synth", "a new or empty directory",
+                                  out, "choose another --out or pass --overwrite to replace it"))
     s = write_dataset(layout, out, ids=ids, seed=seed, config=config, variant=variant,
                       overwrite=overwrite)
     if json_out:

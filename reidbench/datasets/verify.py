@@ -71,9 +71,10 @@ def _check_image(path: str, full: bool) -> str | None:
             else:
                 im.verify()
     except FileNotFoundError:
-        return "missing"
+        return "missing; re-extract it from the dataset archive (or restore the copy)"
     except Exception as exc:  # any decoder failure
-        return f"not decodable ({type(exc).__name__})"
+        return (f"not decodable ({type(exc).__name__}: the file is damaged or not an image); "
+                "re-extract it from the dataset archive")
     return None
 
 
@@ -137,7 +138,8 @@ def verify(name: str, root: str | Path, *, expect: str = "auto", full: bool = Fa
                 if bad <= max_listed:
                     report.problems.append(f"frame {frame} of tracklet {t.id}: {issue}")
     if bad > max_listed:
-        report.problems.append(f"... and {bad - max_listed} more frames missing or undecodable")
+        report.problems.append(f"... and {bad - max_listed} more frames missing or undecodable; "
+                               "re-extract the frames from the dataset archive")
     report.facts["bad_frames"] = bad
     return report
 
@@ -194,16 +196,33 @@ def _consistency(ds: Any) -> list[str]:
     return out
 
 
-def _files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != SYNTH_MANIFEST)
+def _inside(root: Path, path: Path) -> str | None:
+    """``path`` relative to ``root`` (posix), if it lies inside ``root``; else None."""
+    for r, p in ((root.absolute(), path.absolute()), (root.resolve(), path.resolve())):
+        try:
+            return p.relative_to(r).as_posix()
+        except ValueError:
+            continue
+    return None
+
+
+def _files(root: Path, manifest: Path) -> list[Path]:
+    """Files of the copy: all under ``root`` but the synthetic ground truth and the manifest."""
+    own = _inside(root, manifest)
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != SYNTH_MANIFEST
+                  and p.relative_to(root).as_posix() != own)
 
 
 def write_manifest(root: str | Path, out: str | Path) -> dict[str, Any]:
-    """Write a sha256 manifest of every file under ``root`` (relative paths, sorted)."""
+    """Write a sha256 manifest of every file under ``root`` (relative paths, sorted).
+
+    The manifest itself is left out when ``out`` lies inside ``root``, so a later check of the
+    same copy does not see it as an extra (or changed) file.
+    """
     from reidbench.fileio import write_text_atomic
 
     base = Path(root)
-    entries = {p.relative_to(base).as_posix(): _sha256(p) for p in _files(base)}
+    entries = {p.relative_to(base).as_posix(): _sha256(p) for p in _files(base, Path(out))}
     total = hashlib.sha256("".join(f"{k} {v}\n" for k, v in entries.items()).encode()).hexdigest()
     manifest = {"schema": "reidbench.manifest/1", "total": total, "files": entries}
     write_text_atomic(out, json.dumps(manifest, indent=1) + "\n")
@@ -211,7 +230,10 @@ def write_manifest(root: str | Path, out: str | Path) -> dict[str, Any]:
 
 
 def check_manifest(root: str | Path, manifest_path: str | Path) -> list[str]:
-    """Compare a copy with a manifest; return one line per differing file."""
+    """Compare a copy with a manifest; return one line per differing file.
+
+    The manifest file itself is not compared when it lies inside ``root``.
+    """
     try:
         manifest = json.loads(Path(manifest_path).read_text())
         want = manifest["files"]
@@ -219,7 +241,7 @@ def check_manifest(root: str | Path, manifest_path: str | Path) -> list[str]:
         raise DataError(describe("manifest", str(manifest_path), "a reidbench manifest JSON",
                                  type(exc).__name__, "write one with --manifest write")) from None
     base = Path(root)
-    have = {p.relative_to(base).as_posix(): p for p in _files(base)}
+    have = {p.relative_to(base).as_posix(): p for p in _files(base, Path(manifest_path))}
     problems = [f"missing file {k}" for k in sorted(set(want) - set(have))]
     problems += [f"extra file {k}" for k in sorted(set(have) - set(want))]
     problems += [f"different content {k}" for k in sorted(set(want) & set(have))

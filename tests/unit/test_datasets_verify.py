@@ -134,3 +134,26 @@ def test_truncated_frame_passes_the_header_check_but_not_full_decoding(mars):
     rep = verify("mars", mars, full=True)
     assert rep.facts["bad_frames"] == 1 and str(frame) in rep.problems[0]
     assert main(["data", "verify", "mars", str(mars), "--full"]) == 1
+
+
+def test_manifest_inside_the_copy_is_not_an_extra_file(mars, monkeypatch, capsys):
+    inside = mars / "m2" / "MANIFEST.json"
+    m = write_manifest(mars, inside)
+    assert "m2/MANIFEST.json" not in m["files"] and check_manifest(mars, inside) == []
+    again = write_manifest(mars, inside)  # the old manifest is not hashed into the new one
+    assert again["total"] == m["total"]
+    monkeypatch.chdir(mars)  # relative root and path, as typed in a shell
+    assert main(["data", "verify", "mars", ".", "--manifest", "write", "m2/MANIFEST.json"]) == 0
+    assert main(["data", "verify", "mars", ".", "--manifest", "check", "m2/MANIFEST.json"]) == 0
+    assert "extra file" not in capsys.readouterr().out
+
+
+def test_frame_problems_say_what_to_do(mars):
+    ds = load("mars", mars)
+    Path(ds.tracklets[0].frames[0]).unlink()
+    Path(ds.tracklets[1].frames[0]).write_bytes(b"not an image")
+    rep = verify("mars", mars)
+    assert sum("re-extract it from the dataset archive" in p for p in rep.problems) == 2
+    rep = verify("mars", mars, max_listed=0)
+    assert rep.problems == ["... and 2 more frames missing or undecodable; re-extract the frames "
+                            "from the dataset archive"]

@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from reidbench.cli import main
 
 
@@ -27,3 +29,21 @@ def test_synth_cli_errors_are_one_line(tmp_path, capsys):
                  "--knob", "noise=loud"]) == 2
     assert "--knob noise" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_synth_cli_existing_out_names_the_flag(tmp_path, capsys):
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    args = ["data", "synth", "--layout", "lsvid", "--out", str(out), "--ids", "5", "--height",
+            "32", "--width", "16"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--overwrite" in err and "overwrite=True" not in err
+    assert (out / "keep.txt").is_file()
+    from reidbench.datasets.synthetic import write_dataset
+    from reidbench.errors import InputError
+
+    with pytest.raises(InputError, match="pass overwrite=True"):  # the Python API's own words
+        write_dataset("lsvid", out, ids=5)
+    assert main(args + ["--overwrite"]) == 0 and not (out / "keep.txt").exists()
