@@ -129,6 +129,8 @@ def format_parity_table(report: object) -> str:
     lines.append("")
     for note in getattr(report, "notes", ()):
         lines.append(f"* {note}")
+    lines.append("Row times are warm (the compiled kernel was loaded before the first row) and "
+                 "exclude the bootstrap.")
     lines.append(f"Total time {report.seconds:.2f} s (bootstrap included).")  # type: ignore[attr-defined]
     return "\n".join(lines)
 

@@ -54,6 +54,7 @@ def test_format_parity_table_shows_every_row_delta_and_ci():
     assert "78.00 ±1.00" in tr and "-2.00" in tr and "12ms" in tr
     assert "AP variant / tie policy" in text and "Presets (codebases)" in text
     assert "* a note" in text and "Total time 0.50 s" in text
+    assert "Row times are warm" in text
 
 
 @needs_core

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from reidbench.errors import InputError
@@ -47,3 +48,20 @@ def test_bootstrap_allshots_rank_past_max_rank_names_ranks():
                          max_rank=10)
     with pytest.raises(InputError, match="ranks in bootstrap_rank_metrics.*max_rank \\(10\\)"):
         bootstrap_rank_metrics(shots, ranks=(1, 20), n_boot=10)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_kernel_is_warmed_on_a_tiny_problem_before_any_row_is_timed(monkeypatch, dtype):
+    from reidbench.metrics import parity
+
+    calls = []
+
+    def recording(distmat, *args, **kwargs):
+        calls.append((distmat.shape, distmat.dtype))
+        return rank_metrics(distmat, *args, **kwargs)
+
+    monkeypatch.setattr(parity, "_rank_metrics", lambda: recording)
+    p = make_problem(20, 150, seed=3)
+    run_parity(p.distmat.astype(dtype), *p.metric_args()[1:], n_boot=5, presets=["torchreid"])
+    assert calls[0][0][0] * calls[0][0][1] <= 10 and calls[0][1] == np.dtype(dtype)
+    assert all(shape == (20, 150) for shape, _ in calls[1:])
