@@ -147,6 +147,40 @@ def _json_safe(obj: object) -> object:
     return obj
 
 
+_KINDS = ("model", "random")
+
+
+def check_parity_options(distmat: str | None, queries: int, gallery: int, seed: int,
+                         ties: int | None, kind: str, n_boot: int) -> None:
+    """Check the options of ``metrics parity`` before any work, naming the flag that is wrong.
+
+    The synthetic-problem flags are checked only without ``--distmat`` (they are unused with it).
+
+    Raises:
+        InputError: On the first bad option.
+    """
+    from reidbench.errors import InputError, describe
+    from reidbench.metrics.synthetic import gallery_split, min_gallery
+
+    def need(ok: bool, flag: str, expected: str, got: object, fix: str = "") -> None:
+        if not ok:
+            raise InputError(describe(flag, "metrics parity", expected, got, fix))
+
+    need(n_boot >= 1, "--boot", "an integer >= 1 (bootstrap resamples)", n_boot,
+         "use e.g. --boot 1000")
+    need(seed >= 0, "--seed", "an integer >= 0", seed)
+    if distmat is not None:
+        return
+    need(queries >= 2, "--queries", "an integer >= 2", queries)
+    need(kind in _KINDS, "--kind", "'model' or 'random'", repr(kind))
+    need(ties is None or ties >= 2, "--ties", "an integer >= 2 (distance levels)", ties,
+         "leave --ties out for continuous distances")
+    least = min_gallery(queries)
+    need(gallery >= 1 and gallery_split(gallery)[2] >= queries, "--gallery",
+         f"room for the {queries} query tracklets besides 7 % junk and 5 % distractors", gallery,
+         f"use --gallery {least} or more, or fewer --queries")
+
+
 def run_parity_command(
     distmat: str | None = None,
     queries: int = 1980,
@@ -163,6 +197,7 @@ def run_parity_command(
 
     from reidbench.metrics.parity import run_parity
 
+    check_parity_options(distmat, queries, gallery, seed, ties, kind, n_boot)
     t0 = time.perf_counter()
     if distmat is not None:
         arrays = load_parity_npz(distmat)

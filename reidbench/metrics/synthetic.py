@@ -37,7 +37,8 @@ import numpy as np
 
 from reidbench.errors import InputError, describe
 
-__all__ = ["SyntheticProblem", "make_problem", "MARS_CAMERAS_PER_ID"]
+__all__ = ["SyntheticProblem", "make_problem", "gallery_split", "min_gallery",
+           "MARS_CAMERAS_PER_ID"]
 
 #: Queries per identity in MARS (1,980 queries / 625 identities); sets the default ``n_ids``.
 MARS_CAMERAS_PER_ID = 1980 / 625
@@ -185,9 +186,7 @@ def make_problem(
             "n_ids", _WHERE, f"between {lo_ids} and {hi_ids} for {n_query} queries over {n_cams} "
             "cameras (each identity is seen by 2 to n_cams cameras, one query per camera)",
             n_ids, "change n_ids, n_query or n_cams"))
-    n_junk = round(junk_frac * n_gallery)
-    n_distr = round(distractor_frac * n_gallery)
-    n_ident = n_gallery - n_junk - n_distr
+    n_junk, n_distr, n_ident = gallery_split(n_gallery, junk_frac, distractor_frac)
     if n_ident < n_query:
         raise InputError(describe(
             "n_gallery", _WHERE, f"room for the {n_query} query tracklets besides "
@@ -224,6 +223,34 @@ def make_problem(
         gallery_features=None if gf is None else _frozen(gf),
         query_gallery_index=_frozen(q_index), params=params,
     )
+
+
+def gallery_split(n_gallery: int, junk_frac: float = 0.07,
+                  distractor_frac: float = 0.05) -> tuple[int, int, int]:
+    """How :func:`make_problem` divides a gallery: ``(junk, distractors, identity tracklets)``.
+
+    The identity tracklets hold the queries' own, so :func:`make_problem` needs at least
+    ``n_query`` of them.
+    """
+    n_junk = round(junk_frac * n_gallery)
+    n_distr = round(distractor_frac * n_gallery)
+    return n_junk, n_distr, n_gallery - n_junk - n_distr
+
+
+def min_gallery(n_query: int, junk_frac: float = 0.07, distractor_frac: float = 0.05) -> int:
+    """The smallest gallery size from which on every size leaves room for ``n_query`` queries.
+
+    The fractions must sum below 1. The junk and distractor counts are rounded, so an isolated
+    smaller size can fit too; every size from the result on does.
+
+    Example:
+        >>> min_gallery(1980)
+        2249
+    """
+    g = math.ceil((n_query + 1) / max(1e-9, 1.0 - junk_frac - distractor_frac)) + 1
+    while g > 1 and gallery_split(g - 1, junk_frac, distractor_frac)[2] >= n_query:
+        g -= 1
+    return g
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:

@@ -140,3 +140,25 @@ def test_bad_npz_gives_one_clear_error(tmp_path, capsys, content, match):
 def test_root_demo_command_is_registered(capsys):
     rc, out, err = _run(["--help"], capsys)
     assert rc == 0 and "demo" in out
+
+
+@pytest.mark.parametrize(
+    "extra, flag",
+    [
+        (["--boot", "0"], "--boot"),
+        (["--queries", "0"], "--queries"),
+        (["--queries", "1"], "--queries"),
+        (["--gallery", "10"], "--gallery"),
+        (["--ties", "1"], "--ties"),
+        (["--kind", "uniform"], "--kind"),
+        (["--seed", "-1"], "--seed"),
+    ],
+)
+def test_bad_options_name_the_flag(capsys, extra, flag):
+    rc, out, err = _run(["metrics", "parity", "--queries", "40", "--gallery", "300", *extra],
+                        capsys)
+    assert rc != 0 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith(f"error: {flag} in metrics parity: expected"), err
+    for internal in ("n_boot", "n_query", "n_gallery", "make_problem", "bootstrap_means"):
+        assert internal not in err

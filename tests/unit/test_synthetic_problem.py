@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from reidbench.errors import InputError
-from reidbench.metrics.synthetic import make_problem
+from reidbench.metrics.synthetic import gallery_split, make_problem, min_gallery
 
 
 def _noninterp_map(d, qp, gp, qc, gc):
@@ -129,3 +129,13 @@ def test_metric_args_without_distmat_raises():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(InputError, match=match):
         make_problem(**kwargs)
+
+
+@pytest.mark.parametrize("n_query", [2, 3, 40, 333])
+def test_min_gallery_is_where_make_problem_starts_to_fit(n_query):
+    least = min_gallery(n_query)
+    for g in range(least, least + 200):
+        assert gallery_split(g)[2] >= n_query
+    make_problem(n_query, least, seed=0)
+    with pytest.raises(InputError, match="n_gallery"):
+        make_problem(n_query, least - 1, seed=0)
