@@ -10,6 +10,8 @@ The schema is documented in docs/results-schema.md.
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ import numpy as np
 from reidbench.errors import DataError, describe
 from reidbench.fileio import atomic_write, write_json_atomic
 
-__all__ = ["RESULT_SCHEMA", "EvalResult", "SplitScores", "read_result"]
+__all__ = ["RESULT_SCHEMA", "EvalResult", "SplitScores", "read_result", "load_per_query"]
 
 RESULT_SCHEMA = "reidbench.result/1"
 SUMMARY_KEYS = ("mAP", "rank1", "rank5", "rank10", "rank20", "mINP")
@@ -116,9 +118,26 @@ def read_result(path: str | Path) -> EvalResult:
         got = record.get("schema") if isinstance(record, dict) else type(record).__name__
         raise DataError(describe("schema", str(rj), repr(RESULT_SCHEMA), repr(got),
                                  "re-run the evaluation with this reidbench version"))
-    per_query: dict[str, np.ndarray] = {}
     npz = folder / "per_query.npz"
-    if npz.is_file():
-        with np.load(npz, allow_pickle=False) as z:
-            per_query = {k: z[k] for k in z.files}
+    per_query = load_per_query(npz) if npz.is_file() else {}
     return EvalResult(record, per_query)
+
+
+def load_per_query(npz: str | Path) -> dict[str, np.ndarray]:
+    """Read every array of a ``per_query.npz`` (no pickled objects).
+
+    Raises:
+        DataError: If the file is not a readable NumPy archive (truncated, corrupt, not an .npz, or
+            holding pickled objects), in one line naming the file.
+    """
+    try:
+        z = np.load(npz, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not an .npz archive")
+        with z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+        reason = (str(exc).splitlines() or [""])[0] or type(exc).__name__
+        raise DataError(describe("per_query.npz", str(npz), "a NumPy .npz archive of per-query "
+                                 "arrays written by `reidbench evaluate`", reason,
+                                 "re-run the evaluation, or copy the file again")) from None

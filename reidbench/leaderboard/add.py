@@ -1,9 +1,10 @@
 """Evaluated submissions: ``reidbench leaderboard add RESULT_DIR`` files a result record.
 
-A submission is a copy of a result directory (``results.json`` and, when present,
-``per_query.npz``) under ``leaderboards/submissions/<name>/``. ``<name>`` is derived from what makes
-a submission unique, the protocol fingerprint and the sha256 of the checkpoint(s) or features
-file(s): ``<protocol slug>--<fingerprint>--<sha256[:16]>``. Filing is atomic and safe against two
+A submission is a copy of a result directory (``results.json`` and ``per_query.npz``, both
+required and checked as ``reidbench validate`` checks them) under
+``leaderboards/submissions/<name>/``. ``<name>`` is derived from what makes a submission unique,
+the protocol fingerprint and the sha256 of the checkpoint(s) or features file(s):
+``<protocol slug>--<fingerprint>--<sha256[:16]>``. Filing is atomic and safe against two
 concurrent adds: the files are written into a temporary folder beside the target and renamed onto
 it; a rename onto an existing submission fails, so exactly one of two identical adds wins and the
 other is refused as a duplicate. An exclusive lock file (``O_EXCL``) serialises the duplicate scan.
@@ -83,28 +84,16 @@ def submission_identity(record: dict[str, Any], where: str = "results.json") -> 
 
 
 def _check(result_dir: Path) -> dict[str, Any]:
+    """The record, if it passes the check ``reidbench validate`` runs; else the first problem."""
+    from reidbench.engine.results import read_result
     from reidbench.leaderboard.validate import validate_file
-    from reidbench.protocols import get_protocol
 
     report = validate_file(result_dir, "result")
     if not report.ok:
-        raise DataError(report.problems[0])
-    from reidbench.engine.results import read_result
-
-    record = read_result(result_dir).record
-    where = str(result_dir / "results.json")
-    proto = record["protocol"]
-    registered = get_protocol(proto["id"])  # raises with suggestions if unknown
-    if proto.get("fingerprint") != registered.fingerprint:
-        raise DataError(describe("field protocol.fingerprint", where,
-                                 f"{registered.fingerprint} (protocol {registered.id} as "
-                                 "registered)", repr(proto.get("fingerprint")),
-                                 "re-run the evaluation with this reidbench version"))
-    for name in ("metrics", "splits"):
-        if not record.get(name):
-            raise DataError(describe(f"field {name}", where, "a non-empty value", "nothing",
-                                     "re-run the evaluation"))
-    return record
+        more = f" ({len(report.problems) - 1} more problem(s); run `reidbench validate " \
+            f"{result_dir}`)" if len(report.problems) > 1 else ""
+        raise DataError(report.problems[0] + more)
+    return read_result(result_dir).record
 
 
 def _slug(text: str) -> str:
@@ -169,8 +158,7 @@ def add_submission(result_dir: str | Path, leaderboards: str | Path = "leaderboa
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
         try:
             for fname in ("results.json", "per_query.npz"):
-                if (src / fname).is_file():
-                    shutil.copyfile(src / fname, tmp / fname)
+                shutil.copyfile(src / fname, tmp / fname)
             try:
                 os.rename(tmp, target)  # atomic; fails if the target exists
             except OSError:

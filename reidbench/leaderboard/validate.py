@@ -4,7 +4,8 @@ Kinds:
 
 * ``leaderboard``: a JSON file with ``"schema": "reidbench.leaderboard/1"`` (every problem listed);
 * ``result``: a result directory or its ``results.json`` (``"schema": "reidbench.result/1"``), read
-  with :func:`reidbench.engine.results.read_result`;
+  with :func:`reidbench.engine.results.read_result` and checked by
+  :func:`reidbench.leaderboard.result_check.check_result` (the check ``leaderboard add`` runs);
 * ``features``: an ``.npz`` features file, read with
   :func:`reidbench.adapters.features.load_features_file`.
 
@@ -97,32 +98,14 @@ def _leaderboard(p: Path) -> ValidationReport:
 
 
 def _result(p: Path) -> ValidationReport:
+    """A result record: the shared check of :mod:`reidbench.leaderboard.result_check`."""
     from reidbench.engine.results import read_result
+    from reidbench.leaderboard.result_check import check_result
 
-    res = read_result(p)
-    where = str(p if p.suffix == ".json" else p / "results.json")
-    record = res.record
-    problems: list[str] = []
-    metrics = record.get("metrics")
-    if not isinstance(metrics, dict) or not metrics:
-        problems.append(describe("field metrics", where, "an object of summary metrics",
-                                 repr(metrics), "re-run the evaluation"))
-        metrics = {}
-    for name, entry in metrics.items():  # results store fractions in [0, 1]
-        value = entry.get("value") if isinstance(entry, dict) else entry
-        if value is None:
-            continue
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not (
-                0.0 <= value <= 1.0):
-            problems.append(describe(f"field metrics.{name}.value", where,
-                                     "a fraction in [0, 1] (result records store fractions)",
-                                     repr(value), "re-run the evaluation"))
-    proto = record.get("protocol")
-    pid = proto.get("id") if isinstance(proto, dict) else None
-    if not isinstance(pid, str):
-        problems.append(describe("field protocol.id", where, "a protocol id such as 'mars/v2v@1'",
-                                 repr(pid), "re-run the evaluation"))
-    summary = "" if problems else f"result record under protocol {pid}"
+    folder = p.parent if p.name == "results.json" else p
+    res = read_result(folder)  # missing or unreadable files raise DataError (one line)
+    problems = check_result(res.record, folder)
+    summary = "" if problems else f"result record under protocol {res.record['protocol']['id']}"
     return ValidationReport(str(p), "result", problems, summary)
 
 

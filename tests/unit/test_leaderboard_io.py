@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_report_fixtures import write_result
 
 from reidbench.cli import main
 from reidbench.errors import DataError
@@ -106,12 +107,9 @@ def _touch(p: Path) -> Path:
 
 
 def test_validate_result_record_fractions(tmp_path):
-    d = tmp_path / "run"
-    d.mkdir()
-    rec = {"schema": "reidbench.result/1", "protocol": {"id": "mars/v2v@1"},
-           "metrics": {"mAP": {"value": 0.8, "ci": None}, "rank1": {"value": 0.9}}}
-    (d / "results.json").write_text(json.dumps(rec))
+    d = write_result(tmp_path / "run")
     assert validate_file(d).ok
+    rec = json.loads((d / "results.json").read_text())
     rec["metrics"]["rank1"]["value"] = 90.0  # percent where a fraction is declared
     (d / "results.json").write_text(json.dumps(rec))
     report = validate_file(d)
