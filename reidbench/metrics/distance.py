@@ -30,13 +30,20 @@ def _is_torch(x: Any) -> bool:
 def check_features(query: Any, gallery: Any, where: str) -> tuple[Any, Any]:
     """Check two feature matrices: 2-D, same width, non-empty, finite; numpy ones as float64.
 
+    Two torch tensors must be on one device (their distances are computed there); any real dtypes
+    may be mixed, since both are converted to float64. A torch tensor paired with a numpy array is
+    moved to the CPU.
+
     Returns:
         ``(query, gallery)``: numpy float64 arrays, or torch float64 tensors when both are torch.
 
     Raises:
-        InputError: Naming ``query_feats``/``gallery_feats`` on a bad shape, dtype or value.
+        InputError: Naming ``query_feats``/``gallery_feats`` on a bad shape, dtype, device or
+            value.
     """
     both_torch = _is_torch(query) and _is_torch(gallery)
+    if both_torch:
+        _check_devices(query, gallery, where)
     out = []
     for name, x in (("query_feats", query), ("gallery_feats", gallery)):
         if both_torch:
@@ -71,12 +78,27 @@ def check_features(query: Any, gallery: Any, where: str) -> tuple[Any, Any]:
     return out[0], out[1]
 
 
+def _check_devices(query: Any, gallery: Any, where: str) -> None:
+    """Both tensors on one device that holds data (not torch's shape-only 'meta' device)."""
+    for name, x in (("query_feats", query), ("gallery_feats", gallery)):
+        if x.device.type == "meta":
+            raise InputError(describe(name, where, "a tensor with values",
+                                      "a tensor on the 'meta' device (shapes only)",
+                                      "materialise the features first"))
+    if query.device != gallery.device:
+        raise InputError(describe("gallery_feats", where,
+                                  f"a tensor on the device of query_feats ({query.device})",
+                                  f"device {gallery.device}",
+                                  "move both to one device, e.g. "
+                                  "gallery_feats.to(query_feats.device)"))
+
+
 def compute_distance(query: Any, gallery: Any, metric: str = "euclidean") -> Any:
     """Distances between every query row and every gallery row.
 
     Args:
         query: ``(Q, D)`` features (numpy array or torch tensor).
-        gallery: ``(G, D)`` features (same kind as ``query``).
+        gallery: ``(G, D)`` features (same kind as ``query``; two tensors on one device).
         metric: ``euclidean``, ``sqeuclidean`` or ``cosine``.
 
     Returns:

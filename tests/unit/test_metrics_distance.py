@@ -88,6 +88,56 @@ def test_streamed_from_torch_features():
     np.testing.assert_allclose(a.ap, b.ap, atol=1e-12)
 
 
+def test_tensors_on_different_devices_raise_input_error():
+    torch = pytest.importorskip("torch")
+    cpu = torch.from_numpy(G)
+    meta = torch.empty(3, 2, dtype=torch.float64, device="meta")
+    with pytest.raises(InputError, match="query_feats in compute_distance.*'meta' device"):
+        compute_distance(meta, meta)
+    with pytest.raises(InputError, match="gallery_feats in compute_distance.*'meta' device"):
+        compute_distance(torch.from_numpy(Q), meta)
+    # a device mismatch between two real devices is named before any computation
+    from reidbench.metrics.distance import _check_devices
+
+    class Elsewhere:  # a tensor stand-in on another device (the CUDA case without a GPU)
+        device = torch.device("cuda", 0)
+
+    with pytest.raises(InputError, match="gallery_feats in f: expected a tensor on the device "
+                                         "of query_feats \\(cpu\\), got device cuda:0"):
+        _check_devices(cpu, Elsewhere(), "f")
+
+
+def _cuda():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    return torch
+
+
+def test_cuda_features_match_numpy():
+    torch = _cuda()
+    from reidbench.metrics.synthetic import make_problem
+
+    p = make_problem(60, 400, seed=4, with_distmat=False)
+    qf, gf = p.query_features, p.gallery_features
+    args = (p.query_pids, p.gallery_pids, p.query_camids, p.gallery_camids)
+    q_gpu, g_gpu = torch.tensor(qf).cuda(), torch.tensor(gf).cuda()
+    for metric in ("euclidean", "sqeuclidean", "cosine"):
+        got = compute_distance(q_gpu, g_gpu, metric)
+        assert got.device.type == "cuda" and got.dtype == torch.float64
+        np.testing.assert_allclose(got.cpu().numpy(), compute_distance(qf, gf, metric),
+                                   rtol=0, atol=1e-9)
+        a = rank_metrics_from_features(q_gpu, g_gpu, *args, distance=metric, chunk_size=7)
+        b = rank_metrics_from_features(qf, gf, *args, distance=metric)
+        np.testing.assert_allclose(a.ap, b.ap, atol=1e-12)
+        np.testing.assert_array_equal(a.cmc, b.cmc)
+        np.testing.assert_array_equal(a.first_rank, b.first_rank)
+    with pytest.raises(InputError, match="gallery_feats in rank_metrics_from_features.*cuda"):
+        rank_metrics_from_features(q_gpu, torch.tensor(gf), *args)
+    with pytest.raises(InputError, match="gallery_feats in compute_distance.*device cpu"):
+        compute_distance(q_gpu, torch.tensor(gf))
+
+
 def test_single_gallery_shot_equals_first_match_with_one_item_per_identity():
     rng = np.random.default_rng(3)
     gp = np.arange(1, 21)
