@@ -5,7 +5,7 @@ PIP := $(PY) -m pip
 # The CPU build of torch lies on local disk; an unpinned torch would pull a multi-GB CUDA build.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench bench-big lint clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -28,6 +28,15 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.bench-installed
 	$(PY) -m pytest benchmarks -q --benchmark-only --benchmark-columns=min,median,max,rounds
+
+# The 10,000 x 100,000 group with fast-reid and reidbench on the 4 GB matrix (~2.5 min, 12 GB of
+# memory); kept apart from `make bench`, in .benchmarks/big.json. Report both runs with
+# `python benchmarks/report.py .benchmarks/latest.json .benchmarks/big.json`.
+bench-big: $(VENV)/.bench-installed
+	mkdir -p .benchmarks
+	REIDBENCH_BENCH_BIG=1 $(PY) -m pytest benchmarks/test_bench_metrics.py -q -k test_big \
+		--benchmark-only --benchmark-columns=min,median,max,rounds \
+		--benchmark-json .benchmarks/big.json
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check reidbench baselines tests benchmarks

@@ -3,9 +3,10 @@
     python benchmarks/report.py [RESULTS.json ...]
 
 Default: ``.benchmarks/latest.json`` (written by every ``make bench``). Several files are merged,
-later ones winning (e.g. the default run plus a ``REIDBENCH_BENCH_BIG=1`` run). Times are medians
-over the rounds; the pure-Python peers and the scikit-learn loop ran on every 10th query and are
-scaled by 10 (``extra_info["scale"]``). Ratios are against the issue's targets.
+later ones winning (e.g. ``.benchmarks/latest.json`` of ``make bench`` plus ``.benchmarks/big.json``
+of ``make bench-big``). Times are medians over the rounds; the pure-Python peers and the
+scikit-learn loop ran on every 10th query and are scaled by 10 (``extra_info["scale"]``). Ratios
+are against the issue's targets.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ def big_table(entries: dict) -> tuple[list[str], dict]:
     out = ["| 10,000 x 100,000, 256-d features | time | peak RSS | notes |", "|---|---|---|---|"]
     for impl, label in names.items():
         if impl not in rows:
-            out.append(f"| {label} | not run | | set `REIDBENCH_BENCH_BIG=1` |")
+            out.append(f"| {label} | not run | | run `make bench-big` |")
             continue
         e = rows[impl]
         note = f"mAP {e['map']:.4f}" if "map" in e else ""

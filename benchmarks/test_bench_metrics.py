@@ -13,7 +13,7 @@ on the same input: a speed comparison of different quantities would be worthless
   run on every 10th query (198) and their time is scaled by 10 in the report, as the spec did.
 * ``big``: 10,000 x 100,000 streamed from 256-d float32 features, in a child process (time and peak
   RSS). fast-reid on the precomputed 4 GB float32 matrix (about 64 s and 12 GB) and reidbench on the
-  same matrix run only with ``REIDBENCH_BENCH_BIG=1``.
+  same matrix run only with ``REIDBENCH_BENCH_BIG=1`` (``make bench-big``).
 """
 
 from __future__ import annotations
@@ -288,7 +288,7 @@ def test_big_distances(benchmark, big):
     _run_big(benchmark, big, "distances", "reidbench_distances_only")
 
 
-@pytest.mark.skipif(not BIG_OPT_IN, reason="slow (~2 min, 12 GB): set REIDBENCH_BENCH_BIG=1")
+@pytest.mark.skipif(not BIG_OPT_IN, reason="slow (~2 min, 12 GB): make bench-big")
 def test_big_dense_reidbench(benchmark, big):
     """reidbench on the precomputed float32 matrix, the same distances fast-reid gets."""
     info = _run_big(benchmark, big, "dense", "reidbench_dense_float32")
@@ -299,7 +299,7 @@ def test_big_dense_reidbench(benchmark, big):
         benchmark.extra_info.update({f"vs_stream_{k}": v for k, v in diffs.items()})
 
 
-@pytest.mark.skipif(not BIG_OPT_IN, reason="slow (~2 min, 12 GB): set REIDBENCH_BENCH_BIG=1")
+@pytest.mark.skipif(not BIG_OPT_IN, reason="slow (~2 min, 12 GB): make bench-big")
 def test_big_dense_reidbench_one_thread(benchmark, big):
     """The same with one thread (fast-reid uses one core)."""
     info = _run_big(benchmark, big, "dense1", "reidbench_dense_float32_1thread")
@@ -307,7 +307,7 @@ def test_big_dense_reidbench_one_thread(benchmark, big):
         assert np.array_equal(info["arrays"]["ap"], big.results["dense"]["arrays"]["ap"])
 
 
-@pytest.mark.skipif(not BIG_OPT_IN, reason="slow (~2 min, 12 GB): set REIDBENCH_BENCH_BIG=1")
+@pytest.mark.skipif(not BIG_OPT_IN, reason="slow (~2 min, 12 GB): make bench-big")
 def test_big_fastreid_cy(benchmark, big):
     if peers.fastreid_cy() is None:
         pytest.skip("fast-reid Cython not built (benchmarks/setup_peers.sh)")
