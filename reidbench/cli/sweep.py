@@ -16,7 +16,8 @@ def sweep_cmd(
     data: str = typer.Option(..., "--data", help="Dataset copy (e.g. a synthetic MARS)."),
     dataset: str = typer.Option("mars", "--dataset"),
     protocol: str = typer.Option("mars/v2v@1", "--protocol", "-p"),
-    out: str = typer.Option(..., "--out", help="Sweep folder (resumable)."),
+    out: str = typer.Option(..., "--out", help="Sweep folder (resumable under the same "
+                            "settings; other settings are refused)."),
     trials: int = typer.Option(1, "--trials", help="Seeds per cell."),
     config: str = typer.Option('{"backbone": "small"}', "--config", help="Shared model options."),
     epochs: int = typer.Option(None, "--epochs"),
@@ -25,8 +26,14 @@ def sweep_cmd(
     height: int = typer.Option(128, "--height"),
     width: int = typer.Option(64, "--width"),
     seed: int = typer.Option(0, "--seed"),
+    fresh: bool = typer.Option(False, "--fresh", help="Delete the folder's cells/ and sweep.json "
+                               "and start over instead of resuming."),
 ) -> None:
-    """Train + evaluate ADAPTER on every grid cell x trial; write sweep.json (mean +- std later)."""
+    """Train + evaluate ADAPTER on every grid cell x trial; write sweep.json (mean +- std later).
+
+    Grid axes must be model options of ADAPTER (checked before training). Re-running into the same
+    --out resumes only when every setting (config, training options, data, protocol) is unchanged.
+    """
     from reidbench.cli.evaluate import _progress_printer
     from reidbench.engine.sweep import parse_grid, run_sweep
     from reidbench.engine.train import TrainOptions
@@ -41,5 +48,6 @@ def sweep_cmd(
                            input_size=(height, width), seed=seed, val_fraction=0.0)
     result = run_sweep(adapter, data, dataset, protocol, parse_grid(grid), out, trials=trials,
                        model_config=model_config, train_options=options,
-                       procedure={"input_size": (height, width)}, progress=_progress_printer())
+                       procedure={"input_size": (height, width)}, fresh=fresh,
+                       progress=_progress_printer())
     typer.echo(f"{len(result['rows'])} runs; {out}/sweep.json")

@@ -3,26 +3,41 @@
 ``run_sweep`` trains ``trials`` seeded models per cell (``M=5,10,20 N=5,10,20``), evaluates each
 under a protocol, and writes ``sweep.json`` (schema ``reidbench.sweep/1``): one row per (cell,
 trial) with the axes, the seed and the headline metrics, plus each run's result record on disk.
-It is resumable: a cell/trial whose result record exists is read back, not re-run. The report layer
-renders the grid figures from ``sweep.json``.
+It is resumable: a cell/trial whose result record exists is read back, not re-run, and a
+half-trained one continues from its last checkpoint. Resuming is safe only under the same settings,
+so the sweep stores what determines its runs (baseline, model config, training options, dataset
+fingerprint, protocol and its fingerprint, procedure) with their hash in ``sweep.json`` and, per
+cell, with the cell's axes and seed in ``cells/<cell>/cell.json``; a re-run whose settings differ
+is refused before anything is trained (use a new ``--out``, or ``fresh=True`` / ``--fresh`` to
+start over). Axis names are checked against the adapter's model options before training. The
+report layer renders the grid figures from ``sweep.json``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import itertools
 import json
+import shutil
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from reidbench.errors import InputError, describe
+from reidbench.errors import DataError, InputError, describe
 from reidbench.fileio import write_json_atomic
 
-__all__ = ["SWEEP_SCHEMA", "parse_grid", "run_sweep"]
+__all__ = ["SWEEP_SCHEMA", "parse_grid", "run_sweep", "sweep_settings", "settings_hash",
+           "check_axes"]
 
 SWEEP_SCHEMA = "reidbench.sweep/1"
+CELL_FILE = "cell.json"
 Progress = Callable[[str, int, int], None]
+# Run settings that do not change what a run computes (where it runs, whether it may resume).
+_NOT_SETTINGS = ("device", "resume")
+_FRESH_HINT = ("use a new --out for these settings, or pass --fresh to delete the old cells and "
+               "start over")
 
 
 def _value(text: str) -> Any:
@@ -66,11 +81,150 @@ def _cell_name(cell: dict[str, Any], trial: int) -> str:
     return "_".join(parts) + f"_t{trial}"
 
 
+def _json_ready(obj: Any) -> Any:
+    return json.loads(json.dumps(obj, default=lambda o: list(o) if isinstance(o, tuple) else
+                                 str(o)))
+
+
+def settings_hash(settings: dict[str, Any]) -> str:
+    """sha256 (16 hex) of the canonical JSON of ``settings``."""
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def sweep_settings(adapter_name: str, data_root: str | Path, dataset: str, protocol: str,
+                   model_config: dict[str, Any] | None, train_options: Any,
+                   procedure: dict[str, Any] | None) -> dict[str, Any]:
+    """What determines every run of a sweep besides its axes and trial (JSON-ready).
+
+    The dataset enters by its fingerprint (ids, labels, frame names, splits), not its path, so a
+    moved copy resumes; the protocol by id and fingerprint.
+    """
+    from reidbench.datasets import load
+    from reidbench.engine.evalset import dataset_fingerprint
+    from reidbench.protocols import get_protocol
+
+    proto = get_protocol(protocol)
+    options = {k: v for k, v in asdict(train_options).items() if k not in _NOT_SETTINGS}
+    return _json_ready({
+        "baseline": adapter_name,
+        "dataset": {"name": dataset, "fingerprint": dataset_fingerprint(load(dataset, data_root))},
+        "protocol": {"id": proto.id, "fingerprint": proto.fingerprint},
+        "model_config": model_config or {},
+        "train_options": options,
+        "procedure": procedure or {},
+    })
+
+
+def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for k in sorted(set(old) | set(new)):
+            out += _differences(old.get(k), new.get(k), f"{prefix}{k}.")
+        return out
+    return [] if old == new else [f"{prefix.rstrip('.')} {old!r} -> {new!r}"]
+
+
+def _refuse(where: Path, old: dict[str, Any] | None, new: dict[str, Any]) -> DataError:
+    if old is None:
+        got = "runs of unknown settings (no settings recorded)"
+    else:
+        diff = _differences(old, new)
+        got = "other settings: " + "; ".join(diff[:4]) + (f"; {len(diff) - 4} more" if len(
+            diff) > 4 else "")
+    return DataError(describe("sweep folder", str(where), "runs made with the settings of this "
+                              "command", got, _FRESH_HINT))
+
+
+def _check_sweep_file(out: Path, settings: dict[str, Any]) -> None:
+    path = out / "sweep.json"
+    if not path.is_file():
+        return
+    try:
+        old = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        old = {}
+    if old.get("settings_hash") != settings_hash(settings):
+        raise _refuse(path, old.get("settings"), settings)
+
+
+def _check_cell(folder: Path, cell_record: dict[str, Any]) -> bool:
+    """Refuse a cell folder holding runs of other settings; True when it records these settings."""
+    path = folder / CELL_FILE
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            old = {}
+        if old.get("hash") != cell_record["hash"]:
+            raise _refuse(path, old.get("settings"), cell_record["settings"])
+        return True
+    if folder.is_dir() and any(folder.iterdir()):
+        raise _refuse(folder, None, cell_record["settings"])
+    return False
+
+
+def _option_names(cls: type, instance: Any) -> set[str]:
+    names = set(getattr(instance, "config", {}) or {})
+    for p in inspect.signature(cls.__init__).parameters.values():
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            names.add(p.name)
+    return names - {"self", "num_classes"}
+
+
+def check_axes(adapter_name: str, grid: dict[str, list[Any]],
+               model_config: dict[str, Any] | None = None) -> None:
+    """Refuse grid axes (and shared options) that are not model options of the adapter.
+
+    Builds the adapter once with the shared options (a cheap model, no training) and compares the
+    axis names with its config keys and constructor keywords.
+
+    Raises:
+        InputError: A shared option or an axis the adapter does not take (with a did-you-mean).
+        RegistryError: An unknown adapter.
+    """
+    from reidbench.adapters import TrainableAdapter, adapter_class
+    from reidbench.registry import suggest
+
+    cls = adapter_class(adapter_name)
+    if not issubclass(cls, TrainableAdapter):
+        raise InputError(describe(f"adapter {adapter_name!r}", "reidbench sweep",
+                                  "a TrainableAdapter", cls.__name__, "pick a trainable baseline"))
+    try:
+        instance = cls(num_classes=2, **(model_config or {}))
+    except (TypeError, ValueError) as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise InputError(describe("--config", f"reidbench sweep {adapter_name}", "model options "
+                                  f"{adapter_name} accepts", reason, "fix the shared options")
+                         ) from None
+    known = sorted(_option_names(cls, instance))
+    for axis in grid:
+        if axis not in known:
+            same_but_case = [k for k in known if k.lower() == axis.lower()]
+            close = (f"Did you mean {same_but_case[0]!r}?" if same_but_case
+                     else suggest(axis, known))
+            hint = (close + " " if close else "") + f"Options: {', '.join(known)}"
+            raise InputError(describe(f"grid axis {axis!r}", f"reidbench sweep {adapter_name}",
+                                      f"a model option of {adapter_name}", "an unknown name",
+                                      hint))
+
+
+def _cell_record(settings: dict[str, Any], cell: dict[str, Any], trial: int, seed: int
+                 ) -> dict[str, Any]:
+    record = {**settings, "axes": _json_ready(cell), "trial": trial, "seed": seed}
+    return {"settings": record, "hash": settings_hash(record)}
+
+
+def _start_fresh(out: Path) -> None:
+    shutil.rmtree(out / "cells", ignore_errors=True)
+    (out / "sweep.json").unlink(missing_ok=True)
+
+
 def run_sweep(adapter_name: str, data_root: str | Path, dataset: str, protocol: str,
               grid: dict[str, list[Any]], out_dir: str | Path, *, trials: int = 1,
               model_config: dict[str, Any] | None = None, train_options: Any = None,
-              procedure: dict[str, Any] | None = None, progress: Progress | None = None
-              ) -> dict[str, Any]:
+              procedure: dict[str, Any] | None = None, fresh: bool = False,
+              progress: Progress | None = None) -> dict[str, Any]:
     """Train and evaluate every (cell, trial); write and return the ``sweep.json`` record.
 
     Args:
@@ -79,12 +233,17 @@ def run_sweep(adapter_name: str, data_root: str | Path, dataset: str, protocol: 
         dataset: Its layout name.
         protocol: Protocol id to evaluate under.
         grid: Axis name -> values; axes are model options of the adapter.
-        out_dir: Sweep folder (``sweep.json``, ``cells/<cell>/{run,result}``).
+        out_dir: Sweep folder (``sweep.json``, ``cells/<cell>/{cell.json,run,result}``).
         trials: Seeds per cell (seed = ``train_options.seed + trial``).
         model_config: Options shared by every cell (e.g. ``{"backbone": "small"}``).
         train_options: :class:`reidbench.engine.train.TrainOptions` shared by every cell.
         procedure: Procedure overrides for the evaluation.
+        fresh: Delete the folder's ``cells/`` and ``sweep.json`` first instead of resuming.
         progress: ``callback(stage, done, total)``.
+
+    Raises:
+        InputError: An axis that is not a model option of the adapter.
+        DataError: ``out_dir`` holds runs made with other settings (and ``fresh`` is False).
     """
     from reidbench.engine.evaluate import evaluate
     from reidbench.engine.results import read_result
@@ -93,32 +252,44 @@ def run_sweep(adapter_name: str, data_root: str | Path, dataset: str, protocol: 
 
     base = train_options or TrainOptions()
     out = Path(out_dir)
+    check_axes(adapter_name, grid, model_config)
+    settings = sweep_settings(adapter_name, data_root, dataset, protocol, model_config, base,
+                              procedure)
+    if fresh:
+        _start_fresh(out)
+    _check_sweep_file(out, settings)
     cells = [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*grid.values())]
+    jobs = [(cell, trial) for cell in cells for trial in range(trials)]
+    for cell, trial in jobs:  # every folder checked before anything is trained
+        _check_cell(out / "cells" / _cell_name(cell, trial),
+                    _cell_record(settings, cell, trial, base.seed + trial))
     rows: list[dict[str, Any]] = []
-    total = len(cells) * trials
-    for cell in cells:
-        for trial in range(trials):
-            folder = out / "cells" / _cell_name(cell, trial)
-            seed = base.seed + trial
-            result_dir = folder / "result"
-            if not (result_dir / "results.json").is_file():
-                summary = train(adapter_name, data_root, dataset, folder / "run",
-                                model_config={**(model_config or {}), **cell},
-                                options=replace(base, seed=seed, resume=True))
-                res = evaluate(protocol, data_root,
-                               AdapterSource(adapter_name, summary["checkpoint"]),
-                               procedure=procedure, bootstrap=0, seed=seed)
-                res.write(result_dir)
-            record = read_result(result_dir).record
-            rows.append({"axes": cell, "trial": trial, "seed": seed,
-                         "metrics": {k: v["value"] for k, v in record["metrics"].items()},
-                         "result": str(result_dir.relative_to(out))})
-            if progress:
-                progress("sweep", len(rows), total)
+    for cell, trial in jobs:
+        folder = out / "cells" / _cell_name(cell, trial)
+        seed = base.seed + trial
+        cell_record = _cell_record(settings, cell, trial, seed)
+        if not _check_cell(folder, cell_record):
+            write_json_atomic(folder / CELL_FILE, cell_record)
+        result_dir = folder / "result"
+        if not (result_dir / "results.json").is_file():
+            summary = train(adapter_name, data_root, dataset, folder / "run",
+                            model_config={**(model_config or {}), **cell},
+                            options=replace(base, seed=seed, resume=True))
+            res = evaluate(protocol, data_root,
+                           AdapterSource(adapter_name, summary["checkpoint"]),
+                           procedure=procedure, bootstrap=0, seed=seed)
+            res.write(result_dir)
+        record = read_result(result_dir).record
+        rows.append({"axes": cell, "trial": trial, "seed": seed,
+                     "metrics": {k: v["value"] for k, v in record["metrics"].items()},
+                     "result": str(result_dir.relative_to(out))})
+        if progress:
+            progress("sweep", len(rows), len(jobs))
     sweep = {"schema": SWEEP_SCHEMA, "baseline": adapter_name, "dataset": dataset,
              "protocol": protocol, "grid": grid, "trials": trials,
              "model_config": model_config or {}, "train_options": {
                  k: (list(v) if isinstance(v, tuple) else v)
-                 for k, v in base.__dict__.items()}, "rows": rows}
+                 for k, v in base.__dict__.items()},
+             "settings": settings, "settings_hash": settings_hash(settings), "rows": rows}
     write_json_atomic(out / "sweep.json", json.loads(json.dumps(sweep)))
     return sweep

@@ -89,6 +89,77 @@ def test_sweep_runs_every_cell_and_resumes(mars, tmp_path):
     assert result_file.stat().st_mtime == stamp
 
 
+PROC = {"input_size": (32, 16), "seq_len": 3}
+
+
+def _sweep(mars, out, **kw):
+    args = {"trials": 1, "train_options": OPTS, "procedure": PROC, **kw}
+    grid = args.pop("grid", {"width": [4]})
+    return run_sweep(TARGET, mars, "mars", "mars/v2v@1", grid, out, **args)
+
+
+def test_sweep_refuses_to_resume_under_other_settings(mars, tmp_path):
+    from dataclasses import replace
+
+    from reidbench.errors import DataError
+
+    out = tmp_path / "sw"
+    first = _sweep(mars, out)
+    assert first["settings"]["train_options"]["epochs"] == 2 and len(first["settings_hash"]) == 16
+    cell = out / "cells" / "width=4_t0"
+    assert json.loads((cell / "cell.json").read_text())["settings"]["axes"] == {"width": 4}
+    before = (out / "sweep.json").read_bytes()
+    stamp = (cell / "result" / "results.json").stat().st_mtime
+    changes = [({"train_options": replace(OPTS, epochs=3)}, "train_options.epochs 2 -> 3"),
+               ({"train_options": replace(OPTS, input_size=(48, 16))}, "train_options.input_size"),
+               ({"procedure": {**PROC, "seq_len": 4}}, "procedure.seq_len 3 -> 4"),
+               ({"model_config": {"width": 4}}, "model_config.width"),
+               ({"train_options": replace(OPTS, seed=2)}, "train_options.seed 1 -> 2")]
+    for change, diff in changes:
+        with pytest.raises(DataError, match="--fresh") as exc:
+            _sweep(mars, out, **change)
+        assert diff in str(exc.value) and "new --out" in str(exc.value)
+    assert (out / "sweep.json").read_bytes() == before  # nothing rewritten
+    # the cells are checked too when sweep.json is gone (a crashed or older sweep)
+    (out / "sweep.json").unlink()
+    with pytest.raises(DataError, match=r"cell\.json.*train_options\.epochs 2 -> 3"):
+        _sweep(mars, out, train_options=replace(OPTS, epochs=3))
+    # the same settings resume without re-running; a device change is not a setting
+    again = _sweep(mars, out, train_options=replace(OPTS, device="cpu", resume=False))
+    assert (cell / "result" / "results.json").stat().st_mtime == stamp
+    assert again["settings_hash"] == first["settings_hash"]
+    # a cell folder without cell.json (made before settings were recorded) is refused too
+    (cell / "cell.json").unlink()
+    (out / "sweep.json").unlink()
+    with pytest.raises(DataError, match="no settings recorded"):
+        _sweep(mars, out)
+    # --fresh starts over
+    fresh = _sweep(mars, out, train_options=replace(OPTS, epochs=1), fresh=True)
+    assert fresh["settings"]["train_options"]["epochs"] == 1
+    assert (cell / "result" / "results.json").stat().st_mtime != stamp
+
+
+def test_sweep_checks_every_cell_before_training(mars, tmp_path):
+    from dataclasses import replace
+
+    from reidbench.errors import DataError
+
+    out = tmp_path / "sw"
+    _sweep(mars, out, grid={"width": [6]})
+    (out / "sweep.json").unlink()
+    with pytest.raises(DataError):  # width=4 is new, width=6 conflicts: nothing trained
+        _sweep(mars, out, grid={"width": [4, 6]}, train_options=replace(OPTS, epochs=1))
+    assert not (out / "cells" / "width=4_t0").exists()
+
+
+def test_sweep_refuses_an_unknown_axis_before_training(mars, tmp_path):
+    from reidbench.errors import InputError
+
+    with pytest.raises(InputError, match="Did you mean 'width'"):
+        _sweep(mars, tmp_path / "sw", grid={"widht": [4]})
+    assert not (tmp_path / "sw").exists()
+
+
 def test_untrainable_adapter_is_refused(mars, tmp_path):
     from reidbench.errors import InputError
 
