@@ -25,18 +25,14 @@ def ablations_cmd(
                               "its grid instead of the published ablations."),
     metric: str = typer.Option("mAP", "--metric", help="Metric of the sweep figure."),
 ) -> None:
-    """STMN M x N heatmaps, margin/length curves, COSAM placement grids (published or a sweep)."""
+    """STMN M x N heatmaps, margin/length curves, COSAM placement grids (published or a sweep).
+
+    Each figure comes with its table and the tidy data it was drawn from (``*.data.csv``).
+    """
     if sweep:
-        import json
+        from reidbench.report.site import build_sweep_report
 
-        from reidbench.report._mpl import save_figure
-        from reidbench.report.ablations import sweep_figures
-        from reidbench.report.tables import write_table
-
-        record = json.loads(Path(sweep).read_text())
-        fig, table = sweep_figures(record, metric)
-        name = f"sweep-{record['baseline']}"
-        paths = [save_figure(fig, Path(out) / f"{name}.png"), *write_table(table, out)]
+        paths = build_sweep_report(sweep, out, metric)
         typer.echo(f"wrote {len(paths)} files under {out}")
         return
     from reidbench.report.site import build_ablations

@@ -28,8 +28,8 @@ from typing import Any
 from reidbench.errors import DataError, InputError, describe
 from reidbench.fileio import write_json_atomic
 
-__all__ = ["SWEEP_SCHEMA", "parse_grid", "run_sweep", "sweep_settings", "settings_hash",
-           "check_axes"]
+__all__ = ["SWEEP_SCHEMA", "parse_grid", "run_sweep", "read_sweep", "sweep_settings",
+           "settings_hash", "check_axes"]
 
 SWEEP_SCHEMA = "reidbench.sweep/1"
 CELL_FILE = "cell.json"
@@ -293,3 +293,34 @@ def run_sweep(adapter_name: str, data_root: str | Path, dataset: str, protocol: 
              "settings": settings, "settings_hash": settings_hash(settings), "rows": rows}
     write_json_atomic(out / "sweep.json", json.loads(json.dumps(sweep)))
     return sweep
+
+
+def read_sweep(path: str | Path) -> dict[str, Any]:
+    """Read a ``sweep.json`` written by :func:`run_sweep` (or a folder holding one).
+
+    Raises:
+        DataError: A missing or unreadable file, another schema, or a record without
+            ``baseline``, ``grid`` or ``rows``; one line naming the file.
+    """
+    p = Path(path)
+    if p.is_dir():
+        p = p / "sweep.json"
+    if not p.is_file():
+        raise DataError(describe("sweep record", str(p), "a sweep.json written by `reidbench "
+                                 "sweep`", "no such file", "check the path (--sweep "
+                                 "OUT/sweep.json)"))
+    try:
+        record = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
+        raise DataError(describe("sweep record", str(p), "valid JSON", reason,
+                                 "re-run `reidbench sweep`")) from None
+    schema = record.get("schema") if isinstance(record, dict) else type(record).__name__
+    if schema != SWEEP_SCHEMA:
+        raise DataError(describe("field schema", str(p), repr(SWEEP_SCHEMA), repr(schema),
+                                 "give the sweep.json of a `reidbench sweep` folder"))
+    for key, kind in (("baseline", str), ("grid", dict), ("rows", list)):
+        if not isinstance(record.get(key), kind) or (kind is dict and not record[key]):
+            raise DataError(describe(f"field {key}", str(p), f"a {kind.__name__}",
+                                     repr(record.get(key)), "re-run `reidbench sweep`"))
+    return record

@@ -7,6 +7,8 @@
 * ``reidbench report ablations --out reports/ablations`` -> :func:`build_ablations`: STMN's
   M x N heatmaps, margin and length curves, COSAM's placement grids, each with a table and the
   tidy data (``*.data.csv``) the figure was drawn from;
+* ``reidbench report ablations --sweep OUT/sweep.json`` -> :func:`build_sweep_report`: the same
+  figure, table and tidy data for a sweep the suite ran itself;
 * ``reidbench report html --out reports`` -> :func:`write_html_report`: ``index.html`` embedding
   the tables and linking every figure and gallery found under the folder.
 
@@ -20,6 +22,7 @@ import html
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from reidbench.fileio import atomic_write
 from reidbench.leaderboard.add import load_submissions
@@ -32,7 +35,8 @@ from reidbench.leaderboard.build import (
 from reidbench.leaderboard.records import load_leaderboards
 from reidbench.report.tables import CSS, FORMATS, write_table
 
-__all__ = ["build_tables", "build_ablations", "write_html_report", "ABLATIONS"]
+__all__ = ["build_tables", "build_ablations", "build_sweep_report", "write_html_report",
+           "ABLATIONS"]
 
 # name -> (published table, kind, axes, metrics)
 ABLATIONS: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
@@ -117,10 +121,39 @@ def build_ablations(leaderboards: str | Path, out_dir: str | Path,
                                title=f"{source}: {f.data['table']['caption'].split('.')[0]}",
                                caption=f.data["table"]["caption"])
         paths += write_table(table, out, formats)
-        cols = [*axes, "dataset", "metric", "mean", "std", "printed", "std_printed"]
-        data = df[[c for c in cols if c in df.columns]]
-        paths.append(_write_text(out / f"{name}.data.csv",
-                                 data.to_csv(index=False, lineterminator="\n")))
+        paths.append(_write_data(df, axes, out / f"{name}.data.csv"))
+    return paths
+
+
+def _write_data(df: Any, axes: Sequence[str], path: Path) -> Path:
+    """The tidy data a figure was drawn from, as CSV (axes, dataset, metric, mean, std...)."""
+    cols = [*axes, "dataset", "metric", "mean", "std", "printed", "std_printed"]
+    data = df[[c for c in cols if c in df.columns]]
+    return _write_text(path, data.to_csv(index=False, lineterminator="\n"))
+
+
+def build_sweep_report(sweep: str | Path, out_dir: str | Path, metric: str = "mAP",
+                       formats: Sequence[str] = FORMATS) -> list[Path]:
+    """Render a ``reidbench sweep`` record: figure, table and the tidy data behind them.
+
+    Writes ``sweep-<baseline>.png``, the table in each format and ``sweep-<baseline>.data.csv``
+    (mean and std over trials per cell and metric, percent), like the published ablations.
+
+    Raises:
+        DataError: A missing or malformed sweep record.
+        InputError: No rows for ``metric``, or more than two axes.
+    """
+    from reidbench.engine.sweep import read_sweep
+    from reidbench.report._mpl import save_figure
+    from reidbench.report.ablations import sweep_ablation, sweep_figures
+
+    record = read_sweep(sweep)
+    fig, table = sweep_figures(record, metric)
+    out = Path(out_dir)
+    name = f"sweep-{record['baseline']}"
+    paths = [save_figure(fig, out / f"{name}.png"), *write_table(table, out, formats)]
+    paths.append(_write_data(sweep_ablation(record), list(record["grid"]),
+                             out / f"{name}.data.csv"))
     return paths
 
 

@@ -125,3 +125,32 @@ def test_sweep_record_becomes_a_tidy_frame_and_figure(tmp_path):
     path.write_text(json.dumps(sweep))
     assert main(["report", "ablations", "--sweep", str(path), "--out", str(tmp_path / "o")]) == 0
     assert (tmp_path / "o" / "sweep-stmn.png").is_file()
+    # the tidy data behind the figure, like the published ablations' *.data.csv
+    data = pd.read_csv(tmp_path / "o" / "sweep-stmn.data.csv")
+    assert list(data.columns) == ["M", "N", "dataset", "metric", "mean", "std"]
+    row = data[(data.M == 10) & (data.N == 5) & (data.metric == "mAP")].iloc[0]
+    assert row["mean"] == pytest.approx(cell["mean"]) and row["std"] == pytest.approx(cell["std"])
+    assert len(data) == 8 and set(data["dataset"]) == {"mars"}
+    # a sweep folder works as well as its sweep.json
+    assert main(["report", "ablations", "--sweep", str(tmp_path), "--out",
+                 str(tmp_path / "p")]) == 0
+    assert (tmp_path / "p" / "sweep-stmn.data.csv").is_file()
+
+
+@pytest.mark.parametrize("content, expected", [
+    (None, "no such file"),
+    ("{not json", "expected valid JSON"),
+    ('{"schema": "reidbench.leaderboard/1"}', "field schema"),
+    ('{"schema": "reidbench.sweep/1", "baseline": "stmn", "grid": {}, "rows": []}', "field grid"),
+])
+def test_report_ablations_bad_sweep_is_one_line(tmp_path, capsys, content, expected):
+    from reidbench.cli import main
+
+    path = tmp_path / "nope.json"
+    if content is not None:
+        path.write_text(content)
+    assert main(["report", "ablations", "--sweep", str(path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0] and str(path) in lines[0], err
+    assert not (tmp_path / "o").exists()
