@@ -5,8 +5,9 @@ imported only when a tensor is passed). Lower = more similar for every metric.
 
 * ``sqeuclidean``: ``|q|^2 + |g|^2 - 2 q.g``, clipped at 0 (the expansion can round below 0).
 * ``euclidean``: the square root of ``sqeuclidean``.
-* ``cosine``: ``1 - q.g / (|q| |g|)``; a zero vector is treated as having norm 1 (distance 1 to
-  everything), so the result stays finite.
+* ``cosine``: ``1 - q.g / (|q| |g|)``, clipped to [0, 2] (a vector's distance to itself can round
+  to -2e-16, which re-ranking would refuse as negative); a zero vector is treated as having norm 1
+  (distance 1 to everything), so the result stays finite.
 """
 
 from __future__ import annotations
@@ -138,14 +139,14 @@ def pairwise(query: Any, gallery: tuple[Any, Any], metric: str) -> Any:
     if _is_torch(query):
         if metric == "cosine":
             n = query.norm(dim=1, keepdim=True)
-            return 1.0 - (query / n.masked_fill(n == 0, 1.0)) @ g.T
+            return (1.0 - (query / n.masked_fill(n == 0, 1.0)) @ g.T).clamp_(0.0, 2.0)
         d = (query * query).sum(1, keepdim=True) + g_sq[None, :] - 2.0 * (query @ g.T)
         d = d.clamp_min(0.0)
         return d.sqrt() if metric == "euclidean" else d
     if metric == "cosine":
         n = np.linalg.norm(query, axis=1, keepdims=True)
         n[n == 0] = 1.0
-        return 1.0 - (query / n) @ g.T
+        return np.clip(1.0 - (query / n) @ g.T, 0.0, 2.0)
     d = query @ g.T
     d *= -2.0
     d += np.einsum("ij,ij->i", query, query)[:, None]

@@ -38,6 +38,20 @@ def test_float32_features_give_float64_and_never_negative():
     np.testing.assert_allclose(np.diag(d), 0.0, atol=1e-9)
 
 
+def test_cosine_self_distance_never_negative_so_reranking_accepts_it():
+    torch = pytest.importorskip("torch")
+    from reidbench.metrics.rerank import k_reciprocal_rerank
+
+    x = np.random.default_rng(3).normal(size=(40, 7))
+    for feats in (x, torch.from_numpy(x)):
+        d = compute_distance(feats, feats, "cosine")
+        d = d.numpy() if isinstance(d, torch.Tensor) else d
+        assert d.min() >= 0.0 and d.max() <= 2.0
+    d = compute_distance(x, x, "cosine")
+    out = k_reciprocal_rerank(d[:10, 10:], d[:10, :10], d[10:, 10:], k1=5, k2=3)
+    assert out.shape == (10, 30) and np.isfinite(out).all()
+
+
 def test_torch_in_torch_out():
     torch = pytest.importorskip("torch")
     for metric in ("euclidean", "sqeuclidean", "cosine"):
