@@ -66,7 +66,9 @@ class SynthConfig:
             clothes (black, navy, denim, grey, white, beige ...) rather than a free colour. High
             values make many identities look alike (the real datasets' hard negatives).
         jpeg_quality: Pillow JPEG quality for layouts that ship JPEG (MARS, DukeV, LS-VID).
-        png_compress_level: zlib level for layouts that ship PNG (iLIDS-VID, PRID-2011).
+        png_compress_level: zlib level for layouts that ship PNG (iLIDS-VID, PRID-2011). The
+            default 0 stores the pixels uncompressed: the fastest to write and to decode, at
+            about 1.6x the bytes of level 1 (24 KB per 128x64 frame).
     """
 
     height: int = 128
@@ -87,7 +89,7 @@ class SynthConfig:
     pose_variation: float = 0.5
     id_similarity: float = 0.5
     jpeg_quality: int = 90
-    png_compress_level: int = 1
+    png_compress_level: int = 0
 
     def __post_init__(self) -> None:
         where = "SynthConfig"

@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from reidbench.datasets.synthetic.config import SynthConfig
+from reidbench.datasets.synthetic.png import png_bytes
 from reidbench.datasets.synthetic.tracklets import TrackletSpec, World, render_tracklet
 
 __all__ = ["Context", "Record", "pick_cameras"]
@@ -63,11 +64,10 @@ class Context:
         """Encode one frame at ``root/rel``."""
         path = self.root / rel
         self._mkdir(path.parent)
-        img = Image.fromarray(frame)
         if self.image_format == "JPEG":
-            img.save(path, format="JPEG", quality=self.config.jpeg_quality)
+            Image.fromarray(frame).save(path, format="JPEG", quality=self.config.jpeg_quality)
         else:
-            img.save(path, format="PNG", compress_level=self.config.png_compress_level)
+            path.write_bytes(png_bytes(frame, self.config.png_compress_level))
 
     def render(self, ident: int, cam: int, rels: list[str], kind: str = "person"
                ) -> tuple[np.ndarray, dict[str, Any]]:
