@@ -1,6 +1,7 @@
 """Synthetic dataset: rendering, nuisances as reported, and a difficulty that is real."""
 
 import numpy as np
+import pytest
 
 from reidbench.datasets.synthetic import SynthConfig
 from reidbench.datasets.synthetic.tracklets import TrackletSpec, make_world, render_tracklet
@@ -69,3 +70,41 @@ def test_difficulty_is_real_but_learnable():
     clean = np.mean([_hist_map(SynthConfig.clean(**SMALL), s) for s in (3, 4, 5)])
     assert 2 * chance < default < 0.85
     assert clean > default + 0.15  # the knobs are what makes it hard
+
+
+def _blur_reference(img: np.ndarray, passes: int) -> np.ndarray:
+    """[1, 2, 1] / 4 rounded half up, along H then W per pass; first/last row and column kept."""
+    out = img.astype(np.int64)
+    for _ in range(passes):
+        for axis in (1, 2):
+            src = out.copy()
+            for k in range(1, src.shape[axis] - 1):
+                a, c, b = (np.take(src, j, axis) for j in (k - 1, k, k + 1))
+                idx = [slice(None)] * 4
+                idx[axis] = k
+                out[tuple(idx)] = (a + 2 * c + b + 2) // 4
+    return out
+
+
+@pytest.mark.parametrize("shape", [(3, 16, 16, 3), (1, 17, 33, 3), (2, 5, 3, 3)])
+@pytest.mark.parametrize("passes", [0, 1, 2, 5])
+def test_camera_blur_matches_a_slow_reference(shape, passes):
+    from reidbench.datasets.synthetic.camera import _blur
+
+    img = np.random.default_rng(passes).integers(0, 256, shape).astype(np.int16)
+    assert np.array_equal(_blur(img.copy(), passes), _blur_reference(img, passes))
+
+
+def test_default_png_frames_are_stored_and_decode(tmp_path):
+    from PIL import Image
+
+    from reidbench.datasets import load
+    from reidbench.datasets.synthetic import write_dataset
+
+    assert SynthConfig().png_compress_level == 0  # fastest to write and to read
+    root = write_dataset("ilidsvid", tmp_path / "i", ids=4, seed=0,
+                         config=SynthConfig(**SMALL)).root
+    frame = load("ilidsvid", root).tracklets[0].frames[0]
+    with Image.open(frame) as im:
+        assert im.format == "PNG" and im.size == (32, 64)
+        assert np.asarray(im).std() > 5

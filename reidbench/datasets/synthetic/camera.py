@@ -7,6 +7,7 @@ and a preferred viewing axis. A tracklet is a window sliding along the panorama 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,8 +80,10 @@ def _panorama(rng: np.random.Generator, height: int, width: int, clutter: float)
             w = rng.uniform(0.3, 0.9) * width
             y0 = rng.uniform(0.05, 0.4) * height
             y1 = y0 + rng.uniform(0.1, 0.3) * height
-        m = (X >= x0) & (X < x0 + w) & (Y >= y0) & (Y < y1)
-        img = np.where(m[..., None], np.asarray(colour, np.float32), img)
+        # The pixels with x0 <= X < x0 + w and y0 <= Y < y1 (X, Y integral float32): a slice.
+        c0, c1 = (math.ceil(np.float32(v)) for v in (x0, x0 + w))
+        r0, r1 = (math.ceil(np.float32(v)) for v in (y0, y1))
+        img[max(r0, 0):max(r1, 0), max(c0, 0):max(c1, 0)] = np.asarray(colour, np.float32)
     return np.clip(img, 0, 255).astype(np.float32)
 
 
@@ -113,23 +116,37 @@ def sample_cameras(rng: np.random.Generator, n: int, config: SynthConfig) -> lis
     return cams
 
 
+def _blur_step(src: np.ndarray, dst: np.ndarray, step: int) -> None:
+    """``dst = (a + 2c + b + 2) >> 2`` with ``a, b`` the elements ``step`` before/after ``c``.
+
+    Works on the flat, contiguous buffers (fast 1-D loops); the elements whose neighbours lie
+    across a row or frame edge come out wrong and are overwritten by the caller (border kept).
+    """
+    s, d = src.reshape(-1), dst.reshape(-1)
+    mid = d[step:-step]
+    np.add(s[step:-step], 1, out=mid)
+    mid <<= 1
+    mid += s[:-2 * step]
+    mid += s[2 * step:]
+    mid >>= 2
+
+
 def _blur(img: np.ndarray, passes: int) -> np.ndarray:
-    """Separable [1, 2, 1] / 4 blur over H and W of ``(T, H, W, 3)`` integers (borders kept)."""
+    """Separable [1, 2, 1] / 4 blur over H and W of ``(T, H, W, 3)`` integers (borders kept).
+
+    Each pass rounds half up (``(a + 2c + b + 2) >> 2``), first along H, then along W; the first
+    and last row (column) keep their values. ``img`` must be C-contiguous; it may be reused.
+    """
+    if passes <= 0:
+        return img
+    _, _, w, c = img.shape
+    img = np.ascontiguousarray(img)
+    tmp = np.empty_like(img)
     for _ in range(passes):
-        out = img.copy()
-        mid = out[:, 1:-1]
-        np.add(img[:, :-2], img[:, 2:], out=mid)
-        mid += img[:, 1:-1] << 1
-        mid += 2
-        mid >>= 2
-        img = out
-        out = img.copy()
-        mid = out[:, :, 1:-1]
-        np.add(img[:, :, :-2], img[:, :, 2:], out=mid)
-        mid += img[:, :, 1:-1] << 1
-        mid += 2
-        mid >>= 2
-        img = out
+        _blur_step(img, tmp, w * c)  # along H: neighbours one row apart
+        tmp[:, 0], tmp[:, -1] = img[:, 0], img[:, -1]
+        _blur_step(tmp, img, c)  # along W: neighbours one pixel apart
+        img[:, :, 0], img[:, :, -1] = tmp[:, :, 0], tmp[:, :, -1]
     return img
 
 
@@ -147,7 +164,10 @@ def apply_camera(img: np.ndarray, cam: Camera, rng: np.random.Generator) -> np.n
         ``(T, H, W, 3)`` uint8 frames.
     """
     t, h, w, _ = img.shape
-    out = _blur(img.astype(np.int16), cam.blur)
+    out = np.empty(img.shape, np.int16)
+    for ch in range(img.shape[3]):  # per channel: a strided (..., :3) view casts ~8x faster
+        out[..., ch] = img[..., ch]
+    out = _blur(out, cam.blur)
     if cam.noise > 0:
         oy = rng.integers(0, h + 1, t)
         ox = rng.integers(0, w + 1, t)

@@ -91,7 +91,11 @@ def _colour_table(table: IdentityTable, pose: Pose) -> np.ndarray:
 
 
 def _band(lo: np.ndarray, hi: np.ndarray, height: int) -> slice:
-    """Rows ``[min(lo), max(hi)]`` clipped to the frame: where a part can possibly be."""
+    """Rows (or columns) ``[min(lo), max(hi)]`` clipped to the frame: where a part can be.
+
+    Painting only inside the band is exact: every mask is false outside it. Bands matter for
+    speed, since every mask is a full ``(T, rows, columns)`` grid.
+    """
     r0 = int(max(0.0, np.floor(float(np.min(lo)))))
     r1 = int(min(float(height), np.ceil(float(np.max(hi))) + 1.0))
     return slice(r0, max(r0, r1))
@@ -99,6 +103,13 @@ def _band(lo: np.ndarray, hi: np.ndarray, height: int) -> slice:
 
 def _paint(lab: np.ndarray, mask: np.ndarray, value: int | np.ndarray) -> None:
     np.copyto(lab, np.asarray(value, dtype=np.uint8), where=mask)
+
+
+def _paint_box(lab, X, Y, x0, x1, y0, y1, value, where=None):  # noqa: ANN001, ANN202
+    """Paint the boxes ``[x0, x1) x [y0, y1)`` (per frame; ``where`` a further mask)."""
+    b, c = _band(y0, y1, lab.shape[1]), _band(x0, x1, lab.shape[2])
+    m = _box(X[..., c], Y[:, b], x0, x1, y0, y1)
+    _paint(lab[:, b, c], m if where is None else m & where, value)
 
 
 def _labels(table: IdentityTable, pose: Pose, height: int, width: int) -> np.ndarray:
@@ -153,15 +164,17 @@ def _labels(table: IdentityTable, pose: Pose, height: int, width: int) -> np.nda
     def draw_arm(k: int, sleeve: int, fore: int) -> None:
         sx, sy, hx, hy = arms[k]
         b = _band(np.minimum(sy, hy) - arm_r, np.maximum(sy, hy) + arm_r, height)
-        m, t = _capsule(X, Y[:, b], sx, sy, hx, hy, arm_r)
-        _paint(lab[:, b], m, sleeve)
-        _paint(lab[:, b], m & (t > 0.5), fore)
+        c = _band(np.minimum(sx, hx) - arm_r, np.maximum(sx, hx) + arm_r, width)
+        m, t = _capsule(X[..., c], Y[:, b], sx, sy, hx, hy, arm_r)
+        _paint(lab[:, b, c], m, sleeve)
+        _paint(lab[:, b, c], m & (t > 0.5), fore)
 
     def draw_leg(k: int, thigh: int, shin: int, shoe: int) -> None:
         hx, fx, fy = legs[k]
         b = _band(np.minimum(hip_y, fy) - leg_r, np.maximum(hip_y, fy) + leg_r, height)
-        m, t = _capsule(X, Y[:, b], hx, hip_y, fx, fy, leg_r)
-        lb = lab[:, b]
+        c = _band(np.minimum(hx, fx) - leg_r, np.maximum(hx, fx) + leg_r, width)
+        m, t = _capsule(X[..., c], Y[:, b], hx, hip_y, fx, fy, leg_r)
+        lb = lab[:, b, c]
         _paint(lb, m, thigh)
         _paint(lb, m & (t > 0.5), shin)
         _paint(lb, m & (t > 0.9), shoe)
@@ -177,32 +190,36 @@ def _labels(table: IdentityTable, pose: Pose, height: int, width: int) -> np.nda
     bx0 = np.minimum(bx_back, bx_back - f * 0.1 * h)
     bx1 = np.maximum(bx_back, bx_back - f * 0.1 * h)
     if (shared & side).any():
-        _paint(lab, shared & side & _box(X, Y, bx0, bx1, sh_y + 0.02 * h, sh_y + 0.22 * h), BAG)
+        _paint_box(lab, X, Y, bx0, bx1, sh_y + 0.02 * h, sh_y + 0.22 * h, BAG, shared & side)
     # Torso: a trapezoid from the shoulders to just below the hips, with its pattern.
     b = _band(sh_y, hip_y + 0.03 * h, height)
+    hw_max = np.maximum(torso_hw_sh, torso_hw_hip)
+    c = _band(cx - hw_max, cx + hw_max, width)
     Yb = Y[:, b]
     frac = np.clip((Yb - sh_y) / np.maximum(hip_y - sh_y, 1.0), 0.0, 1.0)
     hw = torso_hw_sh + (torso_hw_hip - torso_hw_sh) * frac
     dxc = X - cx
-    torso = (np.abs(dxc) <= hw) & (Yb >= sh_y) & (Yb < hip_y + 0.03 * h)
-    _paint(lab[:, b], torso, TORSO1)
+    dxb = dxc[..., c]
+    torso = (np.abs(dxb) <= hw) & (Yb >= sh_y) & (Yb < hip_y + 0.03 * h)
+    _paint(lab[:, b, c], torso, TORSO1)
     period = _col(table.stripe[i]) * h
     pat = _col(table.pattern[i])
     hs = (np.floor((Yb - sh_y) / period) % 2) == 1
-    vs = (np.floor(dxc / period + 0.5) % 2) == 1
+    vs = (np.floor(dxb / period + 0.5) % 2) == 1
     second = (((pat == idm.HSTRIPES) & hs) | ((pat == idm.VSTRIPES) & vs)
               | ((pat == idm.CHECKS) & (hs ^ vs)) | ((pat == idm.TWO_TONE) & (frac > 0.55)))
-    _paint(lab[:, b], torso & second, TORSO2)
+    _paint(lab[:, b, c], torso & second, TORSO2)
     draw_leg(1, THIGH, SHIN, SHOE)
     # Skirt over the thighs.
     skirt = _col(table.lower_style[i] == idm.SKIRT) > 0
     if skirt.any():
         b = _band(hip_y - 0.02 * h, hip_y + 0.25 * h, height)
+        c = _band(cx - 1.5 * torso_hw_hip, cx + 1.5 * torso_hw_hip, width)
         Yb = Y[:, b]
         sk_frac = np.clip((Yb - hip_y) / (0.25 * h), 0.0, 1.0)
         sk = skirt & (Yb >= hip_y - 0.02 * h) & (Yb < hip_y + 0.25 * h) & (
-            np.abs(dxc) <= torso_hw_hip * (1.0 + 0.5 * sk_frac))
-        _paint(lab[:, b], sk, SKIRT)
+            np.abs(dxc[..., c]) <= torso_hw_hip * (1.0 + 0.5 * sk_frac))
+        _paint(lab[:, b, c], sk, SKIRT)
     # Backpack seen from behind covers the torso; from the front only its straps show.
     fr = ~side
     if (shared & fr).any():
@@ -214,27 +231,29 @@ def _labels(table: IdentityTable, pose: Pose, height: int, width: int) -> np.nda
     # Own shoulder bag on the hip, on the side facing the camera.
     ox = np.where(side, cx + f * 0.01 * h, cx + torso_hw_hip + 0.01 * h)
     if own.any():
-        _paint(lab, own & _box(X, Y, ox - 0.055 * h, ox + 0.055 * h, hip_y - 0.07 * h,
-                               hip_y + 0.05 * h), BAG)
+        _paint_box(lab, X, Y, ox - 0.055 * h, ox + 0.055 * h, hip_y - 0.07 * h, hip_y + 0.05 * h,
+                   BAG, own)
     # Head, hair.
     rx, ry = 0.05 * h, 0.068 * h
     hcx = cx + f * 0.01 * h
     b = _band(head_cy - ry, sh_y + 0.09 * h, height)
+    c = _band(hcx - 1.1 * rx, hcx + 1.1 * rx, width)
     Yb = Y[:, b]
-    ex = (X - hcx) / rx
+    dxh = (X - hcx)[..., c]
+    ex = dxh / rx
     ey = (Yb - head_cy) / ry
     head = ex * ex + ey * ey <= 1.0
-    _paint(lab[:, b], head, HEAD)
+    _paint(lab[:, b, c], head, HEAD)
     long_h = _col(table.long_hair[i]) > 0
-    hair = head & ((Yb < head_cy - 0.25 * ry) | (side & (f * (X - hcx) < -0.25 * rx)) | (fr & back))
-    long_mask = long_h & (Yb >= head_cy) & (Yb < sh_y + 0.09 * h) & (np.abs(X - hcx) < 1.1 * rx) & (
-        (side & (f * (X - hcx) < 0.1 * rx)) | (fr & back) | (fr & (np.abs(X - hcx) > 0.55 * rx)))
-    _paint(lab[:, b], hair | long_mask, HAIR)
+    hair = head & ((Yb < head_cy - 0.25 * ry) | (side & (f * dxh < -0.25 * rx)) | (fr & back))
+    long_mask = long_h & (Yb >= head_cy) & (Yb < sh_y + 0.09 * h) & (np.abs(dxh) < 1.1 * rx) & (
+        (side & (f * dxh < 0.1 * rx)) | (fr & back) | (fr & (np.abs(dxh) > 0.55 * rx)))
+    _paint(lab[:, b, c], hair | long_mask, HAIR)
     draw_arm(1, SLEEVE, FOREARM)
     # Occluder last.
     o = pose.occ.astype(np.float32)
     if (o[:, 0] < o[:, 1]).any():
-        _paint(lab, _box(X, Y, _col(o[:, 0]), _col(o[:, 1]), _col(o[:, 2]), _col(o[:, 3])), OCC)
+        _paint_box(lab, X, Y, _col(o[:, 0]), _col(o[:, 1]), _col(o[:, 2]), _col(o[:, 3]), OCC)
     return lab
 
 
