@@ -12,7 +12,11 @@ Two kinds of table:
   sorted by a chosen metric. Every row is checked against the reference protocol: rows known to use
   another query/gallery construction or AP formula go to a separate *not comparable* section
   (never ranked, never marked); rows whose provenance is unknown are ranked but flagged
-  *unverified*.
+  *unverified*. A result quoted by several papers is listed once
+  (:func:`~reidbench.leaderboard.entries.deduplicate`).
+
+Entries (the candidate rows) are built in :mod:`reidbench.leaderboard.entries`; their names are
+re-exported here.
 
 A :class:`Table` holds three aligned DataFrames (printed text, numeric values, marks) plus the
 section of each row; :mod:`reidbench.report.tables` renders it as Markdown, LaTeX, HTML or CSV.
@@ -29,17 +33,22 @@ from typing import Any
 import pandas as pd
 
 from reidbench.errors import InputError, describe
+from reidbench.leaderboard.entries import (
+    DATASET_NAMES,
+    METRIC_HEADERS,
+    METRIC_ORDER,
+    Entry,
+    cell_text,
+    deduplicate,
+    evaluated_entry,
+    published_entries,
+)
 from reidbench.leaderboard.records import LeaderboardFile
 
 __all__ = ["Column", "Table", "rank_marks", "paper_table", "paper_tables", "leaderboard_tables",
-           "Entry", "published_entries", "evaluated_entry", "METRIC_ORDER", "DATASET_NAMES",
-           "RANKED", "NOT_COMPARABLE"]
+           "Entry", "published_entries", "evaluated_entry", "deduplicate", "METRIC_ORDER",
+           "METRIC_HEADERS", "DATASET_NAMES", "RANKED", "NOT_COMPARABLE"]
 
-METRIC_ORDER = ("mAP", "rank1", "rank5", "rank10", "rank20", "mINP")
-METRIC_HEADERS = {"mAP": "mAP", "rank1": "R1", "rank5": "R5", "rank10": "R10", "rank20": "R20",
-                  "mINP": "mINP"}
-DATASET_NAMES = {"mars": "MARS", "dukev": "DukeV", "ilidsvid": "iLIDS-VID",
-                 "prid2011": "PRID-2011", "lsvid": "LS-VID"}
 RANKED = "ranked"
 NOT_COMPARABLE = "not comparable"
 UNVERIFIED_MARK = "†"
@@ -132,13 +141,6 @@ def rank_marks(values: Sequence[float | None], higher_is_better: bool = True) ->
     return out
 
 
-def _cell_text(cell: dict[str, Any]) -> str:
-    text = str(cell["printed"])
-    if cell.get("std_printed") is not None:
-        text += f" ± {cell['std_printed']}"
-    return text
-
-
 def _marks_frame(values: pd.DataFrame, ranked: Sequence[bool]) -> pd.DataFrame:
     marks = pd.DataFrame("", index=values.index, columns=values.columns, dtype=object)
     idx = [i for i, r in zip(values.index, ranked, strict=True) if r]
@@ -194,7 +196,7 @@ def paper_table(f: LeaderboardFile) -> Table:
         for c in metric_cols:
             ds, m = c.key.split(":")
             cell = recs_r.get(ds, {}).get("metrics", {}).get(m)
-            t[c.key] = _cell_text(cell) if cell else ""
+            t[c.key] = cell_text(cell) if cell else ""
             v[c.key] = float(cell["value"]) if cell else math.nan
         text_rows.append(t)
         value_rows.append(v)
@@ -218,138 +220,6 @@ def paper_tables(files: Iterable[LeaderboardFile]) -> list[Table]:
 
 
 # ----------------------------------------------------------------------------- leaderboards
-@dataclass(frozen=True)
-class Entry:
-    """One candidate leaderboard row.
-
-    Attributes:
-        label: Method label.
-        source: ``published`` or ``evaluated``.
-        origin: Where it comes from (``DenseIL T2`` or the submission's folder name).
-        backbone: Backbone or ``unknown``.
-        dataset: Test dataset.
-        mode: ``v2v`` or ``i2v``.
-        train_dataset: Training dataset for cross-dataset rows, else None.
-        cells: ``{metric: (value in percent, printed text)}``.
-        check: ``callable(protocol) -> (status, reason)``, status in ``yes|unverified|no``.
-        protocol_id: The suite protocol it was computed under (evaluated) or matches (published).
-    """
-
-    label: str
-    source: str
-    origin: str
-    backbone: str
-    dataset: str
-    mode: str
-    train_dataset: str | None
-    cells: dict[str, tuple[float, str]]
-    check: Any
-    protocol_id: str | None = None
-
-
-def _published_check(rec: dict[str, Any]) -> Any:
-    from reidbench.protocols import get_protocol
-
-    def check(proto: Any) -> tuple[str, str]:
-        p = rec["protocol"]
-        ev = proto.evaluation
-        unknown: list[str] = []
-        differs: list[str] = []
-        suite = p.get("suite_protocol")
-        if suite == proto.id or (suite and get_protocol(suite).fingerprint == proto.fingerprint):
-            pass
-        elif suite:
-            differs.append(f"protocol {suite}")
-        elif p.get("gallery") in (None, "unknown"):
-            unknown.append("gallery")
-        elif p["gallery"] != ev.gallery:
-            differs.append(f"gallery {p['gallery']}")
-        else:
-            unknown.append("protocol")
-        ap = rec.get("ap_variant")
-        if "mAP" in rec["metrics"]:
-            if ap in (None, "unknown"):
-                unknown.append("AP formula")
-            elif ap != ev.ap:
-                differs.append(f"AP {ap}")
-        if differs:
-            return "no", f"{', '.join(differs)} vs {proto.id} ({ev.gallery}, AP {ev.ap})"
-        if unknown:
-            return "unverified", f"{' and '.join(unknown)} not established"
-        return "yes", ""
-
-    return check
-
-
-def published_entries(files: Iterable[LeaderboardFile]) -> list[Entry]:
-    """Leaderboard entries from published comparison records (ablation rows left out)."""
-    out = []
-    for f in files:
-        if f.kind != "published_results":
-            continue
-        origin = f"{_paper_name(f)} T{f.data['table']['number']}"
-        for rec in f.records:
-            if str(rec.get("setting", "")).startswith("ablation"):
-                continue
-            cells = {m: (float(c["value"]), _cell_text(c)) for m, c in rec["metrics"].items()}
-            out.append(Entry(rec["label"], "published", origin, rec["backbone"], rec["dataset"],
-                             rec["protocol"]["mode"], rec["protocol"].get("train_dataset"), cells,
-                             _published_check(rec), rec["protocol"].get("suite_protocol")))
-    return out
-
-
-def _paper_name(f: LeaderboardFile) -> str:
-    names = {"denseil": "DenseIL", "cosam": "COSAM", "stmn": "STMN", "read": "READ",
-             "stan": "STAN"}
-    key = f.data["paper"]["key"]
-    return names.get(key, key)
-
-
-def evaluated_entry(record: dict[str, Any], origin: str) -> Entry:
-    """A leaderboard entry from an evaluated result record (``results.json`` as a dict).
-
-    Values are converted from fractions to percent and printed with two decimals, followed by the
-    bootstrap 95% CI (``79.61 [78.90, 80.30]``) or, for multi-split protocols, ``± std``.
-    """
-    from reidbench.protocols import get_protocol
-
-    proto = record["protocol"]
-    ev = proto.get("evaluation") or get_protocol(proto["id"]).evaluation_dict()
-    cells: dict[str, tuple[float, str]] = {}
-    for m, entry in record["metrics"].items():
-        if m not in METRIC_ORDER or entry.get("value") is None:
-            continue
-        v = 100.0 * float(entry["value"])
-        text = f"{v:.2f}"
-        if entry.get("std") is not None:
-            text += f" ± {100.0 * float(entry['std']):.2f}"
-        elif entry.get("ci"):
-            lo, hi = entry["ci"]
-            text += f" [{100.0 * lo:.2f}, {100.0 * hi:.2f}]"
-        cells[m] = (v, text)
-    src = record.get("source") or {}
-    adapter = src.get("adapter") or {}
-    label = adapter.get("name") or ("features" if src.get("kind") == "features" else "model")
-    fingerprint = proto["fingerprint"]
-
-    dataset = record.get("dataset") or {}
-
-    def check(p: Any) -> tuple[str, str]:
-        if dataset.get("synthetic"):
-            return "no", (f"evaluated on a synthetic {ev['dataset']} copy (dataset fingerprint "
-                          f"{dataset.get('fingerprint')}), not the real dataset")
-        if p.fingerprint == fingerprint:
-            return "yes", ""
-        return "no", f"evaluated under {proto['id']} (fingerprint {fingerprint}), not {p.id}"
-
-    card = adapter.get("card") if isinstance(adapter.get("card"), dict) else {}
-    config = (adapter.get("checkpoint_meta") or {}).get("config") or {}
-    backbone = str(config.get("backbone") or (card.get("defaults") or {}).get("backbone",
-                                                                             "unknown"))
-    return Entry(label, "evaluated", origin, backbone, ev["dataset"], ev["mode"],
-                 ev.get("train_dataset"), cells, check, proto["id"])
-
-
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
@@ -395,6 +265,7 @@ def leaderboard_tables(entries: Sequence[Entry], protocols: Sequence[str] | None
     tracks: dict[tuple[str, str, str | None], list[Entry]] = {}
     for e in entries:
         tracks.setdefault(_track(e), []).append(e)
+    tracks = {t: deduplicate(es) for t, es in tracks.items()}
     wanted = [get_protocol(p) for p in protocols] if protocols else None
     tables = []
     for track in sorted(tracks, key=lambda t: (t[0], t[1], t[2] or "")):
@@ -406,6 +277,14 @@ def leaderboard_tables(entries: Sequence[Entry], protocols: Sequence[str] | None
         for proto in refs:
             tables.append(_leaderboard(proto, tracks[track], sort_by))
     return tables
+
+
+def _source_text(e: Entry) -> str:
+    text = f"{e.source}: {e.origin}"
+    if e.also:
+        text += f" (also quoted in {', '.join(e.also)}"
+        text += f"; differs: {', '.join(e.differs)})" if e.differs else ")"
+    return text
 
 
 def _leaderboard(proto: Any, entries: list[Entry], sort_by: str | None) -> Table:
@@ -438,7 +317,7 @@ def _leaderboard(proto: Any, entries: list[Entry], sort_by: str | None) -> Table
         marker = {"yes": "", "unverified": f" {UNVERIFIED_MARK}", "no": f" {DIFFERS_MARK}"}[status]
         t = {"rank": str(rank) if ranked and not math.isnan(v) else "",
              "method": e.label + marker,
-             "source": f"{e.source}: {e.origin}", "backbone": e.backbone,
+             "source": _source_text(e), "backbone": e.backbone,
              "comparable": status if not reason else f"{status}: {reason}"}
         t.update({m: e.cells[m][1] if m in e.cells else "" for m in present})
         text_rows.append(t)

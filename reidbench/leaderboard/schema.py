@@ -54,6 +54,7 @@ _FALLBACK_AP_VARIANTS = ("noninterp", "trapezoid", "sklearn_step", "sklearn_lega
 _NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
 _COUNT_RE = re.compile(r"^\d{1,3}(,\d{3})*$|^\d+$")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.+\-:/]*$")
+_KEY_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
 def known_ap_variants() -> tuple[str, ...]:
@@ -268,9 +269,13 @@ def _check_result_record(c: _Checker, rec: dict[str, Any], f: str,
                          columns: set[tuple[str, str]], ap_names: tuple[str, ...]) -> None:
     c.keys(rec, f, ("id", "row", "method", "label", "dataset", "backbone", "setting", "axes",
                     "protocol", "ap_variant", "ap_basis", "units", "metrics", "not_reported",
-                    "source"), ("fixed", "trials", "cited", "notes"))
+                    "source"), ("method_key", "fixed", "trials", "cited", "notes"))
     for key in ("method", "label", "backbone", "setting", "ap_basis"):
         c.text(rec.get(key), f"{f}.{key}")
+    if "method_key" in rec and not (isinstance(rec["method_key"], str)
+                                    and _KEY_RE.match(rec["method_key"])):
+        c.add(f"{f}.method_key", "a lower-case slug naming the method's paper, such as "
+              "'subramaniam2019-cosam'", _show(rec["method_key"]))
     dataset = rec.get("dataset")
     c.choice(dataset, f"{f}.dataset", DATASETS)
     c.choice(rec.get("source"), f"{f}.source", SOURCES)

@@ -227,6 +227,12 @@ def test_dataset_statistics_kind():
     _one(bad, "records[0].statistics.detector")
 
 
+@pytest.mark.parametrize("key", ["COSAM", "subramaniam 2019", "-x", "", 3])
+def test_method_key_is_a_slug(key):
+    assert _problems(_file(_record(method_key="subramaniam2019-cosam"))) == []
+    _one(_file(_record(method_key=key)), "records[0].method_key", "lower-case slug")
+
+
 def test_decimals_of_printed_strings():
     assert [decimals(s) for s in ("79.61", "80.0", "73", "99.8")] == [2, 1, 0, 1]
 

@@ -1,0 +1,217 @@
+"""Leaderboard entries: candidate rows from published records and evaluated submissions.
+
+* :func:`published_entries`: the comparison rows of the published tables (ablation rows left out),
+  each with a check of its provenance against a reference protocol (``yes``, ``unverified``,
+  ``no``);
+* :func:`evaluated_entry`: a submission's result record;
+* :func:`deduplicate`: one result quoted by several papers (records sharing a ``method_key``) is
+  listed once, from the method's own paper where the suite has it, the other tables named as
+  "also quoted in".
+
+:mod:`reidbench.leaderboard.build` turns entries into ranked tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from reidbench.leaderboard.records import LeaderboardFile, decimals
+from reidbench.leaderboard.schema import METRICS
+
+__all__ = ["Entry", "published_entries", "evaluated_entry", "deduplicate", "cell_text",
+           "METRIC_ORDER", "METRIC_HEADERS", "DATASET_NAMES"]
+
+METRIC_ORDER = METRICS  # the leaderboard schema's metric names, in column order
+METRIC_HEADERS = {"mAP": "mAP", "rank1": "R1", "rank5": "R5", "rank10": "R10", "rank20": "R20",
+                  "mINP": "mINP"}
+DATASET_NAMES = {"mars": "MARS", "dukev": "DukeV", "ilidsvid": "iLIDS-VID",
+                 "prid2011": "PRID-2011", "lsvid": "LS-VID"}
+
+
+def cell_text(cell: dict[str, Any]) -> str:
+    """A published cell as printed: ``"79.61"``, or ``"90.5 ± 0.2"`` for mean ± std."""
+    text = str(cell["printed"])
+    if cell.get("std_printed") is not None:
+        text += f" ± {cell['std_printed']}"
+    return text
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One candidate leaderboard row.
+
+    Attributes:
+        label: Method label.
+        source: ``published`` or ``evaluated``.
+        origin: Where it comes from (``DenseIL T2`` or the submission's folder name).
+        backbone: Backbone or ``unknown``.
+        dataset: Test dataset.
+        mode: ``v2v`` or ``i2v``.
+        train_dataset: Training dataset for cross-dataset rows, else None.
+        cells: ``{metric: (value in percent, printed text)}``.
+        check: ``callable(protocol) -> (status, reason)``, status in ``yes|unverified|no``.
+        protocol_id: The suite protocol it was computed under (evaluated) or matches (published).
+        method_key: Canonical key of the method's paper (published records), so one result quoted
+            by several papers is listed once.
+        own: True when the table is the method's own paper (a published record citing nothing).
+        also: Origins of the other published records of the same result (``"also quoted in"``).
+        differs: Cells where those other records disagree beyond rounding (``"R1 80.1 in X"``).
+    """
+
+    label: str
+    source: str
+    origin: str
+    backbone: str
+    dataset: str
+    mode: str
+    train_dataset: str | None
+    cells: dict[str, tuple[float, str]]
+    check: Any
+    protocol_id: str | None = None
+    method_key: str | None = None
+    own: bool = False
+    also: tuple[str, ...] = ()
+    differs: tuple[str, ...] = ()
+
+
+def _published_check(rec: dict[str, Any]) -> Any:
+    from reidbench.protocols import get_protocol
+
+    def check(proto: Any) -> tuple[str, str]:
+        p = rec["protocol"]
+        ev = proto.evaluation
+        unknown: list[str] = []
+        differs: list[str] = []
+        suite = p.get("suite_protocol")
+        if suite == proto.id or (suite and get_protocol(suite).fingerprint == proto.fingerprint):
+            pass
+        elif suite:
+            differs.append(f"protocol {suite}")
+        elif p.get("gallery") in (None, "unknown"):
+            unknown.append("gallery")
+        elif p["gallery"] != ev.gallery:
+            differs.append(f"gallery {p['gallery']}")
+        else:
+            unknown.append("protocol")
+        ap = rec.get("ap_variant")
+        if "mAP" in rec["metrics"]:
+            if ap in (None, "unknown"):
+                unknown.append("AP formula")
+            elif ap != ev.ap:
+                differs.append(f"AP {ap}")
+        if differs:
+            return "no", f"{', '.join(differs)} vs {proto.id} ({ev.gallery}, AP {ev.ap})"
+        if unknown:
+            return "unverified", f"{' and '.join(unknown)} not established"
+        return "yes", ""
+
+    return check
+
+
+def published_entries(files: Iterable[LeaderboardFile]) -> list[Entry]:
+    """Leaderboard entries from published comparison records (ablation rows left out)."""
+    out = []
+    for f in files:
+        if f.kind != "published_results":
+            continue
+        origin = f"{_paper_name(f)} T{f.data['table']['number']}"
+        for rec in f.records:
+            if str(rec.get("setting", "")).startswith("ablation"):
+                continue
+            cells = {m: (float(c["value"]), cell_text(c)) for m, c in rec["metrics"].items()}
+            out.append(Entry(rec["label"], "published", origin, rec["backbone"], rec["dataset"],
+                             rec["protocol"]["mode"], rec["protocol"].get("train_dataset"), cells,
+                             _published_check(rec), rec["protocol"].get("suite_protocol"),
+                             rec.get("method_key"), "cited" not in rec))
+    return out
+
+
+def _disagreements(keep: Entry, other: Entry) -> list[str]:
+    """Cells of ``other`` that ``keep`` does not match to ``other``'s printed precision."""
+    out = []
+    for m, (value, text) in other.cells.items():
+        half_step = 0.5 * 10.0 ** -decimals(text.split(" ")[0])
+        if m in keep.cells and abs(keep.cells[m][0] - value) > half_step + 1e-9:
+            out.append(f"{METRIC_HEADERS[m]} {text} in {other.origin}")
+    return out
+
+
+def deduplicate(entries: Sequence[Entry]) -> list[Entry]:
+    """List each published result once: records sharing a ``method_key`` become one entry.
+
+    The kept record is the method's own paper where one is present, else the one with the most
+    cells, else the first in file order; the others are named in :attr:`Entry.also` (and any cell
+    on which they disagree beyond rounding in :attr:`Entry.differs`). Entries without a key
+    (evaluated submissions, older records) are kept as they are. Call it on the entries of one
+    leaderboard track (dataset, mode, training set).
+    """
+    groups: dict[str, list[int]] = {}
+    for i, e in enumerate(entries):
+        if e.source == "published" and e.method_key:
+            groups.setdefault(e.method_key, []).append(i)
+    drop: set[int] = set()
+    merged: dict[int, Entry] = {}
+    for idx in groups.values():
+        if len(idx) < 2:
+            continue
+        best = min(idx, key=lambda i: (not entries[i].own, -len(entries[i].cells), i))
+        others = [entries[i] for i in idx if i != best]
+        keep = entries[best]
+        diffs = [d for o in others for d in _disagreements(keep, o)]
+        merged[best] = replace(keep, also=tuple(o.origin for o in others), differs=tuple(diffs))
+        drop.update(i for i in idx if i != best)
+    return [merged.get(i, e) for i, e in enumerate(entries) if i not in drop]
+
+
+def _paper_name(f: LeaderboardFile) -> str:
+    names = {"denseil": "DenseIL", "cosam": "COSAM", "stmn": "STMN", "read": "READ",
+             "stan": "STAN"}
+    key = f.data["paper"]["key"]
+    return names.get(key, key)
+
+
+def evaluated_entry(record: dict[str, Any], origin: str) -> Entry:
+    """A leaderboard entry from an evaluated result record (``results.json`` as a dict).
+
+    Values are converted from fractions to percent and printed with two decimals, followed by the
+    bootstrap 95% CI (``79.61 [78.90, 80.30]``) or, for multi-split protocols, ``± std``.
+    """
+    from reidbench.protocols import get_protocol
+
+    proto = record["protocol"]
+    ev = proto.get("evaluation") or get_protocol(proto["id"]).evaluation_dict()
+    cells: dict[str, tuple[float, str]] = {}
+    for m, entry in record["metrics"].items():
+        if m not in METRIC_ORDER or entry.get("value") is None:
+            continue
+        v = 100.0 * float(entry["value"])
+        text = f"{v:.2f}"
+        if entry.get("std") is not None:
+            text += f" ± {100.0 * float(entry['std']):.2f}"
+        elif entry.get("ci"):
+            lo, hi = entry["ci"]
+            text += f" [{100.0 * lo:.2f}, {100.0 * hi:.2f}]"
+        cells[m] = (v, text)
+    src = record.get("source") or {}
+    adapter = src.get("adapter") or {}
+    label = adapter.get("name") or ("features" if src.get("kind") == "features" else "model")
+    fingerprint = proto["fingerprint"]
+
+    dataset = record.get("dataset") or {}
+
+    def check(p: Any) -> tuple[str, str]:
+        if dataset.get("synthetic"):
+            return "no", (f"evaluated on a synthetic {ev['dataset']} copy (dataset fingerprint "
+                          f"{dataset.get('fingerprint')}), not the real dataset")
+        if p.fingerprint == fingerprint:
+            return "yes", ""
+        return "no", f"evaluated under {proto['id']} (fingerprint {fingerprint}), not {p.id}"
+
+    card = adapter.get("card") if isinstance(adapter.get("card"), dict) else {}
+    config = (adapter.get("checkpoint_meta") or {}).get("config") or {}
+    backbone = str(config.get("backbone") or (card.get("defaults") or {}).get("backbone",
+                                                                             "unknown"))
+    return Entry(label, "evaluated", origin, backbone, ev["dataset"], ev["mode"],
+                 ev.get("train_dataset"), cells, check, proto["id"])
