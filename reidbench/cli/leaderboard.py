@@ -29,7 +29,10 @@ def build_cmd(
     from reidbench.report.site import build_tables
     from reidbench.report.tables import parse_formats
 
-    paths = build_tables(leaderboards, out, parse_formats(fmt), protocol or None, sort_by)
+    def warn(message: str) -> None:
+        typer.echo(f"warning: {message}", err=True)
+
+    paths = build_tables(leaderboards, out, parse_formats(fmt), protocol or None, sort_by, warn)
     if as_json:
         typer.echo(json.dumps([str(p) for p in paths], indent=2))
     else:

@@ -47,7 +47,7 @@ from reidbench.leaderboard.records import LeaderboardFile
 
 __all__ = ["Column", "Table", "rank_marks", "paper_table", "paper_tables", "leaderboard_tables",
            "Entry", "published_entries", "evaluated_entry", "deduplicate", "METRIC_ORDER",
-           "METRIC_HEADERS", "DATASET_NAMES", "RANKED", "NOT_COMPARABLE"]
+           "METRIC_HEADERS", "DATASET_NAMES", "RANKED", "NOT_COMPARABLE", "missing_leaderboards"]
 
 RANKED = "ranked"
 NOT_COMPARABLE = "not comparable"
@@ -277,6 +277,42 @@ def leaderboard_tables(entries: Sequence[Entry], protocols: Sequence[str] | None
         for proto in refs:
             tables.append(_leaderboard(proto, tracks[track], sort_by))
     return tables
+
+
+def missing_leaderboards(protocols: Sequence[str], tables: Sequence[Table],
+                         files: Iterable[LeaderboardFile]) -> list[str]:
+    """Say why a requested reference protocol got no leaderboard (one sentence per protocol).
+
+    A leaderboard needs at least one comparison row (a published record that is not an ablation)
+    or an evaluated submission on the protocol's track (dataset, mode, training set).
+
+    Args:
+        protocols: The protocol ids asked for (``--protocol``).
+        tables: What :func:`leaderboard_tables` built.
+        files: The leaderboard files the entries came from.
+    """
+    from reidbench.protocols import get_protocol
+
+    built = {t.key for t in tables}
+    out = []
+    for pid in protocols:
+        proto = get_protocol(pid)
+        if f"leaderboard-{_slug(proto.id)}" in built:
+            continue
+        ev = proto.evaluation
+        train = f", trained on {DATASET_NAMES.get(ev.train_dataset, ev.train_dataset)}" \
+            if ev.train_dataset else ""
+        track = f"{DATASET_NAMES.get(ev.dataset, ev.dataset)} {ev.mode.upper()}{train}"
+        held = sorted({f.key for f in files if f.kind == "published_results" for r in f.records
+                       if (r["dataset"], r["protocol"]["mode"],
+                           r["protocol"].get("train_dataset")) == (ev.dataset, ev.mode,
+                                                                   ev.train_dataset)})
+        why = (f"the published records on {track} ({', '.join(held)}) are ablation rows, shown "
+               "in the paper tables (tables/) but never ranked" if held
+               else f"no published record on {track}")
+        out.append(f"no leaderboard for {proto.id}: {why}, and no submission was evaluated on "
+                   f"{track} (file one with `reidbench leaderboard add RESULT_DIR`)")
+    return out
 
 
 def _source_text(e: Entry) -> str:

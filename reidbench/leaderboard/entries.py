@@ -103,8 +103,11 @@ def _published_check(rec: dict[str, Any]) -> Any:
                 differs.append(f"AP {ap}")
         if differs:
             return "no", f"{', '.join(differs)} vs {proto.id} ({ev.gallery}, AP {ev.ap})"
-        if unknown:
-            return "unverified", f"{' and '.join(unknown)} not established"
+        reasons = [f"{' and '.join(unknown)} not established"] if unknown else []
+        if suite and p.get("assumed"):
+            reasons.append(f"assumed {p['assumed']}")
+        if reasons:
+            return "unverified", "; ".join(reasons)
         return "yes", ""
 
     return check

@@ -233,7 +233,11 @@ def _check_protocol(c: _Checker, proto: Any, field: str, dataset: Any) -> None:
     if not c.obj(proto, field):
         return
     c.keys(proto, field, ("dataset", "mode", "gallery", "suite_protocol", "basis"),
-           ("train_dataset",))
+           ("train_dataset", "assumed"))
+    if "assumed" in proto and c.text(proto["assumed"], f"{field}.assumed") and \
+            proto.get("suite_protocol") is None:
+        c.add(f"{field}.assumed", "a suite_protocol whose match is assumed", "suite_protocol "
+              "null", "drop 'assumed', or name the suite protocol the assumption is about")
     c.choice(proto.get("dataset"), f"{field}.dataset", DATASETS)
     if proto.get("dataset") != dataset:
         c.add(f"{field}.dataset", f"the record's dataset {dataset!r}", _show(proto.get("dataset")))

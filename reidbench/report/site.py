@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from reidbench.leaderboard.add import load_submissions
 from reidbench.leaderboard.build import (
     evaluated_entry,
     leaderboard_tables,
+    missing_leaderboards,
     paper_tables,
     published_entries,
 )
@@ -55,7 +56,8 @@ def _write_text(path: Path, text: str) -> Path:
 
 def build_tables(leaderboards: str | Path, out_dir: str | Path,
                  formats: Sequence[str] = FORMATS, protocols: Sequence[str] | None = None,
-                 sort_by: str | None = None) -> list[Path]:
+                 sort_by: str | None = None, warn: Callable[[str], None] | None = None
+                 ) -> list[Path]:
     """Write ``out_dir/tables/<paper table>.*`` and ``out_dir/leaderboards/leaderboard-*.*``.
 
     Args:
@@ -65,6 +67,8 @@ def build_tables(leaderboards: str | Path, out_dir: str | Path,
         protocols: Reference protocols of the leaderboards (default: see
             :func:`~reidbench.leaderboard.build.leaderboard_tables`).
         sort_by: Metric the leaderboards are sorted by.
+        warn: Called with one sentence per requested protocol that gets no leaderboard, saying
+            why (the CLI prints it on stderr).
 
     Returns:
         The files written.
@@ -76,8 +80,12 @@ def build_tables(leaderboards: str | Path, out_dir: str | Path,
         paths += write_table(t, out / "tables", formats)
     entries = published_entries(files)
     entries += [evaluated_entry(s.record, s.name) for s in load_submissions(leaderboards)]
-    for t in leaderboard_tables(entries, protocols, sort_by):
+    tables = leaderboard_tables(entries, protocols, sort_by)
+    for t in tables:
         paths += write_table(t, out / "leaderboards", formats)
+    if protocols and warn is not None:
+        for message in missing_leaderboards(protocols, tables, files):
+            warn(message)
     return paths
 
 
