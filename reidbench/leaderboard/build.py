@@ -45,7 +45,8 @@ from reidbench.leaderboard.entries import (
 )
 from reidbench.leaderboard.records import LeaderboardFile
 
-__all__ = ["Column", "Table", "rank_marks", "paper_table", "paper_tables", "leaderboard_tables",
+__all__ = ["Column", "Table", "rank_marks", "paper_table", "statistics_table", "paper_tables",
+           "leaderboard_tables",
            "Entry", "published_entries", "evaluated_entry", "deduplicate", "METRIC_ORDER",
            "METRIC_HEADERS", "DATASET_NAMES", "RANKED", "NOT_COMPARABLE", "missing_leaderboards"]
 
@@ -171,6 +172,7 @@ def paper_table(f: LeaderboardFile) -> Table:
     for rec in recs:
         by_row.setdefault(rec["row"], {})[rec["dataset"]] = rec
     rows = sorted(by_row)
+    printed_names = table.get("dataset_names", {})  # dataset names as this table prints them
     columns = [Column("label", "Method")]
     if any(r.get("cited") for r in recs):
         columns.append(Column("proc", "Proc."))
@@ -191,7 +193,7 @@ def paper_table(f: LeaderboardFile) -> Table:
             t["proc"] = (first.get("cited") or {}).get("venue") or "-"
         t["backbone"] = first["backbone"]
         train = first["protocol"].get("train_dataset")
-        t["train"] = DATASET_NAMES.get(train, train) if train else ""
+        t["train"] = (printed_names.get(train) or DATASET_NAMES.get(train, train)) if train else ""
         v: dict[str, float] = {}
         for c in metric_cols:
             ds, m = c.key.split(":")
@@ -214,9 +216,42 @@ def paper_table(f: LeaderboardFile) -> Table:
                  [RANKED] * len(rows), notes)
 
 
+def statistics_table(f: LeaderboardFile) -> Table:
+    """Rebuild a ``dataset_statistics`` table as printed (DenseIL Table 1).
+
+    One row per statistic (``# Identities``...), one column per dataset (headed by the printed
+    label), cells as printed; nothing is ranked or marked.
+
+    Raises:
+        InputError: If the file holds results, not dataset statistics.
+    """
+    if f.kind != "dataset_statistics":
+        raise InputError(describe("leaderboard file", str(f.path), "a dataset_statistics file",
+                                  f.kind, "use paper_table() for published results"))
+    table, paper = f.data["table"], f.data["paper"]
+    columns = [Column("field", "Datasets")] + [Column(f"{r['dataset']}", r["label"])
+                                               for r in f.records]
+    text = pd.DataFrame([{"field": fd["header"], **{r["dataset"]: r["statistics"][fd["name"]][
+        "printed"] for r in f.records}} for fd in table["fields"]],
+        columns=[c.key for c in columns])
+    empty = pd.DataFrame(index=text.index)
+    notes = [f"Regenerated from leaderboards/published/{f.path.name} ({paper['authors']}, "
+             f"{paper['venue']} {paper['year']}, {paper['document']}, Table {table['number']}). "
+             "Cells as printed."]
+    notes += [f"Row \"{fd['header']}\": {fd['meaning']}." for fd in table["fields"]
+              if fd["name"] == "frames"]
+    title = f"{paper['authors']} ({paper['key'].upper()}), Table {table['number']}"
+    return Table(f.key, title, table["caption"], columns, text, empty, empty.copy(),
+                 [RANKED] * len(text), notes)
+
+
 def paper_tables(files: Iterable[LeaderboardFile]) -> list[Table]:
-    """Every ``published_results`` file as a :func:`paper_table`, in file order."""
-    return [paper_table(f) for f in files if f.kind == "published_results"]
+    """Every published file as printed, in file order.
+
+    Results go through :func:`paper_table`, dataset statistics through :func:`statistics_table`.
+    """
+    return [paper_table(f) if f.kind == "published_results" else statistics_table(f)
+            for f in files]
 
 
 # ----------------------------------------------------------------------------- leaderboards

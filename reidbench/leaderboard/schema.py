@@ -199,8 +199,12 @@ def _check_table(c: _Checker, table: Any, kind: str) -> set[tuple[str, str]]:
         return declared
     needs = ("number", "caption", "columns") if kind == "published_results" else (
         "number", "caption", "fields")
-    c.keys(table, "table", needs, ("notes",))
+    c.keys(table, "table", needs, ("notes", "dataset_names"))
     c.text(table.get("number"), "table.number")
+    if "dataset_names" in table and c.obj(table["dataset_names"], "table.dataset_names"):
+        for ds, name in table["dataset_names"].items():
+            c.choice(ds, f"table.dataset_names.{ds}", DATASETS)
+            c.text(name, f"table.dataset_names.{ds}")
     c.text(table.get("caption"), "table.caption")
     key = "columns" if kind == "published_results" else "fields"
     cols = table.get(key)

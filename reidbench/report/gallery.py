@@ -34,7 +34,7 @@ from reidbench.fileio import atomic_write
 from reidbench.report._mpl import GREEN, GREY, RED, new_figure, save_figure
 
 __all__ = ["GalleryItem", "QueryStrip", "query_strips", "strip_figure", "write_gallery",
-           "STATUS_COLOURS"]
+           "ap_percent", "STATUS_COLOURS"]
 
 STATUS_COLOURS = {"correct": GREEN, "wrong": RED, "junk": GREY}
 
@@ -141,6 +141,18 @@ def query_strips(result: EvalResult, *, queries: int = 5, topk: int = 10,
     return strips
 
 
+def ap_percent(ap: float) -> str:
+    """Format a per-query AP (a fraction) as a percent label for a strip title.
+
+    ``0.5`` -> ``"50.0%"``; below 1% two decimals (``0.0098`` -> ``"0.98%"``, not a misleading
+    ``"1.0"``); below 0.01% scientific notation.
+    """
+    pct = 100.0 * ap
+    if pct == 0 or pct >= 1:
+        return f"{pct:.1f}%"
+    return f"{pct:.2f}%" if pct >= 0.01 else f"{pct:.1e}%"
+
+
 def _frames(dataset: Any, tid: str, n: int, size: tuple[int, int]) -> np.ndarray:
     from reidbench.datasets.decode import load_frame
 
@@ -165,7 +177,7 @@ def strip_figure(strip: QueryStrip, dataset: Any, *, frames: int = 4,
     n = 1 + len(strip.items)
     fig = new_figure(1.25 * n * max(frames, 1) / 3 + 0.5, 2.2)
     axes = fig.subplots(1, n, squeeze=False)[0]
-    panels = [("query", f"query {strip.id}\npid {strip.pid}, AP {100 * strip.ap:.1f}",
+    panels = [("query", f"query {strip.id}\npid {strip.pid}, AP {ap_percent(strip.ap)}",
                strip.id)]
     for it in strip.items:
         head = "junk" if it.rank is None else f"#{it.rank}"

@@ -124,3 +124,19 @@ def test_paper_table_marks_ties(files):
 def test_paper_table_refuses_statistics(files):
     with pytest.raises(InputError, match="published_results"):
         paper_table(next(f for f in files if f.kind == "dataset_statistics"))
+
+
+def test_statistics_table_is_rendered_as_printed(files):
+    from reidbench.leaderboard.build import paper_tables, statistics_table
+
+    (f,) = [f for f in files if f.key == "denseil-table1"]
+    t = statistics_table(f)
+    assert [c.header for c in t.columns] == ["Datasets", "MARS [43]", "DukeV [27, 36]",
+                                             "iLIDS-VID [34]"]
+    assert t.cell(2, "mars") == "1,067,516" and t.cell(5, "dukev") == "Hand"
+    assert t.metric_columns == [] and t.marks.empty
+    assert "denseil-table1" in [t.key for t in paper_tables(files)]
+    with pytest.raises(InputError, match="dataset_statistics"):
+        statistics_table(next(f for f in files if f.key == "denseil-table2"))
+    with pytest.raises(InputError, match="published_results"):
+        paper_table(f)

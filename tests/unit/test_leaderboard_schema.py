@@ -233,6 +233,14 @@ def test_method_key_is_a_slug(key):
     _one(_file(_record(method_key=key)), "records[0].method_key", "lower-case slug")
 
 
+def test_dataset_names_map_datasets_to_printed_names():
+    table = _file()["table"]
+    assert _problems(_file(table={**table, "dataset_names": {"dukev": "DukeMTMC"}})) == []
+    _one(_file(table={**table, "dataset_names": {"duke": "DukeMTMC"}}),
+         "table.dataset_names.duke")
+    _one(_file(table={**table, "dataset_names": {"dukev": ""}}), "table.dataset_names.dukev")
+
+
 def test_decimals_of_printed_strings():
     assert [decimals(s) for s in ("79.61", "80.0", "73", "99.8")] == [2, 1, 0, 1]
 

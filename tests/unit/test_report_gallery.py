@@ -8,7 +8,13 @@ from test_report_fixtures import EXPECTED_Q0, make_dataset, write_result
 
 from reidbench.engine.results import read_result
 from reidbench.errors import InputError
-from reidbench.report.gallery import STATUS_COLOURS, query_strips, strip_figure, write_gallery
+from reidbench.report.gallery import (
+    STATUS_COLOURS,
+    ap_percent,
+    query_strips,
+    strip_figure,
+    write_gallery,
+)
 
 
 @pytest.fixture()
@@ -76,3 +82,18 @@ def test_write_gallery_files(result, tmp_path, monkeypatch):
     assert len(rows) == 1 + 2 * 4
     assert rows[1].split(",")[-1] == "junk" and rows[3].split(",")[-1] == "correct"
     assert "q000_q0.png" in (tmp_path / "out" / "index.html").read_text()
+
+
+@pytest.mark.parametrize("ap, label", [(0.0098, "0.98%"), (0.5, "50.0%"), (1.0, "100.0%"),
+                                       (0.0, "0.0%"), (0.05, "5.0%"), (2e-6, "2.0e-04%")])
+def test_ap_label_is_a_percent_that_does_not_round_up(ap, label):
+    assert ap_percent(ap) == label
+
+
+def test_strip_title_shows_the_ap_in_percent(result, tmp_path):
+    from dataclasses import replace
+
+    ds = make_dataset(tmp_path / "data")
+    strip = replace(query_strips(result, queries=1, topk=2)[0], ap=0.0098)
+    title = strip_figure(strip, ds, frames=1).axes[0].get_title()
+    assert title.endswith("AP 0.98%"), title
