@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "write_json_atomic", "write_text_atomic"]
+__all__ = ["atomic_write", "json_problem", "write_json_atomic", "write_text_atomic"]
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
@@ -37,3 +38,42 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` atomically."""
     atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def json_problem(obj: Any, path: str = "") -> str | None:
+    """Say where ``obj`` stops being strict JSON, or return None when it is clean.
+
+    Strict JSON is dicts with string keys, lists and tuples, strings, bools, None, ints and finite
+    floats: what ``json.dumps(obj, allow_nan=False)`` writes and reads back unchanged.
+
+    Args:
+        obj: The value to check.
+        path: Where ``obj`` sits (used in the answer), e.g. ``"meta"``.
+
+    Returns:
+        ``"nan at meta.best_loss"`` or ``"a value of type Tensor at meta.t"``, or None.
+
+    Example:
+        >>> json_problem({"a": [1, float("nan")]})
+        'nan at a[1]'
+    """
+    where = path or "the top level"
+    if obj is None or isinstance(obj, (str, bool, int)):
+        return None
+    if isinstance(obj, float):
+        return None if math.isfinite(obj) else f"{obj!r} at {where}"
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if not isinstance(key, str):
+                return f"the non-string key {key!r} at {where}"
+            found = json_problem(value, f"{path}.{key}" if path else key)
+            if found:
+                return found
+        return None
+    if isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            found = json_problem(value, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    return f"a value of type {type(obj).__name__} at {where}"

@@ -7,16 +7,24 @@ group (the five baselines register there exactly as a third-party package would)
 
 from __future__ import annotations
 
+import inspect
+import re
 from importlib.metadata import entry_points
 from typing import Any
 
 from reidbench.adapters.base import Adapter, AdapterCard
-from reidbench.adapters.checkpoint import Checkpoint, load_checkpoint, save_checkpoint, sha256_file
+from reidbench.adapters.checkpoint import (
+    Checkpoint,
+    load_checkpoint,
+    read_checkpoint_meta,
+    save_checkpoint,
+    sha256_file,
+)
 from reidbench.adapters.features import FeaturesFile, load_features_file
 from reidbench.adapters.module import ModuleAdapter
 from reidbench.adapters.trainable import TrainableAdapter, TrainRecipe
-from reidbench.errors import RegistryError, describe
-from reidbench.registry import Registry, resolve_target
+from reidbench.errors import InputError, RegistryError, describe
+from reidbench.registry import Registry, resolve_target, suggest
 
 __all__ = [
     "Adapter",
@@ -32,6 +40,7 @@ __all__ = [
     "list_adapters",
     "load_checkpoint",
     "load_features_file",
+    "read_checkpoint_meta",
     "save_checkpoint",
     "sha256_file",
 ]
@@ -62,9 +71,36 @@ def get_adapter(name: str, **config: Any) -> Adapter:
 
     Raises:
         RegistryError: Unknown name (with suggestions) or a target that is not an Adapter.
+        InputError: An option the adapter does not take, or a required one left out.
     """
     cls = adapter_class(name)
-    return cls(**config)
+    _check_options(cls, name, config)
+    try:
+        return cls(**config)
+    except TypeError as exc:
+        # adapters that forward **options to a config dataclass refuse unknown keys only there
+        match = re.search(r"unexpected keyword argument '(\w+)'|missing \d+ required", str(exc))
+        if not match:
+            raise
+        raise InputError(describe(f"option {match.group(1)!r}" if match.group(1) else "options",
+                                  f"adapter {name!r}", "options the adapter takes",
+                                  str(exc), "check --config and the checkpoint's stored config"
+                                  )) from None
+
+
+def _check_options(cls: type[Adapter], name: str, config: dict[str, Any]) -> None:
+    """Refuse options that the constructor's signature cannot take (one line, with suggestions)."""
+    params = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    takes = [n for n, p in list(params.items())[1:]
+             if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+    unknown = sorted(set(config) - set(takes))
+    if unknown:
+        raise InputError(describe(f"option {unknown[0]!r}", f"adapter {name!r}",
+                                  f"one of {takes}" if takes else "no options",
+                                  f"unknown option(s) {unknown[:3]}",
+                                  suggest(unknown[0], takes) or "check --config"))
 
 
 def adapter_class(name: str) -> type[Adapter]:

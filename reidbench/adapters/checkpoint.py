@@ -8,14 +8,20 @@ file's sha256 so results can name exactly which weights produced them.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import pickletools
+import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reidbench.errors import CheckpointError, describe
+from reidbench.fileio import json_problem
 
-__all__ = ["Checkpoint", "load_checkpoint", "save_checkpoint", "sha256_file"]
+__all__ = ["Checkpoint", "load_checkpoint", "read_checkpoint_meta", "save_checkpoint",
+           "sha256_file"]
 
 _META_KEY = "reidbench_meta"
 
@@ -51,61 +57,191 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
 
     Accepts ``.safetensors`` (metadata in the header's ``reidbench_meta`` JSON string) and torch
     files saved as ``{"state_dict": ..., "meta": ...}`` or as a bare state dict, read with
-    ``weights_only=True``.
+    ``weights_only=True``. The metadata must be a JSON object (a dict of strings, finite numbers,
+    lists and dicts), as :func:`save_checkpoint` writes it.
 
     Raises:
-        CheckpointError: If the file is missing, unreadable, unsafe, or holds no tensors.
+        CheckpointError: If the file is missing, unreadable, not a checkpoint, unsafe (its pickle
+            would import code), holds no tensors, or carries metadata that is not a JSON object.
     """
-    import torch
-
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(describe("checkpoint", str(p), "an existing file", "nothing there",
                                        "check the path"))
     digest = sha256_file(p)
     if p.suffix == ".safetensors":
+        state, header = _read_safetensors(p)
+        meta = _meta_from_json(header.get(_META_KEY, "{}"), p)
+        return Checkpoint(state, meta, digest, str(p))
+    state, meta = _split(_torch_load(p), p)
+    return Checkpoint(state, _check_meta(meta, p), digest, str(p))
+
+
+def read_checkpoint_meta(path: str | Path) -> dict[str, Any]:
+    """Read only a checkpoint's metadata, with the checks of :func:`load_checkpoint`.
+
+    A ``.safetensors`` header is read without its tensors; a torch file is loaded in full (safely).
+    The engine uses it to check every split's checkpoint before it evaluates any.
+
+    Raises:
+        CheckpointError: As :func:`load_checkpoint`.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(describe("checkpoint", str(p), "an existing file", "nothing there",
+                                       "check the path"))
+    if p.suffix == ".safetensors":
         try:
             from safetensors import safe_open
 
             with safe_open(str(p), framework="pt") as f:
-                state = {k: f.get_tensor(k) for k in f.keys()}
                 header = f.metadata() or {}
         except Exception as exc:
-            raise CheckpointError(describe("checkpoint", str(p), "a valid safetensors file",
-                                           f"{type(exc).__name__}: {exc}",
-                                           "re-save it with safetensors.torch.save_file")) from exc
-        meta = json.loads(header.get(_META_KEY, "{}"))
-        return Checkpoint(state, meta, digest, str(p))
+            raise _not_safetensors(p, exc) from None
+        return _meta_from_json(header.get(_META_KEY, "{}"), p)
+    return _check_meta(_split(_torch_load(p), p)[1], p)
+
+
+def _read_safetensors(p: Path) -> tuple[dict[str, Any], dict[str, str]]:
     try:
-        obj = torch.load(str(p), map_location="cpu", weights_only=True)
+        from safetensors import safe_open
+
+        with safe_open(str(p), framework="pt") as f:
+            state = {k: f.get_tensor(k) for k in f.keys()}
+            header = f.metadata() or {}
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        unsafe = "weights_only" in str(exc) or "Unsupported global" in str(exc)
-        got = "a pickle that needs arbitrary code to load (refused)" if unsafe else first
+        raise _not_safetensors(p, exc) from None
+    if not state:
+        raise CheckpointError(describe("checkpoint", str(p), "at least one tensor", "none",
+                                       "save model.state_dict()"))
+    return state, header
+
+
+def _not_safetensors(p: Path, exc: Exception) -> CheckpointError:
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return CheckpointError(describe("checkpoint", str(p), "a valid safetensors file",
+                                    f"{type(exc).__name__}: {reason}",
+                                    "re-save it with safetensors.torch.save_file"))
+
+
+def _meta_from_json(text: str, p: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(describe(f"metadata {_META_KEY!r}", str(p), "a JSON object",
+                                       f"invalid JSON ({exc.msg} at character {exc.pos})",
+                                       "re-save it with reidbench.adapters.save_checkpoint"
+                                       )) from None
+    return _check_meta(meta, p)
+
+
+def _check_meta(meta: Any, p: Path) -> dict[str, Any]:
+    """Require checkpoint metadata to be a JSON object (it goes into every result record)."""
+    if not isinstance(meta, dict):
+        raise CheckpointError(describe("metadata", str(p), "a JSON object (dict)",
+                                       f"a {type(meta).__name__}",
+                                       "store a dict of plain values as 'meta', or none"))
+    problem = json_problem(meta, "meta")
+    if problem:
+        raise CheckpointError(describe("metadata", str(p), "plain JSON values (strings, finite "
+                                       "numbers, lists, dicts)", problem,
+                                       "store only plain values in 'meta'"))
+    return dict(meta)
+
+
+def _torch_load(p: Path) -> Any:
+    """``torch.load(weights_only=True)``, its warnings silenced and its errors made one line."""
+    import torch
+
+    if p.stat().st_size == 0:
+        raise CheckpointError(describe("checkpoint", str(p), "a torch or safetensors checkpoint",
+                                       "an empty file", "copy the file again"))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(str(p), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        got, fix = _why_refused(p, exc)
         raise CheckpointError(describe("checkpoint", str(p), "tensors loadable with "
-                                       "torch.load(weights_only=True) or a .safetensors file", got,
-                                       "save only the state_dict (and plain metadata), or convert "
-                                       "to safetensors")) from None
-    state, meta = _split(obj, p)
-    return Checkpoint(state, meta, digest, str(p))
+                                       "torch.load(weights_only=True) or a .safetensors file",
+                                       got, fix)) from None
 
 
-def _split(obj: Any, p: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+#: Modules whose globals a torch.save state dict legitimately names.
+_SAFE_MODULES = ("torch", "collections", "_codecs")
+
+
+def _why_refused(p: Path, exc: Exception) -> tuple[str, str]:
+    """Say why torch refused a file: ``(got, fix)`` for the error message.
+
+    An unsafe pickle (it would import code), a file that is no checkpoint, or another refusal.
+    """
+    found, parsed = _pickle_globals(p)
+    unsafe = [g for g in found if g.split(".")[0] not in _SAFE_MODULES]
+    if unsafe:
+        return (f"a pickle that needs arbitrary code to load (it imports {unsafe[0]}); refused, "
+                "never unpickled", "save only the state_dict (and plain metadata), or convert "
+                "to safetensors")
+    if not parsed:
+        return ("not a torch checkpoint (a corrupt, truncated or foreign file)",
+                "copy the file again, or pass the checkpoint itself")
+    reason = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+    return (f"a file torch cannot read safely ({reason[:160]})",
+            "re-save the state_dict with torch.save, or convert to safetensors")
+
+
+def _pickle_globals(p: Path) -> tuple[list[str], bool]:
+    """``(globals the pickle imports, whether it parsed)``, read with pickletools: nothing runs.
+
+    A torch.save zip archive is read through its ``data.pkl`` member; any other file as a raw
+    pickle stream.
+    """
+    try:
+        if zipfile.is_zipfile(p):
+            with zipfile.ZipFile(p) as zf:
+                name = next((n for n in zf.namelist() if n.endswith("data.pkl")), None)
+                if name is None:
+                    return [], False
+                return _scan_pickle(io.BytesIO(zf.read(name)))
+        with open(p, "rb") as f:
+            return _scan_pickle(f)
+    except (OSError, zipfile.BadZipFile, EOFError):
+        return [], False
+
+
+def _scan_pickle(stream: Any) -> tuple[list[str], bool]:
+    found: list[str] = []
+    strings: list[str] = []
+    try:
+        for op, arg, _ in pickletools.genops(stream):
+            if op.name in ("GLOBAL", "INST"):
+                found.append(str(arg).replace(" ", "."))
+            elif op.name == "STACK_GLOBAL":
+                found.append(".".join(strings[-2:]) if len(strings) >= 2 else "an unnamed global")
+            elif isinstance(arg, str):
+                strings.append(arg)
+    except (ValueError, EOFError, UnicodeDecodeError):
+        return found, False
+    return found, True
+
+
+def _split(obj: Any, p: Path) -> tuple[dict[str, Any], Any]:
     import torch
 
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
-        state, meta = obj["state_dict"], obj.get("meta", {}) or {}
+        state, meta = obj["state_dict"], obj.get("meta", {})
+        meta = {} if meta is None else meta
     elif isinstance(obj, dict):
         state, meta = obj, {}
     else:
         raise CheckpointError(describe("checkpoint", str(p), "a dict of tensors",
-                                       type(obj).__name__, "save model.state_dict()"))
+                                       f"a {type(obj).__name__}", "save model.state_dict()"))
     bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
     if bad or not state:
         raise CheckpointError(describe("state_dict", str(p), "a non-empty name -> tensor mapping",
                                        f"non-tensor entries {bad[:3]}" if bad else "no tensors",
                                        "save model.state_dict()"))
-    return state, dict(meta)
+    return state, meta
 
 
 def save_checkpoint(path: str | Path, state_dict: dict[str, Any], meta: dict[str, Any]) -> str:

@@ -6,6 +6,9 @@ protocol's query and gallery items, each once). It is read with ``allow_pickle=F
 
 from __future__ import annotations
 
+import zipfile
+import zlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,9 +52,9 @@ class FeaturesFile:
         if missing or extra:
             got = []
             if missing:
-                got.append(f"{len(missing)} missing (e.g. {missing[0]!r})")
+                got.append(f"{len(missing)} missing (e.g. {_examples(missing)})")
             if extra:
-                got.append(f"{len(extra)} not in the protocol (e.g. {extra[0]!r})")
+                got.append(f"{len(extra)} not in the protocol (e.g. {_examples(extra)})")
             raise DataError(describe("ids", self.path, f"exactly the {len(want)} ids of "
                                      f"{protocol_id}", ", ".join(got),
                                      f"list them with `reidbench protocols ids {protocol_id} "
@@ -72,14 +75,7 @@ def load_features_file(path: str | Path) -> FeaturesFile:
     if not p.is_file():
         raise DataError(describe("features file", where, "an existing .npz file", "nothing there",
                                  "check the path"))
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except Exception as exc:
-        raise DataError(describe("features file", where, "an .npz written by numpy.savez "
-                                 "(no pickled objects)", f"{type(exc).__name__}: {exc}",
-                                 "save with np.savez(path, ids=np.array(ids, dtype=str), "
-                                 "features=feats)")) from None
+    arrays = _read_npz(p)
     for key in ("ids", "features"):
         if key not in arrays:
             raise DataError(describe(f"array {key!r}", where, "arrays 'ids' and 'features'",
@@ -88,22 +84,82 @@ def load_features_file(path: str | Path) -> FeaturesFile:
     if ids.ndim != 1 or ids.dtype.kind not in "UO":
         raise DataError(describe("ids", where, "a 1-D array of strings", f"{ids.dtype} array of "
                                  f"shape {ids.shape}", "use np.array(ids, dtype=str)"))
+    _check_features(feats, ids, where)
+    id_list = tuple(str(x) for x in ids.tolist())
+    if len(set(id_list)) != len(id_list):
+        counts = Counter(id_list)
+        dups = sorted(k for k, c in counts.items() if c > 1)
+        raise DataError(describe("ids", where, "each id once", f"{len(dups)} id(s) more than once "
+                                 f"(e.g. {_examples(dups)})", "drop the duplicate rows"))
+    return FeaturesFile(where, id_list, feats, sha256_file(p))
+
+
+#: Largest row norm accepted: squared distances between such rows stay finite in float64.
+MAX_NORM = 1e150
+
+
+def _examples(names: Sequence[str], k: int = 3) -> str:
+    """Up to ``k`` names, quoted and comma-separated."""
+    return ", ".join(repr(n) for n in names[:k])
+
+
+def _read_npz(p: Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz``; anything else (a pickle, an .npy, a corrupt zip) is one line."""
+    where = str(p)
+    fix = "save with np.savez(path, ids=np.array(ids, dtype=str), features=feats)"
+    with open(p, "rb") as f:
+        head = f.read(6)
+    if not head.startswith(b"PK"):
+        kind = ("a single .npy array" if head.startswith(b"\x93NUMPY") else
+                "an empty file" if not head else "a file that is not a zip archive")
+        raise DataError(describe("features file", where, "an .npz archive written by numpy.savez",
+                                 kind, fix))
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            for name in z.files:
+                try:
+                    arrays[name] = z[name]
+                except ValueError as exc:
+                    reason = (str(exc).splitlines() or [""])[0]
+                    pickled = "allow_pickle" in reason or "pickled" in reason
+                    reason = ("an object array (it would need unpickling)" if pickled else
+                              f"an unreadable array ({reason})")
+                    raise DataError(describe(f"array {name!r}", where, "a plain numeric or "
+                                             "string array (no pickled objects)", reason,
+                                             fix)) from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        reason = (str(exc).splitlines() or [""])[0] or type(exc).__name__
+        raise DataError(describe("features file", where, "a readable .npz archive",
+                                 f"a corrupt one ({reason})", fix)) from None
+    return arrays
+
+
+def _check_features(feats: np.ndarray, ids: np.ndarray, where: str) -> None:
+    """Shape, dtype and values of the features array: what the engine can rank."""
     if feats.ndim != 2:
         raise DataError(describe("features", where, "a 2-D (N, D) array", f"shape {feats.shape}",
                                  "stack one feature vector per id"))
     if feats.shape[0] != ids.shape[0]:
         raise DataError(describe("features", where, f"{ids.shape[0]} rows (one per id)",
                                  f"{feats.shape[0]} rows", "give one row per id"))
+    if feats.shape[1] == 0:
+        raise DataError(describe("features", where, "at least one dimension (D >= 1)",
+                                 f"shape {feats.shape}", "save the feature vectors"))
     if feats.dtype.kind not in "fiu":
         raise DataError(describe("features", where, "a float array", str(feats.dtype), ""))
-    if not np.isfinite(feats).all():
-        row = int(np.argwhere(~np.isfinite(feats))[0, 0])
-        raise DataError(describe("features", where, "finite values", f"NaN or inf in the row of "
-                                 f"id {str(ids[row])!r}", "fix the extractor for that item"))
-    id_list = tuple(str(x) for x in ids.tolist())
-    if len(set(id_list)) != len(id_list):
-        seen: set[str] = set()
-        dup = next(x for x in id_list if x in seen or seen.add(x))
-        raise DataError(describe("ids", where, "each id once", f"{dup!r} more than once",
-                                 "drop the duplicate rows"))
-    return FeaturesFile(where, id_list, feats, sha256_file(p))
+    finite = np.isfinite(feats).all(axis=1)
+    if not finite.all():
+        rows = np.flatnonzero(~finite)
+        raise DataError(describe("features", where, "finite values", f"NaN or inf in {rows.size} "
+                                 f"row(s) (e.g. ids {_examples([str(ids[r]) for r in rows])})",
+                                 "fix the extractor for those items"))
+    f64 = feats.astype(np.float64, copy=False)
+    with np.errstate(over="ignore"):
+        norms = np.sqrt(np.einsum("ij,ij->i", f64, f64))
+    big = np.flatnonzero(~(norms <= MAX_NORM))
+    if big.size:
+        raise DataError(describe("features", where, f"row norms below {MAX_NORM:g} (distances must "
+                                 "fit in float64)", f"{big.size} row(s) beyond it (e.g. ids "
+                                 f"{_examples([str(ids[r]) for r in big])})",
+                                 "rescale the features (e.g. L2-normalise them)"))

@@ -9,7 +9,11 @@ The schema is documented in docs/results-schema.md.
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import shutil
+import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -18,10 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from reidbench.errors import DataError, describe
-from reidbench.fileio import atomic_write, write_json_atomic
+from reidbench.errors import DataError, InputError, describe
+from reidbench.fileio import json_problem
 
-__all__ = ["RESULT_SCHEMA", "EvalResult", "SplitScores", "read_result", "load_per_query"]
+__all__ = ["RESULT_SCHEMA", "EvalResult", "SplitScores", "check_out_dir", "read_result",
+           "load_per_query"]
 
 RESULT_SCHEMA = "reidbench.result/1"
 SUMMARY_KEYS = ("mAP", "rank1", "rank5", "rank10", "rank20", "mINP")
@@ -84,17 +89,81 @@ class EvalResult:
         return {k[len(prefix):]: v for k, v in self.per_query.items() if k.startswith(prefix)}
 
     def write(self, out_dir: str | Path) -> Path:
-        """Write ``results.json`` and ``per_query.npz`` atomically into ``out_dir``."""
+        """Write ``results.json`` and ``per_query.npz`` into ``out_dir``, all or nothing.
+
+        Both files are serialised in memory first (a record that is not strict JSON is refused
+        before anything touches the disk), written into a temporary sibling folder, and that folder
+        is renamed onto ``out_dir``. A previous result in ``out_dir`` is replaced as a whole, so
+        an old ``results.json`` never sits beside a new ``per_query.npz``.
+
+        Raises:
+            InputError: The record holds a value JSON cannot carry (NaN, a tensor, ...), or
+                ``out_dir`` is a file or a folder holding other files.
+        """
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write(out / "per_query.npz", lambda tmp: _savez(tmp, self.per_query))
-        write_json_atomic(out / "results.json", self.record)
+        text = _record_json(self.record)
+        arrays = io.BytesIO()
+        np.savez_compressed(arrays, **self.per_query)
+        check_out_dir(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+        try:
+            (tmp / "per_query.npz").write_bytes(arrays.getvalue())
+            (tmp / "results.json").write_text(text)
+            _swap_in(tmp, out)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         return out
 
 
-def _savez(tmp: Path, arrays: dict[str, np.ndarray]) -> None:
-    with open(tmp, "wb") as f:
-        np.savez_compressed(f, **arrays)
+#: The files a result directory holds; a folder holding only these may be replaced.
+RESULT_FILES = frozenset({"results.json", "per_query.npz"})
+
+
+def check_out_dir(out_dir: str | Path) -> None:
+    """Refuse an output path that :meth:`EvalResult.write` could not (or must not) replace.
+
+    A missing path, an empty folder and a previous result directory are fine.
+
+    Raises:
+        InputError: ``out_dir`` is an existing file, or a folder holding files other than a
+            result's.
+    """
+    out = Path(out_dir)
+    if out.is_dir():
+        others = sorted(p.name for p in out.iterdir() if p.name not in RESULT_FILES)
+        if others:
+            raise InputError(describe("--out", str(out), "a new folder, an empty one or a previous "
+                                      "result directory", f"a folder holding {others[:3]}",
+                                      "pass a new folder for the result"))
+    elif out.exists() or out.is_symlink():
+        raise InputError(describe("--out", str(out), "a folder for results.json and "
+                                  "per_query.npz", "an existing file", "pass a folder path"))
+
+
+def _record_json(record: dict[str, Any]) -> str:
+    problem = json_problem(record, "record")
+    if problem:
+        raise InputError(describe("result record", "EvalResult.write", "strict JSON (finite "
+                                  "numbers, strings, lists, dicts)", problem,
+                                  "report it: the engine should never produce such a record"))
+    return json.dumps(record, indent=2, allow_nan=False) + "\n"
+
+
+def _swap_in(tmp: Path, out: Path) -> None:
+    """Rename the finished folder ``tmp`` onto ``out``, moving a previous result out of the way."""
+    if not out.exists():
+        os.rename(tmp, out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+    old.rmdir()
+    os.rename(out, old)
+    try:
+        os.rename(tmp, out)
+    except OSError:
+        os.rename(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def read_result(path: str | Path) -> EvalResult:

@@ -14,7 +14,7 @@ from reidbench.adapters import (
     list_adapters,
     save_checkpoint,
 )
-from reidbench.errors import CheckpointError
+from reidbench.errors import CheckpointError, InputError
 from reidbench.protocols import Procedure
 
 NAMES = list_adapters()
@@ -28,7 +28,7 @@ def _build(name, num_classes=4):
     if "input_size" in params or any(p.kind == p.VAR_KEYWORD for p in params.values()):
         try:
             return get_adapter(name, **options, input_size=SIZE)
-        except TypeError:
+        except InputError:  # an option the adapter does not take
             pass
     return get_adapter(name, **options)
 

@@ -1,10 +1,13 @@
 import os
 import pickle
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from reidbench.adapters import (
     Adapter,
@@ -13,9 +16,10 @@ from reidbench.adapters import (
     get_adapter,
     load_checkpoint,
     load_features_file,
+    read_checkpoint_meta,
     save_checkpoint,
 )
-from reidbench.errors import CheckpointError, DataError, RegistryError
+from reidbench.errors import CheckpointError, DataError, InputError, RegistryError
 
 
 class _Evil:
@@ -124,3 +128,85 @@ def test_features_file_validation(tmp_path):
     np.savez(obj, ids=np.array([{"x": 1}], dtype=object), features=np.ones((1, 2)))
     with pytest.raises(DataError, match="no pickled objects"):
         load_features_file(obj)
+
+
+def test_malicious_pickle_adds_no_warning_lines(tmp_path):
+    bad = tmp_path / "evil.pth"
+    with open(bad, "wb") as f:
+        pickle.dump({"state_dict": {"w": _Evil()}}, f)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(CheckpointError, match=r"arbitrary code to load \(it imports posix"):
+            load_checkpoint(bad)
+    assert caught == []
+
+
+def _bad_checkpoints(tmp_path):
+    """Corrupt checkpoints: (file, what the error must say)."""
+    sd = {"w": torch.ones(2)}
+    cases = {}
+    torch.save({"state_dict": sd, "meta": [1, 2]}, tmp_path / "listmeta.pth")
+    cases["listmeta.pth"] = "got a list"
+    torch.save({"state_dict": sd, "meta": {"loss": float("nan")}}, tmp_path / "nanmeta.pth")
+    cases["nanmeta.pth"] = "nan at meta.loss"
+    torch.save({"state_dict": sd, "meta": {"t": torch.ones(2)}}, tmp_path / "tensormeta.pth")
+    cases["tensormeta.pth"] = "Tensor at meta.t"
+    save_file(sd, str(tmp_path / "badjson.safetensors"), metadata={"reidbench_meta": "{nope"})
+    cases["badjson.safetensors"] = "invalid JSON"
+    save_file(sd, str(tmp_path / "listmeta.safetensors"), metadata={"reidbench_meta": "[1, 2]"})
+    cases["listmeta.safetensors"] = "got a list"
+    (tmp_path / "garbage.pth").write_bytes(b"\x00garbage")
+    cases["garbage.pth"] = "not a torch checkpoint"
+    (tmp_path / "empty.pth").write_bytes(b"")
+    cases["empty.pth"] = "an empty file"
+    torch.save([1, 2, 3], tmp_path / "list.pth")
+    cases["list.pth"] = "a dict of tensors"
+    return cases
+
+
+def test_corrupt_checkpoints_are_one_checkpoint_error(tmp_path):
+    for name, says in _bad_checkpoints(tmp_path).items():
+        with pytest.raises(CheckpointError, match=re.escape(says)) as info:
+            load_checkpoint(tmp_path / name)
+        assert "\n" not in str(info.value), name
+        assert "arbitrary code" not in str(info.value), name
+        if name != "list.pth":
+            with pytest.raises(CheckpointError, match=re.escape(says)):
+                read_checkpoint_meta(tmp_path / name)
+
+
+def test_read_checkpoint_meta_reads_the_header(tmp_path):
+    p = tmp_path / "w.safetensors"
+    save_checkpoint(p, {"a": torch.arange(4.0)}, {"train_dataset": "mars", "split": "official"})
+    assert read_checkpoint_meta(p) == {"train_dataset": "mars", "split": "official"}
+    torch.save({"state_dict": {"a": torch.ones(1)}, "meta": None}, tmp_path / "w.pth")
+    assert read_checkpoint_meta(tmp_path / "w.pth") == {}
+
+
+def test_unknown_adapter_options_are_one_input_error():
+    with pytest.raises(InputError, match="Did you mean 'dim'"):
+        get_adapter(f"{__name__}:_Tiny", dimm=6)
+    with pytest.raises(InputError, match="option 'nope' in adapter"):
+        get_adapter("stmn", nope=1)
+
+
+def test_features_file_checks_that_evaluate_relies_on(tmp_path):
+    ids = np.array(["a", "b", "c", "d"])
+    cases = [
+        (dict(ids=ids, features=np.zeros((4, 0))), "D >= 1"),
+        (dict(ids=ids, features=np.full((4, 2), 1e200)), "row norms below"),
+        (dict(ids=np.array(["a", "a", "b", "b"]), features=np.eye(4)),
+         "2 id(s) more than once (e.g. 'a', 'b')"),
+    ]
+    for arrays, match in cases:
+        with pytest.raises(DataError, match=re.escape(match)):
+            load_features_file(_npz(tmp_path, **arrays))
+    ok = load_features_file(_npz(tmp_path, ids=ids, features=np.eye(4)))
+    with pytest.raises(DataError, match=re.escape("4 missing (e.g. 'e', 'f', 'g')")):
+        ok.check_ids(list("abcdefgh"), "p@1")
+    (tmp_path / "text.npz").write_bytes(b"garbage here")
+    np.save(tmp_path / "single.npy", np.eye(2))
+    for name, match in (("text.npz", "not a zip archive"), ("single.npy", "single .npy array")):
+        with pytest.raises(DataError, match=match) as info:
+            load_features_file(tmp_path / name)
+        assert "pickled" not in str(info.value)
