@@ -11,28 +11,45 @@ import typer
 app = typer.Typer()
 
 
-def _progress_printer() -> Any:
+class _ProgressLine:
     """A progress callback that redraws one line on stderr with an ETA.
 
     The timer restarts when the stage changes; text after ``" | "`` (e.g. a running loss) is shown
-    but is not part of the stage.
+    but is not part of the stage. :meth:`close` ends a line left open (a run that stops with an
+    error), so the error message starts on a line of its own.
     """
-    import time
 
-    state: dict[str, Any] = {"stage": None, "t0": 0.0}
+    def __init__(self) -> None:
+        self.stage: str | None = None
+        self.t0 = 0.0
+        self.open = False
 
-    def show(stage: str, done: int, total: int) -> None:
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        import time
+
         now = time.perf_counter()
         key = stage.split(" | ")[0]
-        if key != state["stage"]:
-            state.update(stage=key, t0=now)
-        elapsed = now - state["t0"]
+        if key != self.stage:
+            self.close()
+            self.stage, self.t0 = key, now
+        elapsed = now - self.t0
         eta = elapsed / done * (total - done) if done else 0.0
-        end = "\n" if done >= total else ""
+        self.open = done < total
+        end = "" if self.open else "\n"
         sys.stderr.write(f"\r{stage}: {done}/{total}  {elapsed:5.1f}s  eta {eta:5.1f}s   {end}")
         sys.stderr.flush()
 
-    return show
+    def close(self) -> None:
+        """End the current line if it is still open."""
+        if self.open:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self.open = False
+
+
+def _progress_printer() -> _ProgressLine:
+    """A progress callback that redraws one line on stderr (see :class:`_ProgressLine`)."""
+    return _ProgressLine()
 
 
 def format_summary(record: dict[str, Any]) -> str:
@@ -82,6 +99,7 @@ def evaluate_cmd(
     """Evaluate a features file or a model checkpoint under a protocol and write the result."""
     from reidbench.engine import AdapterSource, FeaturesSource, evaluate
     from reidbench.engine.distributed import is_main, maybe_init
+    from reidbench.engine.results import check_out_dir
     from reidbench.errors import InputError, describe
 
     maybe_init()
@@ -90,27 +108,55 @@ def evaluate_cmd(
         raise InputError(describe("--features/--adapter", "reidbench evaluate", "exactly one of "
                                   "them", "both" if features else "neither",
                                   "pass --features FILE or --adapter NAME --checkpoint FILE"))
+    check_out_dir(out)  # before any computing: a result that cannot be written is not computed
     if features:
+        if checkpoint or config:
+            raise InputError(describe("--checkpoint/--config", "reidbench evaluate --features",
+                                      "no model options (the features are given)",
+                                      "--checkpoint" if checkpoint else "--config",
+                                      "drop them, or evaluate the model with --adapter"))
         source: Any = FeaturesSource(features)
     else:
-        try:
-            options = json.loads(config) if config else {}
-        except json.JSONDecodeError as exc:
-            raise InputError(describe("--config", "reidbench evaluate", "a JSON object",
-                                      exc.msg, "quote it, e.g. --config '{\"M\": 10}'")) from None
-        source = AdapterSource(adapter, checkpoint, options, device, batch_size, workers, cache)
+        source = AdapterSource(adapter, checkpoint, _parse_config(config), device, batch_size,
+                               workers, cache)
     overrides = {"seq_len": seq_len, "sampling": sampling, "distance": distance,
                  "rerank": rerank}
-    result = evaluate(protocol, data, source, procedure=overrides, bootstrap=bootstrap,
-                      seed=seed, progress=None if as_json else _progress_printer())
+    progress = None if as_json else _progress_printer()
+    try:
+        result = evaluate(protocol, data, source, procedure=overrides, bootstrap=bootstrap,
+                          seed=seed, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
     if not is_main():
         return
+    for warning in result.record.get("warnings", []):
+        typer.echo(f"warning: {warning}", err=True)
     result.write(out)
     if as_json:
         typer.echo(json.dumps(result.record, indent=2))
     else:
         typer.echo(format_summary(result.record))
         typer.echo(f"written to {out}/results.json and {out}/per_query.npz")
+
+
+def _parse_config(config: str | None) -> dict[str, Any]:
+    """``--config`` as a JSON object of adapter options."""
+    from reidbench.errors import InputError, describe
+
+    if not config:
+        return {}
+    try:
+        options = json.loads(config)
+    except json.JSONDecodeError as exc:
+        raise InputError(describe("--config", "reidbench evaluate", "a JSON object",
+                                  f"invalid JSON ({exc.msg})",
+                                  "quote it, e.g. --config '{\"M\": 10}'")) from None
+    if not isinstance(options, dict):
+        raise InputError(describe("--config", "reidbench evaluate", "a JSON object of adapter "
+                                  "options", f"a JSON {type(options).__name__}",
+                                  "pass e.g. --config '{\"M\": 10}'"))
+    return options
 
 
 @app.command("compare")

@@ -38,16 +38,28 @@ def show_cmd(protocol: str = typer.Argument(..., help="Protocol id, e.g. mars/v2
 def ids_cmd(
     protocol: str = typer.Argument(..., help="Protocol id, e.g. mars/v2v@1."),
     data: str = typer.Option(..., "--data", help="Root of the dataset copy."),
-    split: str = typer.Option(None, "--split", help="Split (multi-split protocols; default all)."),
+    split: str = typer.Option(None, "--split", help="The split (required for multi-split "
+                              "protocols: each split's file holds its own ids)."),
 ) -> None:
-    """Print the item ids a features file must hold for PROTOCOL, one per line."""
+    """Print the item ids a features file must hold for PROTOCOL, one per line.
+
+    A V2V protocol lists its query and gallery tracklets, each once; an I2V protocol adds one id
+    per query image, ``<tracklet id>#first``.
+    """
     from reidbench.datasets import load
     from reidbench.engine.evalset import build_evalset
+    from reidbench.errors import ProtocolError, describe
     from reidbench.protocols import get_protocol
 
     p = get_protocol(protocol)
+    splits = list(p.evaluation.splits)
+    if split is None and p.is_multi_split:
+        raise ProtocolError(describe("--split", f"reidbench protocols ids {p.id}",
+                                     f"one of {splits}", "none", "each split's features file "
+                                     "holds that split's ids: pass e.g. --split split0"))
+    if split is not None and split not in splits:
+        raise ProtocolError(describe("--split", f"reidbench protocols ids {p.id}",
+                                     f"one of {splits}", repr(split), ""))
     dataset = load(p.evaluation.dataset, data)
-    splits = [split] if split else list(p.evaluation.splits)
-    for s in splits:
-        for item_id in build_evalset(dataset, p, s).ids():
-            typer.echo(item_id)
+    for item_id in build_evalset(dataset, p, split or splits[0]).ids():
+        typer.echo(item_id)

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-__all__ = ["world", "shard", "all_gather_rows", "maybe_init", "is_main"]
+__all__ = ["world", "shard", "all_gather_rows", "barrier", "maybe_init", "is_main"]
 
 
 def maybe_init() -> None:
@@ -43,6 +43,14 @@ def world() -> tuple[int, int]:
 def is_main() -> bool:
     """Whether this process is rank 0 (or not distributed)."""
     return world()[0] == 0
+
+
+def barrier() -> None:
+    """Wait for every rank (a no-op outside torch.distributed)."""
+    if world()[1] > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
 
 
 def shard(n: int, rank: int, size: int) -> tuple[int, int]:

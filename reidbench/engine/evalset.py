@@ -39,12 +39,17 @@ class EvalItem:
 
 @dataclass(frozen=True)
 class EvalSet:
-    """The query and gallery items of one split of one protocol."""
+    """The query and gallery items of one split of one protocol.
+
+    ``dataset_fingerprint`` (:func:`dataset_fingerprint`, empty when not computed) keys the feature
+    cache.
+    """
 
     protocol_id: str
     split: str
     query: tuple[EvalItem, ...]
     gallery: tuple[EvalItem, ...]
+    dataset_fingerprint: str = ""
 
     def ids(self) -> list[str]:
         """Every item id a features file must hold: queries then gallery, each once."""
@@ -71,8 +76,11 @@ def _first_frame(t: Tracklet) -> EvalItem:
     return EvalItem(t.id + I2V_QUERY_SUFFIX, t.pid, t.camid, (t.frames[0],), "image")
 
 
-def build_evalset(dataset: VideoDataset, protocol: Protocol, split: str) -> EvalSet:
+def build_evalset(dataset: VideoDataset, protocol: Protocol, split: str,
+                  fingerprint: str = "") -> EvalSet:
     """Return the query and gallery items of ``split`` under ``protocol``.
+
+    ``fingerprint`` is the dataset's :func:`dataset_fingerprint`, carried along for the cache.
 
     Raises:
         ProtocolError: If the protocol is for another dataset or names an unknown split.
@@ -98,7 +106,7 @@ def build_evalset(dataset: VideoDataset, protocol: Protocol, split: str) -> Eval
     gallery = [by_id[i] for i in gallery_ids if by_id[i].pid not in drop]
     make_query = _first_frame if ev.mode == "i2v" else _video
     return EvalSet(protocol.id, split, tuple(make_query(t) for t in queries),
-                   tuple(_video(t) for t in gallery))
+                   tuple(_video(t) for t in gallery), fingerprint)
 
 
 def dataset_fingerprint(dataset: VideoDataset) -> str:

@@ -14,8 +14,9 @@ from reidbench.engine.provenance import environment, utc_now
 from reidbench.engine.results import RESULT_SCHEMA, SUMMARY_KEYS, EvalResult, SplitScores
 from reidbench.engine.scoring import score_split
 from reidbench.engine.sources import AdapterSource, FeaturesSource
-from reidbench.errors import ProtocolError, describe
+from reidbench.errors import DataError, InputError, ProtocolError, describe
 from reidbench.protocols import Procedure, Protocol, get_protocol
+from reidbench.registry import suggest
 
 __all__ = ["evaluate"]
 
@@ -60,19 +61,25 @@ def evaluate(
     t0 = time.perf_counter()
     proto = get_protocol(protocol) if isinstance(protocol, str) else protocol
     ev = proto.evaluation
-    dataset = load(ev.dataset, data_root)
     run_splits = list(splits) if splits else list(ev.splits)
     unknown = [s for s in run_splits if s not in ev.splits]
     if unknown:
         raise ProtocolError(describe("split", proto.id, f"one of {list(ev.splits)}", unknown, ""))
-    base = source.procedure_for(proto) if isinstance(source, AdapterSource) else proto.procedure
+    is_adapter = isinstance(source, AdapterSource)
+    _check_overrides(procedure or {}, is_adapter)
+    dataset = load(ev.dataset, data_root)
+    declared = source.preflight(proto, run_splits)
+    train_dataset, warnings = _check_training_dataset(proto, declared)
+    base = source.procedure_for(proto) if is_adapter else proto.procedure
     proc: Procedure = base.override(**(procedure or {}))
-    _check_training_dataset(proto, source)
+    if is_adapter:
+        _check_procedure(proc, source.adapter(run_splits[0], proto))
+    fingerprint = dataset_fingerprint(dataset)
 
     split_scores: list[SplitScores] = []
     split_info: dict[str, Any] = {}
     for split in run_splits:
-        evalset = build_evalset(dataset, proto, split)
+        evalset = build_evalset(dataset, proto, split, fingerprint)
         t_split = time.perf_counter()
         inputs = source.inputs(evalset, proto, proc, progress)
         t_feat = time.perf_counter() - t_split
@@ -80,35 +87,101 @@ def evaluate(
         if proc.rerank:
             distmat = _rerank(inputs, proc)
         scores = score_split(distmat, evalset, ev, bootstrap=bootstrap, seed=seed, topk=topk)
+        _check_counted(scores, proto)
         split_scores.append(scores)
         split_info[split] = {**inputs.info, "seconds_features": round(t_feat, 3),
                              "seconds_total": round(time.perf_counter() - t_split, 3)}
         if progress:
             progress("splits", len(split_scores), len(run_splits))
 
-    record = _record(proto, proc, dataset, data_root, source, split_scores, split_info, seed)
+    record = _record(proto, proc, dataset, data_root, source, split_scores, split_info, seed,
+                     fingerprint)
+    record["source"]["train_dataset"] = train_dataset
+    record["warnings"] = warnings
     record["timings"]["total_seconds"] = round(time.perf_counter() - t0, 3)
     per_query = {f"{s.split}/{k}": v for s in split_scores for k, v in s.per_query.items()}
     return EvalResult(record, per_query)
 
 
-def _check_training_dataset(proto: Protocol, source: Any) -> None:
+#: Procedure fields applied while extracting features; a features file was extracted elsewhere.
+_EXTRACTION_FIELDS = ("sampling", "seq_len", "pooling", "flip", "input_size")
+
+
+def _check_overrides(overrides: dict[str, Any], is_adapter: bool) -> None:
+    given = sorted(k for k in _EXTRACTION_FIELDS if overrides.get(k) is not None)
+    if given and not is_adapter:
+        raise InputError(describe("procedure override", "evaluate --features",
+                                  "only options that act on given features (distance, rerank, "
+                                  "normalize)", f"{given}: the features file was extracted "
+                                  "elsewhere", "drop them, or evaluate the model with --adapter"))
+
+
+def _check_procedure(proc: Procedure, adapter: Any) -> None:
+    """Check the resolved procedure's fields before any frame is decoded."""
+    from reidbench.datasets.sampling import SAMPLERS
+
+    if proc.sampling not in SAMPLERS:
+        names = SAMPLERS.names()
+        raise InputError(describe("sampling", "the procedure (--sampling)", f"one of {names}",
+                                  repr(proc.sampling), suggest(str(proc.sampling), names)))
+    size = tuple(proc.input_size)
+    if len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
+        raise InputError(describe("input_size", "the procedure", "(height, width), two positive "
+                                  "integers", repr(proc.input_size), ""))
+    for name in ("flip", "rerank", "normalize"):
+        if not isinstance(getattr(proc, name), bool):
+            raise InputError(describe(name, "the procedure", "true or false",
+                                      repr(getattr(proc, name)), ""))
+    if proc.rerank and adapter.uses_scorer:
+        raise ProtocolError(describe("rerank", "the procedure", "a feature-based model",
+                                     f"the pairwise scorer {adapter.card.name!r}",
+                                     "drop --rerank for this adapter"))
+
+
+def _check_training_dataset(proto: Protocol, declared: dict[str, str | None]
+                            ) -> tuple[Any, list[str]]:
+    """Refuse a model declared as trained on the wrong dataset; note an undeclared one.
+
+    Returns:
+        ``(train_dataset for the record, warnings)``: the declared name (one per split when the
+        splits' checkpoints differ), or ``"undeclared"``.
+    """
     want = proto.evaluation.train_dataset
+    values = {split: name or "undeclared" for split, name in declared.items()}
+    summary: Any = next(iter(values.values())) if len(set(values.values())) == 1 else values
     if want is None:
-        return
-    declared = (source.declared_train_dataset(proto) if isinstance(source, AdapterSource)
-                else source.declared_train_dataset())
-    if declared is not None and declared != want:
-        raise ProtocolError(describe("training dataset", proto.id, f"a model trained on {want}",
-                                     f"a checkpoint that declares {declared}",
-                                     f"use a checkpoint trained on {want}'s train split"))
+        return summary, []
+    for split, name in declared.items():
+        if name is not None and name != want:
+            where = proto.id if len(declared) == 1 else f"{proto.id} {split}"
+            raise ProtocolError(describe("training dataset", where, f"a model trained on {want}",
+                                         f"a checkpoint that declares {name}",
+                                         f"use a checkpoint trained on {want}'s train split"))
+    if all(name is not None for name in declared.values()):
+        return summary, []
+    return summary, [f"{proto.id} requires a model trained on {want}, but the model declares no "
+                     "training dataset (a checkpoint declares it in its metadata as "
+                     f"'train_dataset'; a features file or a run without a checkpoint cannot): "
+                     "the record says train_dataset: undeclared"]
+
+
+def _check_counted(scores: SplitScores, proto: Protocol) -> None:
+    """Refuse a split where no query has a valid positive: it has no number to report."""
+    n = scores.counts["n_queries"]
+    if n and scores.counts["n_skipped"] == n:
+        raise DataError(describe(f"queries of split {scores.split}", proto.id,
+                                 "at least one query with a valid positive in the gallery",
+                                 f"all {n} skipped by the no-positive policy "
+                                 f"{proto.evaluation.no_positive!r}",
+                                 "use a larger dataset copy (or another protocol): every metric "
+                                 "would be undefined"))
 
 
 def _rerank(inputs: Any, proc: Procedure) -> np.ndarray:
     from reidbench.metrics import compute_distance
     from reidbench.metrics.rerank import k_reciprocal_rerank
 
-    if inputs.query_features is None:
+    if inputs.query_features is None:  # checked up front for adapters (_check_procedure)
         raise ProtocolError(describe("rerank", "procedure", "a feature-based model",
                                      "a pairwise scorer", "drop rerank for this adapter"))
     qf, gf = inputs.query_features, inputs.gallery_features
@@ -134,13 +207,19 @@ def _aggregate(split_scores: list[SplitScores]) -> tuple[dict[str, Any], dict[st
 
 
 def _record(proto: Protocol, proc: Procedure, dataset: Any, data_root: str | Path, source: Any,
-            split_scores: list[SplitScores], split_info: dict[str, Any], seed: int
-            ) -> dict[str, Any]:
+            split_scores: list[SplitScores], split_info: dict[str, Any], seed: int,
+            fingerprint: str) -> dict[str, Any]:
     metrics, by_variant = _aggregate(split_scores)
     first_info = next(iter(split_info.values()))
-    adapter = {k: first_info.get(k) for k in ("name", "card", "checkpoint_sha256",
-                                               "checkpoint_meta", "n_parameters", "cost")
-               } if source.kind == "adapter" else None
+    adapter = None
+    if source.kind == "adapter":
+        adapter = {k: first_info.get(k) for k in ("name", "card", "checkpoint_sha256",
+                                                   "checkpoint_meta", "n_parameters", "cost")}
+        adapter["seconds_per_item"] = _seconds_per_item(split_info)
+    procedure = proc.to_dict()
+    if source.kind == "features":
+        # the submitter extracted the features: only distance, normalisation and re-ranking apply
+        procedure.update({k: None for k in _EXTRACTION_FIELDS})
     return {
         "schema": RESULT_SCHEMA,
         "created": utc_now(),
@@ -154,12 +233,13 @@ def _record(proto: Protocol, proc: Procedure, dataset: Any, data_root: str | Pat
         "splits": [{"split": s.split, **s.counts, "metrics": s.metrics,
                     "metrics_by_variant": s.metrics_by_variant, "cmc": s.cmc,
                     "source": split_info[s.split]} for s in split_scores],
-        "procedure": proc.to_dict(),
+        "procedure": procedure,
         "source": {"kind": source.kind, "adapter": adapter,
                    "features_sha256": {s: i.get("sha256") for s, i in split_info.items()}
                    if source.kind == "features" else None},
+        "config": source.config(),
         "dataset": {"name": dataset.name, "root": str(data_root),
-                    "fingerprint": dataset_fingerprint(dataset),
+                    "fingerprint": fingerprint,
                     "n_tracklets": len(dataset.tracklets),
                     # a reidbench synthetic copy carries its ground truth; its numbers are never
                     # comparable with the real dataset's
@@ -171,3 +251,14 @@ def _record(proto: Protocol, proc: Procedure, dataset: Any, data_root: str | Pat
         "timings": {s: {k: v for k, v in i.items() if k.startswith("seconds")}
                     for s, i in split_info.items()},
     }
+
+
+def _seconds_per_item(split_info: dict[str, Any]) -> float | None:
+    """Extraction seconds per item actually embedded (cache hits excluded), over all splits."""
+    seconds = n = 0.0
+    for info in split_info.values():
+        for part in (info.get("extraction") or {}).values():
+            if part.get("n_extracted"):
+                seconds += float(part.get("seconds") or 0.0)
+                n += part["n_extracted"]
+    return round(seconds / n, 6) if n else None

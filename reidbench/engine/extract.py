@@ -2,10 +2,12 @@
 
 Every tracklet is turned into a list of clips by the procedure's sampling strategy; all clips of all
 tracklets are batched together (a per-tracklet loop, as torchreid's video test loop does, wastes the
-batch dimension), embedded, and pooled back per tracklet (mean or max). Features are cached under a
-key made of what determines them (adapter, checkpoint sha256, config, items and their frames,
-sampling, pooling, flip, input size) and never of the metric settings, so re-scoring under another
-AP variant or protocol version costs no extraction.
+batch dimension), embedded, and pooled back per tracklet (mean or max). Features are cached per
+item under a key made of what determines them (adapter class, weights, config, sampling, pooling,
+flip, input size, dataset fingerprint, device and autocast: :func:`model_key`; the item's id, kind
+and frames: :func:`item_key`) and never of the metric settings, so re-scoring under another AP
+variant or protocol version costs no extraction, and protocols that share tracklets (the two MARS
+galleries) share their features.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from reidbench.engine.evalset import EvalItem
 from reidbench.fileio import atomic_write
 from reidbench.protocols import Procedure
 
-__all__ = ["extract_features", "score_pairs", "clip_plan", "cache_key"]
+__all__ = ["FeatureCache", "extract_features", "score_pairs", "clip_plan", "item_key",
+           "model_key"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -50,44 +53,170 @@ def clip_plan(
     return np.asarray(owner, dtype=np.int64), clips
 
 
-def cache_key(adapter: Any, items: Sequence[EvalItem], procedure: Procedure) -> str:
-    """sha256 of everything that determines the features, and nothing else."""
-    h = hashlib.sha256()
+#: Procedure fields that change the features themselves (distance, normalisation and re-ranking
+#: act on the features afterwards and are not part of a cache key).
+EXTRACTION_FIELDS = ("sampling", "seq_len", "pooling", "flip", "input_size")
+_CACHE_FORMAT = 2
+
+
+def model_key(adapter: Any, procedure: Procedure, *, dataset_fingerprint: str = "",
+              config: dict[str, Any] | None = None) -> str | None:
+    """sha256 (32 hex) of everything, apart from the item, that determines an item's features.
+
+    The adapter's class (``module:Class``) and card name, its weights (the checkpoint's sha256, or
+    when none was loaded a hash of the model's state dict), its resolved config, the extraction
+    fields of the procedure, the dataset fingerprint, and the device type with autocast (on for
+    CUDA). Never the metric settings.
+
+    Returns:
+        The key, or None when the adapter's weights cannot be identified (no checkpoint and no
+        ``torch.nn.Module`` at ``adapter.model``): such an adapter is not cached.
+    """
+    weights = _weights_token(adapter)
+    if weights is None:
+        return None
+    device = str(getattr(adapter, "device", "cpu"))
+    cls = type(adapter)
     head = {
-        "adapter": adapter.card.name,
-        "checkpoint": adapter.checkpoint_sha256,
-        "config": repr(getattr(adapter, "config", None)),
-        "sampling": procedure.sampling, "seq_len": procedure.seq_len,
-        "pooling": procedure.pooling, "flip": procedure.flip,
-        "input_size": list(procedure.input_size),
+        "format": _CACHE_FORMAT,
+        "class": f"{cls.__module__}:{cls.__qualname__}",
+        "card": adapter.card.name,
+        "weights": weights,
+        "config": config if config is not None else getattr(adapter, "config", None),
+        "procedure": {f: getattr(procedure, f) for f in EXTRACTION_FIELDS},
+        "dataset": dataset_fingerprint,
+        "device": device.split(":")[0],
+        "autocast": device.startswith("cuda"),
     }
-    h.update(json.dumps(head, sort_keys=True).encode())
-    for item in items:
-        h.update(f"{item.id}|{item.kind}|{'|'.join(item.frames)}\n".encode())
-    return h.hexdigest()[:32]
+    text = json.dumps(head, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _weights_token(adapter: Any) -> str | None:
+    if getattr(adapter, "checkpoint_sha256", None):
+        return f"checkpoint:{adapter.checkpoint_sha256}"
+    model = getattr(adapter, "model", None)
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency of extraction
+        return None
+    if not isinstance(model, torch.nn.Module):
+        return None
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous().reshape(-1)
+        h.update(f"{name}|{t.dtype}|{tuple(tensor.shape)}\n".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes())
+    return f"state:{h.hexdigest()}"
+
+
+def item_key(item: EvalItem) -> str:
+    """sha256 (32 hex) of an item's id, kind and frame paths: its identity within a model key."""
+    text = f"{item.id}|{item.kind}|{'|'.join(item.frames)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class FeatureCache:
+    """Per-item features of one model key: a folder of ``.npz`` shards (``keys``, ``features``).
+
+    Items are cached one by one, so a tracklet embedded for one protocol (or as a query) is reused
+    by every other protocol and side that holds the same item under the same model key. Shards are
+    written atomically; an unreadable shard is ignored (its items are extracted again).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def lookup(self, wanted: set[str]) -> dict[str, np.ndarray]:
+        """Return the cached rows of the ``wanted`` item keys that the cache holds."""
+        found: dict[str, np.ndarray] = {}
+        if not self.folder.is_dir():
+            return found
+        for shard in sorted(self.folder.glob("*.npz")):
+            try:
+                with np.load(shard, allow_pickle=False) as z:
+                    keys, feats = z["keys"], z["features"]
+            except Exception:  # a damaged shard is only a cache miss
+                continue
+            for k, row in zip(keys.tolist(), feats, strict=False):
+                if k in wanted:
+                    found[k] = row
+        return found
+
+    def add(self, keys: list[str], features: np.ndarray) -> None:
+        """Store ``features`` (one row per key) as one new shard."""
+        name = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:24]
+        atomic_write(self.folder / f"{name}.npz",
+                     lambda tmp: _save_npz(tmp, np.array(keys), features))
+
+
+def _save_npz(tmp: Path, keys: np.ndarray, features: np.ndarray) -> None:
+    with open(tmp, "wb") as f:
+        np.savez(f, keys=keys, features=features)
 
 
 def extract_features(adapter: Any, items: Sequence[EvalItem], *, procedure: Procedure,
                      side: str = "gallery", batch_size: int = 32, num_workers: int = 0,
-                     cache_dir: str | None = None, progress: Progress | None = None
+                     cache_dir: str | None = None, progress: Progress | None = None,
+                     dataset_fingerprint: str = "", config: dict[str, Any] | None = None
                      ) -> tuple[np.ndarray, dict[str, Any]]:
     """Embed every item; return ``(features (N, D) float32, info)``.
 
     Args:
         adapter: The model adapter (already on its device, in eval mode).
-        items: Tracklets (video) or single frames (image).
+        items: Tracklets (video) or single frames (image); all of one kind.
         procedure: Sampling, pooling, flip and input size.
-        side: ``"query"`` or ``"gallery"`` (progress label only).
+        side: Progress label.
         batch_size: Clips per forward pass.
         num_workers: DataLoader decoding workers.
-        cache_dir: Cache folder, or None.
+        cache_dir: Cache folder, or None. Features are cached per item under :func:`model_key`.
         progress: ``callback(stage, done, total)``.
+        dataset_fingerprint: Part of the cache key (:func:`reidbench.engine.dataset_fingerprint`).
+        config: The adapter's resolved config, part of the cache key (default
+            ``adapter.config``).
     """
-    key = cache_key(adapter, items, procedure) if cache_dir else None
-    if key:
-        cached = Path(cache_dir) / f"{key}.npy"
-        if cached.is_file():
-            return np.load(cached, allow_pickle=False), {"cache": "hit", "key": key}
+    mkey = (model_key(adapter, procedure, dataset_fingerprint=dataset_fingerprint, config=config)
+            if cache_dir else None)
+    keys = [item_key(item) for item in items]
+    cache = FeatureCache(Path(cache_dir) / mkey) if mkey and cache_dir else None
+    rows = cache.lookup(set(keys)) if cache else {}
+    todo = list(dict.fromkeys(k for k in keys if k not in rows))
+    by_key = dict(zip(keys, items, strict=True))
+    info: dict[str, Any] = {"cache": _cache_state(cache, len(todo), len(set(keys))), "key": mkey,
+                            "n_items": len(items), "n_extracted": len(todo)}
+    if todo:
+        feats, run = _extract([by_key[k] for k in todo], adapter, procedure, batch_size,
+                              num_workers, side, progress)
+        info.update(run)
+        rows.update(zip(todo, feats, strict=True))
+        if cache:
+            _store(cache, todo, feats)
+    out = (np.stack([rows[k] for k in keys]).astype(np.float32, copy=False) if keys
+           else np.zeros((0, 0), np.float32))
+    return out, info
+
+
+def _cache_state(cache: FeatureCache | None, n_todo: int, n_unique: int) -> str:
+    if cache is None:
+        return "off"
+    return "hit" if n_todo == 0 else "miss" if n_todo == n_unique else "partial"
+
+
+def _store(cache: FeatureCache, keys: list[str], feats: np.ndarray) -> None:
+    """Write a new shard on rank 0; under torchrun every rank waits for it.
+
+    The next lookup then agrees on every rank (the ranks must extract the same items together).
+    """
+    from reidbench.engine.distributed import barrier, is_main
+
+    if is_main():
+        cache.add(keys, feats)
+    barrier()
+
+
+def _extract(items: list[EvalItem], adapter: Any, procedure: Procedure, batch_size: int,
+             num_workers: int, side: str, progress: Progress | None
+             ) -> tuple[np.ndarray, dict[str, Any]]:
     t0 = time.perf_counter()
     owner, clips = clip_plan(items, procedure)
     images = bool(items) and all(item.kind == "image" for item in items)
@@ -96,17 +225,8 @@ def extract_features(adapter: Any, items: Sequence[EvalItem], *, procedure: Proc
     feats = _pool(clip_feats, owner, len(items), procedure.pooling)
     seconds = time.perf_counter() - t0
     n_frames = sum(len(c) for c in clips)
-    info = {"cache": "miss" if key else "off", "key": key, "n_clips": len(clips),
-            "n_frames": n_frames, "seconds": round(seconds, 3),
-            "frames_per_second": round(n_frames / seconds, 1) if seconds > 0 else None}
-    if key:
-        atomic_write(Path(cache_dir) / f"{key}.npy", lambda tmp: _save_npy(tmp, feats))
-    return feats, info
-
-
-def _save_npy(tmp: Path, arr: np.ndarray) -> None:
-    with open(tmp, "wb") as f:
-        np.save(f, arr)
+    return feats, {"n_clips": len(clips), "n_frames": n_frames, "seconds": round(seconds, 3),
+                   "frames_per_second": round(n_frames / seconds, 1) if seconds > 0 else None}
 
 
 def _embed_clips(adapter: Any, clips: list[list[str]], procedure: Procedure, batch_size: int,

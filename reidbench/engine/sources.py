@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 
 from reidbench.engine.evalset import EvalSet, build_evalset
-from reidbench.errors import ProtocolError, ReidbenchError, describe
+from reidbench.errors import (
+    CheckpointError,
+    DataError,
+    InputError,
+    ProtocolError,
+    ReidbenchError,
+    describe,
+)
 from reidbench.protocols import Procedure, Protocol
 
 __all__ = ["SplitInputs", "FeaturesSource", "AdapterSource", "resolve_split_path"]
@@ -73,9 +80,27 @@ class FeaturesSource:
     def __init__(self, path: str) -> None:
         self.path = path
 
-    def declared_train_dataset(self) -> str | None:
-        """Features files do not declare their training data."""
-        return None
+    def preflight(self, protocol: Protocol, splits: Sequence[str]) -> dict[str, str | None]:
+        """Check that every split's file exists before anything is computed.
+
+        Returns:
+            The training dataset declared for each split: always None (a features file declares
+            none).
+
+        Raises:
+            ProtocolError: A multi-split protocol given a single file.
+            DataError: A split's file is missing.
+        """
+        for split in splits:
+            path = resolve_split_path(self.path, split, protocol, (".npz",))
+            if not path.is_file():
+                raise DataError(describe("features file", str(path), f"an existing .npz for "
+                                         f"split {split}", "nothing there", "check the path"))
+        return {split: None for split in splits}
+
+    def config(self) -> dict[str, Any]:
+        """The resolved configuration recorded in the result."""
+        return {"features": self.path}
 
     def inputs(self, evalset: EvalSet, protocol: Protocol, procedure: Procedure,
                progress: Progress | None = None) -> SplitInputs:
@@ -133,6 +158,9 @@ class AdapterSource:
         batch_size: Clips per forward pass.
         num_workers: DataLoader workers for decoding.
         cache_dir: Where extracted features are cached (None: no cache).
+
+    Raises:
+        InputError: A device this torch cannot use, or a batch size or worker count below range.
     """
 
     kind = "adapter"
@@ -140,41 +168,96 @@ class AdapterSource:
     def __init__(self, adapter_name: str, checkpoint: str | None = None,
                  config: dict[str, Any] | None = None, device: str = "cpu", batch_size: int = 32,
                  num_workers: int = 0, cache_dir: str | None = None) -> None:
+        if not isinstance(config, dict | None):
+            raise InputError(describe("--config", "reidbench evaluate", "a JSON object",
+                                      f"a {type(config).__name__}", "pass e.g. '{\"M\": 10}'"))
+        _check_device(device)
+        if batch_size < 1 or num_workers < 0:
+            raise InputError(describe("--batch-size/--workers", "reidbench evaluate",
+                                      "a batch size >= 1 and workers >= 0",
+                                      f"{batch_size} and {num_workers}", ""))
         self.adapter_name = adapter_name
         self.checkpoint = checkpoint
-        self.config = dict(config or {})
+        self.options = dict(config or {})
         self.device = device
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.cache_dir = cache_dir
         self._adapter_cache: dict[str, Any] = {}
+        self._resolved: dict[str, dict[str, Any]] = {}  # checkpoint -> resolved adapter config
         self._costs: dict[tuple, dict[str, Any]] = {}  # forward GFLOPs, counted once per shape
+
+    def checkpoint_path(self, split: str, protocol: Protocol) -> str | None:
+        """The checkpoint of ``split`` (None when the adapter runs without one)."""
+        if not self.checkpoint:
+            return None
+        return str(resolve_split_path(self.checkpoint, split, protocol,
+                                      (".safetensors", ".pth", ".pt")))
 
     def adapter(self, split: str, protocol: Protocol) -> Any:
         """Build the adapter for ``split`` and load its checkpoint."""
         from reidbench.adapters import get_adapter, load_checkpoint
 
-        ckpt = (str(resolve_split_path(self.checkpoint, split, protocol,
-                                       (".safetensors", ".pth", ".pt")))
-                if self.checkpoint else None)
+        ckpt = self.checkpoint_path(split, protocol)
         key = ckpt or ""
         if key not in self._adapter_cache:
             # A checkpoint written by `reidbench train` carries the architecture's config, so the
             # same model is rebuilt; options given by the user win.
             loaded = load_checkpoint(ckpt) if ckpt else None
             stored = loaded.meta.get("config", {}) if loaded else {}
-            adapter = get_adapter(self.adapter_name, **{**stored, **self.config})
+            if not isinstance(stored, dict):
+                raise CheckpointError(describe("metadata 'config'", str(ckpt), "a JSON object of "
+                                               "adapter options", f"a {type(stored).__name__}",
+                                               "re-save the checkpoint with a dict config"))
+            resolved = {**stored, **self.options}
+            adapter = get_adapter(self.adapter_name, **resolved)
             if loaded:
                 adapter.apply_checkpoint(loaded)
             self._adapter_cache = {key: adapter.to(self.device).eval()}
+            self._resolved[key] = resolved
         return self._adapter_cache[key]
 
-    def declared_train_dataset(self, protocol: Protocol) -> str | None:
-        """The training dataset the (first split's) checkpoint declares, if any."""
-        if not self.checkpoint:
-            return None
-        meta = self.adapter(protocol.evaluation.splits[0], protocol).checkpoint_meta
-        return meta.get("train_dataset")
+    def preflight(self, protocol: Protocol, splits: Sequence[str]) -> dict[str, str | None]:
+        """Check every split's checkpoint and the adapter's modes before anything is computed.
+
+        Each split's checkpoint must exist and be safe to read; one that names the split it was
+        trained on must name this split (multi-split protocols).
+
+        Returns:
+            The training dataset each split's checkpoint declares (None: undeclared).
+
+        Raises:
+            CheckpointError: A missing, unsafe or malformed checkpoint.
+            ProtocolError: A checkpoint trained on another split, or an adapter without the
+                protocol's mode.
+        """
+        from reidbench.adapters import read_checkpoint_meta
+
+        declared: dict[str, str | None] = {}
+        for split in splits:
+            ckpt = self.checkpoint_path(split, protocol)
+            meta = read_checkpoint_meta(ckpt) if ckpt else {}
+            _check_split(meta, split, protocol, str(ckpt))
+            train = meta.get("train_dataset")
+            declared[split] = None if train is None else str(train)
+        adapter = self.adapter(splits[0], protocol)
+        mode = protocol.evaluation.mode
+        if mode not in adapter.card.modes:
+            raise ProtocolError(describe(f"adapter {adapter.card.name!r}", protocol.id,
+                                         f"an adapter whose card lists mode {mode!r}",
+                                         f"modes {list(adapter.card.modes)}",
+                                         "use a protocol of a mode the adapter supports"))
+        return declared
+
+    def config(self) -> dict[str, Any]:
+        """The resolved configuration recorded in the result (adapter options, batching)."""
+        from reidbench.engine.distributed import world
+
+        return {"adapter": self.adapter_name, "checkpoint": self.checkpoint,
+                "adapter_config": next(iter(self._resolved.values()), dict(self.options)),
+                "device": self.device, "batch_size": self.batch_size,
+                "num_workers": self.num_workers, "world_size": world()[1],
+                "cache_dir": self.cache_dir}
 
     def procedure_for(self, protocol: Protocol) -> Procedure:
         """The adapter's own procedure, starting from the protocol's default."""
@@ -182,15 +265,19 @@ class AdapterSource:
 
     def inputs(self, evalset: EvalSet, protocol: Protocol, procedure: Procedure,
                progress: Progress | None = None) -> SplitInputs:
-        """Extract features with the adapter (or score pairs) and return the distance matrix."""
-        from reidbench.engine.extract import extract_features, score_pairs
+        """Extract features with the adapter (or score pairs) and return the distance matrix.
+
+        Every distinct item is embedded once: a MARS query that is also a gallery tracklet, and
+        a tracklet already in the cache, are not extracted again.
+        """
+        from reidbench.engine.extract import score_pairs
         from reidbench.metrics import compute_distance
 
         adapter = self.adapter(evalset.split, protocol)
-        kw = dict(procedure=procedure, batch_size=self.batch_size, num_workers=self.num_workers,
-                  cache_dir=self.cache_dir, progress=progress)
-        qf, q_info = extract_features(adapter, evalset.query, side="query", **kw)
-        gf, g_info = extract_features(adapter, evalset.gallery, side="gallery", **kw)
+        config = self._resolved.get(self.checkpoint_path(evalset.split, protocol) or "", {})
+        rows, extraction = self._embed(adapter, evalset, procedure, config, progress)
+        qf = np.stack([rows[item] for item in evalset.query])
+        gf = np.stack([rows[item] for item in evalset.gallery])
         # every split's model has the same architecture: its cost depends only on the shapes
         cost_key = (protocol.evaluation.mode, procedure.seq_len, tuple(procedure.input_size))
         if cost_key not in self._costs:
@@ -198,12 +285,73 @@ class AdapterSource:
 
             self._costs[cost_key] = forward_gflops(adapter, procedure, protocol.evaluation.mode)
         info = {"kind": "adapter", **adapter.describe(), "cost": self._costs[cost_key],
-                "extraction": {"query": q_info, "gallery": g_info}}
+                "extraction": extraction}
         if adapter.uses_scorer:
             dist = -score_pairs(adapter, qf, gf, progress=progress)
             return SplitInputs(dist, None, None, info)
         qf, gf = _normalize(qf, gf, procedure)
         return SplitInputs(compute_distance(qf, gf, metric=procedure.distance), qf, gf, info)
+
+    def _embed(self, adapter: Any, evalset: EvalSet, procedure: Procedure,
+               config: dict[str, Any], progress: Progress | None
+               ) -> tuple[dict[Any, np.ndarray], dict[str, Any]]:
+        """Embed the split's distinct items, tracklets and query images separately."""
+        from reidbench.engine.extract import extract_features
+
+        unique = list(dict.fromkeys(evalset.query + evalset.gallery))
+        rows: dict[Any, np.ndarray] = {}
+        extraction: dict[str, Any] = {}
+        for kind, label in (("video", "tracklets"), ("image", "query images")):
+            items = [item for item in unique if item.kind == kind]
+            if not items:
+                continue
+            feats, info = extract_features(
+                adapter, items, procedure=procedure, side=label, batch_size=self.batch_size,
+                num_workers=self.num_workers, cache_dir=self.cache_dir, progress=progress,
+                dataset_fingerprint=evalset.dataset_fingerprint, config=config)
+            rows.update(zip(items, feats, strict=True))
+            extraction[label.replace(" ", "_")] = info
+        return rows, extraction
+
+
+def _check_split(meta: dict[str, Any], split: str, protocol: Protocol, path: str) -> None:
+    """A multi-split checkpoint that names its training split must name the split evaluated."""
+    declared = meta.get("split")
+    trained_on = meta.get("train_dataset")
+    if not protocol.is_multi_split or declared is None:
+        return
+    if trained_on is not None and trained_on != protocol.evaluation.dataset:
+        return  # another dataset's split names say nothing about this one's
+    if str(declared) != split:
+        raise ProtocolError(describe("checkpoint", path, f"the model trained on {split} (one "
+                                     f"model per split of {protocol.id})",
+                                     f"a checkpoint that declares split {declared!r}",
+                                     "pass the checkpoints as a template, e.g. "
+                                     "'ckpt/{split}.safetensors', with each split's own model"))
+
+
+def _check_device(device: str) -> None:
+    """Refuse a device string torch cannot parse or this torch build cannot use."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(describe("--device", "reidbench evaluate", "'cpu', 'cuda' or 'cuda:N'",
+                                  repr(device), "")) from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(describe("--device", "reidbench evaluate", "a device this torch can "
+                                      "use", f"{device!r}, but torch {torch.__version__} sees no "
+                                      "CUDA device", "pass --device cpu, or install a CUDA build "
+                                      "of torch on a machine with a GPU"))
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise InputError(describe("--device", "reidbench evaluate",
+                                      f"one of cuda:0..cuda:{torch.cuda.device_count() - 1}",
+                                      repr(device), ""))
+    elif dev.type != "cpu":
+        raise InputError(describe("--device", "reidbench evaluate", "'cpu' or 'cuda[:N]'",
+                                  repr(device), ""))
 
 
 def _normalize(qf: np.ndarray, gf: np.ndarray, procedure: Procedure

@@ -157,21 +157,30 @@ class ColourAdapter(ModuleAdapter):
 
 def test_adapter_path_extracts_scores_and_caches(mars, tmp_path):
     source = AdapterSource(f"{__name__}:ColourAdapter", batch_size=7, cache_dir=str(tmp_path / "c"))
-    res = evaluate("mars/v2v@1", mars, source, procedure={"input_size": (32, 16), "seq_len": 3},
-                   bootstrap=0)
+    proc = {"input_size": (32, 16), "seq_len": 3}
+    res = evaluate("mars/v2v@1", mars, source, procedure=proc, bootstrap=0)
     assert 0.0 < res.value("mAP") <= 1.0
-    info = res.record["splits"][0]["source"]
-    assert info["extraction"]["gallery"]["cache"] == "miss"
-    again = evaluate("mars/v2v@1", mars, source, procedure={"input_size": (32, 16), "seq_len": 3},
-                     bootstrap=0)
-    assert again.record["splits"][0]["source"]["extraction"]["gallery"]["cache"] == "hit"
+    info = res.record["splits"][0]["source"]["extraction"]["tracklets"]
+    # the official gallery holds the queries: each tracklet is embedded once
+    assert info["cache"] == "miss" and info["n_extracted"] == res.record["splits"][0]["n_gallery"]
+    again = evaluate("mars/v2v@1", mars, source, procedure=proc, bootstrap=0)
+    assert again.record["splits"][0]["source"]["extraction"]["tracklets"]["cache"] == "hit"
     assert again.value("mAP") == res.value("mAP")
-    i2v = evaluate("mars/i2v@1", mars, source, procedure={"input_size": (32, 16), "seq_len": 3},
-                   bootstrap=0)
+    # the torchreid gallery is a subset of the official one: every feature comes from the cache
+    torchreid = evaluate("mars/v2v-torchreid@1", mars, source, procedure=proc, bootstrap=0)
+    assert torchreid.record["splits"][0]["source"]["extraction"]["tracklets"]["cache"] == "hit"
+    i2v = evaluate("mars/i2v@1", mars, source, procedure=proc, bootstrap=0)
+    extraction = i2v.record["splits"][0]["source"]["extraction"]
+    assert extraction["tracklets"]["cache"] == "hit"
+    assert extraction["query_images"]["cache"] == "miss"
     assert i2v.record["n_queries"] == res.record["n_queries"]
     # an identity network has no matmul or convolution: 0 FLOPs, counted for clip and image
     assert i2v.record["source"]["adapter"]["cost"]["gflops_per_image"] == 0.0
     assert "gflops_per_image" not in res.record["source"]["adapter"]["cost"]
+    # the resolved configuration and the time per embedded item are recorded
+    assert res.record["config"]["batch_size"] == 7 and res.record["config"]["world_size"] == 1
+    assert res.record["source"]["adapter"]["seconds_per_item"] > 0
+    assert again.record["source"]["adapter"]["seconds_per_item"] is None  # nothing extracted
 
 
 def test_missing_dataset_file_is_one_clear_error(mars, tmp_path, capsys):

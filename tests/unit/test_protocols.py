@@ -64,3 +64,30 @@ def test_records_validate_their_fields():
     assert Procedure().override(seq_len=16, distance=None).seq_len == 16
     with pytest.raises(InputError, match="procedure option"):
         Procedure().override(frames=3)
+
+
+#: The fingerprint of every registered v1 protocol, pinned: a change to the Evaluation schema (a new
+#: field, a renamed default) or to a protocol's evaluation part changes these and must come with a
+#: new protocol version (old result records keep naming the old fingerprints).
+PINNED = {
+    "cross/dukev->mars@1": "86b3b7234f01f854",
+    "cross/mars->dukev@1": "83e2e52fa7918332",
+    "dukev/i2v@1": "99be93891d9b19fd",
+    "dukev/v2v@1": "13b9d02075c9df4f",
+    "ilidsvid/i2v@1": "7c2bfc32c51f07bc",
+    "ilidsvid/v2v@1": "1044d0980517c5be",
+    "lsvid/v2v@1": "b588d91b1c0cfc2e",
+    "mars/i2v@1": "3622b30e45f839eb",
+    "mars/v2v-torchreid@1": "c1bc30804712c750",
+    "mars/v2v@1": "57cd34ef2db4ac82",
+    "prid2011/v2v@1": "3ff457ae3a7073cc",
+}
+
+
+@pytest.mark.parametrize("protocol_id", sorted(PINNED))
+def test_fingerprints_are_pinned(protocol_id):
+    assert get_protocol(protocol_id).fingerprint == PINNED[protocol_id]
+
+
+def test_every_registered_protocol_is_pinned():
+    assert {p.id for p in list_protocols()} == set(PINNED)
