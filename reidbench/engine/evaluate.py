@@ -52,9 +52,17 @@ def evaluate(
     Returns:
         The result; call ``.write(out_dir)`` to save it.
 
+    Every check that needs no features (checkpoints of every split, the adapter's modes, the
+    procedure, the declared training dataset) runs before any frame is decoded.
+
     Raises:
         ProtocolError: Wrong dataset, unknown split, cross-dataset mismatch, single model for a
-            multi-split protocol.
+            multi-split protocol, a checkpoint of another split, an adapter without the protocol's
+            mode.
+        CheckpointError: A missing, unsafe or malformed checkpoint.
+        InputError: A bad procedure field (sampling, input size), or extraction overrides given
+            with a features file.
+        DataError: A bad dataset copy or features file, or a split where every query is skipped.
     """
     from reidbench.datasets import load
 
