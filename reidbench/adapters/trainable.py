@@ -23,14 +23,21 @@ class TrainRecipe:
         P: Identities per batch.
         K: Tracklets per identity.
         seq_len: Frames per training clip.
-        sampling: Training frame sampling (``"rrs"`` random per chunk, ``"consecutive"``).
+        sampling: Training frame sampling (``"rrs"`` random per chunk, ``"consecutive"`` from a
+            random start in ``[0, F-T]``, ``"consecutive_gao"`` from one in ``[0, F-T-1]`` as in
+            Gao & Nevatia's code, which COSAM trains with).
         optimizer: ``"adam"`` (the five baselines all use Adam).
         lr: Learning rate.
         weight_decay: Weight decay.
         epochs: Epochs of the paper's schedule.
         step_size: StepLR step in epochs (None: constant).
         gamma: StepLR factor.
-        flip: Horizontal flip probability for a whole training tracklet.
+        flip: Horizontal flip probability (of the whole training clip, or of each frame).
+        flip_per_frame: Flip each frame independently (Gao & Nevatia's code, COSAM).
+        translate: Random2DTranslation probability per frame: enlarge by 1/8 and crop at random
+            (Gao & Nevatia's code, COSAM); 0 turns it off.
+        erasing: RandomErasing probability per frame (Zhong et al.; area 2-40 %, aspect 0.3-3.3,
+            filled with 0 after normalisation, as STMN's code); 0 turns it off.
         sources: Where each value comes from (``{"lr": "STMN train.sh"}``).
     """
 
@@ -45,6 +52,9 @@ class TrainRecipe:
     step_size: int | None = 50
     gamma: float = 0.1
     flip: float = 0.5
+    flip_per_frame: bool = False
+    translate: float = 0.0
+    erasing: float = 0.0
     sources: tuple[tuple[str, str], ...] = ()
 
 

@@ -1,14 +1,24 @@
 """A small, complete training loop for trainable adapters (the baselines and ablation sweeps).
 
 P x K identity batches, the method's own losses (``TrainableAdapter.training_loss``), Adam with a
-step schedule, whole-tracklet horizontal flips, a validation split of held-out *training*
-identities for model selection (never the test set), resumable checkpoints, and a final
-safetensors checkpoint that carries the baseline name, its config, the training dataset and split,
-and the reidbench version, so ``reidbench evaluate --adapter NAME --checkpoint FILE`` just works.
+step schedule, the recipe's augmentations (:mod:`reidbench.engine.trainbatch`), a validation split
+of held-out *training* identities for model selection (never the test set), resumable checkpoints,
+and a final safetensors checkpoint that carries the baseline name, its config, the training
+dataset and split, the training input size and the reidbench version, so ``reidbench evaluate
+--adapter NAME --checkpoint FILE`` just works.
+
+Reproducibility: every generator the loop uses (the P x K sampler, frame sampling and
+augmentations, torch, Python's ``random``) is reseeded from ``(seed, epoch)`` at the start of each
+epoch, so a run resumed from ``last.pt`` draws exactly what an uninterrupted run draws (on CPU;
+GPU kernels may add their own non-determinism). ``last.pt`` records the run's settings (baseline,
+model config, dataset, split, input size, seed, validation fraction); resuming under other settings
+is refused. A ``max_minutes`` stop ends the epoch early and counts it as done.
 """
 
 from __future__ import annotations
 
+import json
+import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -18,12 +28,14 @@ from typing import Any
 import numpy as np
 
 from reidbench.engine.sampler import PKSampler
+from reidbench.engine.trainbatch import load_batch
 from reidbench.errors import InputError, describe
 from reidbench.fileio import write_json_atomic
 
 __all__ = ["TrainOptions", "train"]
 
 Progress = Callable[[str, int, int], None]
+Notify = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -37,10 +49,11 @@ class TrainOptions:
         P: Override identities per batch.
         K: Override tracklets per identity.
         seq_len: Override frames per clip.
-        input_size: ``(height, width)`` of training frames.
+        input_size: ``(height, width)`` of training frames; also given to adapters whose model
+            config has an ``input_size`` (COSAM, READ) when the model config does not set it.
         val_fraction: Share of training identities held out for model selection (0: none).
         max_minutes: Stop after this wall time (a checkpoint is written).
-        seed: Seed of sampling, flips and the validation split.
+        seed: Seed of sampling, augmentations, initialisation and the validation split.
         device: ``"cpu"`` or ``"cuda"``.
         resume: Continue from ``out/last.pt`` when present.
     """
@@ -68,23 +81,6 @@ def _split_ids(pids: np.ndarray, fraction: float, seed: int) -> tuple[set[int], 
     return set(ids.tolist()) - val, val
 
 
-def _load_batch(tracklets: list[Any], recipe: Any, size: tuple[int, int],
-                rng: np.random.Generator) -> Any:
-    import torch
-
-    from reidbench.datasets.decode import load_clip
-    from reidbench.datasets.sampling import sample_train_clip
-
-    clips = []
-    for t in tracklets:
-        idx = sample_train_clip(recipe.sampling, len(t.frames), recipe.seq_len, rng)
-        clip = load_clip([t.frames[i] for i in idx], size)
-        if rng.random() < recipe.flip:
-            clip = clip.flip(-1)
-        clips.append(clip)
-    return torch.stack(clips)
-
-
 def _validate(adapter: Any, val: list[Any], recipe: Any, size: tuple[int, int]) -> float:
     """MAP on held-out training identities: every tracklet queries all others (same-camera junk)."""
     from reidbench.engine.evalset import EvalItem
@@ -110,10 +106,94 @@ def _validate(adapter: Any, val: list[Any], recipe: Any, size: tuple[int, int]) 
     return float(rank_metrics(dist, pids, pids, cams, cams, no_positive="skip").map)
 
 
+def _seed_epoch(seed: int, epoch: int, sampler: PKSampler) -> np.random.Generator:
+    """Reseed the sampler, torch and ``random`` from ``(seed, epoch)``; return the clip generator.
+
+    Both an uninterrupted run and a resumed one call this at the start of every epoch, so they
+    draw the same batches, frames, augmentations and dropout masks.
+    """
+    import torch
+
+    s_sampler, s_clips, s_torch, s_python = np.random.SeedSequence([seed, epoch]).spawn(4)
+    sampler.rng = np.random.default_rng(s_sampler)
+    torch.manual_seed(int(s_torch.generate_state(1, np.uint64)[0] >> np.uint64(1)))
+    random.seed(int(s_python.generate_state(1)[0]))
+    return np.random.default_rng(s_clips)
+
+
+def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """``"key old -> new"`` for every setting that differs (config keys one by one)."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if key == "config" and isinstance(a, dict) and isinstance(b, dict):
+            out += [f"config.{k} {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b))
+                    if a.get(k) != b.get(k)]
+        elif a != b:
+            out.append(f"{key} {a!r} -> {b!r}")
+    return out
+
+
+def _resume(last: Path, run: dict[str, Any], modules: dict[str, Any]) -> dict[str, Any]:
+    """Load ``last.pt`` into model, optimiser and scheduler; refuse another run's state.
+
+    Raises:
+        InputError: ``last.pt`` was written under other settings or does not fit the model.
+    """
+    import torch
+
+    saved = torch.load(str(last), map_location="cpu", weights_only=True)
+    fix = f"train into a new --out folder, or pass --no-resume to start over in {last.parent}"
+    old = json.loads(saved["run"]) if "run" in saved else None
+    if old is not None and old != run:
+        raise InputError(describe(str(last), "reidbench train (resume)",
+                                  "a run of the same settings", "; ".join(_changes(old, run)), fix))
+    try:
+        for name, module in modules.items():
+            module.load_state_dict(saved[name])
+    except (RuntimeError, KeyError, ValueError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(describe(str(last), "reidbench train (resume)", "a resume state of "
+                                  f"this {run['baseline']} model", reason, fix)) from None
+    return {"epoch": int(saved["epoch"]), "history": list(saved["history"]),
+            "best_val_map": saved["best_val_map"]}
+
+
+def _shown_total(done: int, total: int, elapsed: float, budget_s: float | None) -> int:
+    """The iteration count the progress bar shows: the run's, or what the time budget allows."""
+    if not budget_s or done == 0:
+        return total
+    per_iter = elapsed / done
+    return min(total, done + int(max(budget_s - elapsed, 0.0) / per_iter))
+
+
+def _build(cls: type, model_config: dict[str, Any], num_classes: int, size: tuple[int, int],
+           seed: int) -> Any:
+    """Build the adapter; adapters whose config has ``input_size`` get the training size.
+
+    Raises:
+        InputError: The model config's ``input_size`` differs from the training frames' size.
+    """
+    import torch
+
+    torch.manual_seed(seed)
+    adapter = cls(**{**model_config, "num_classes": num_classes})
+    own = adapter.config.get("input_size")
+    if own is None or tuple(own) == tuple(size):
+        return adapter
+    if "input_size" in model_config:
+        raise InputError(describe("model config input_size", f"reidbench train {cls.__name__}",
+                                  f"the training frame size {size[0]}x{size[1]}",
+                                  f"{own[0]}x{own[1]}", "give --height/--width equal to the "
+                                  "--config input_size, or drop one of them"))
+    torch.manual_seed(seed)
+    return cls(**{**model_config, "input_size": list(size), "num_classes": num_classes})
+
+
 def train(adapter_name: str, data_root: str | Path, dataset_name: str, out_dir: str | Path, *,
           split: str | None = None, model_config: dict[str, Any] | None = None,
-          options: TrainOptions = TrainOptions(), progress: Progress | None = None
-          ) -> dict[str, Any]:
+          options: TrainOptions = TrainOptions(), progress: Progress | None = None,
+          notify: Notify | None = None) -> dict[str, Any]:
     """Train a trainable adapter on a dataset's training split; write checkpoints to ``out_dir``.
 
     Args:
@@ -121,21 +201,39 @@ def train(adapter_name: str, data_root: str | Path, dataset_name: str, out_dir: 
         data_root: Root of the dataset copy.
         dataset_name: Its layout (``"mars"``, ``"dukev"``, ...).
         out_dir: Output folder: ``model.safetensors``, ``last.pt`` (resume state), ``train.json``.
+            A folder this call creates is removed again if it fails before writing anything.
         split: Dataset split to train on (multi-split datasets: ``"split3"``; default the first).
         model_config: Architecture options for the adapter (stored in the checkpoint).
         options: Run settings and recipe overrides.
         progress: ``callback(stage, done, total)``.
+        notify: ``callback(line)`` for one-line notices (e.g. that validation is off).
 
     Returns:
         The summary written to ``train.json``.
+
+    Raises:
+        InputError: No training tracklets, an untrainable adapter, conflicting input sizes, or a
+            ``last.pt`` of another run in ``out_dir`` (with ``resume``).
     """
+    out = Path(out_dir)
+    created = not out.exists()
+    try:
+        return _train(adapter_name, data_root, dataset_name, out, split, model_config or {},
+                      options, progress, notify)
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
+
+
+def _train(adapter_name: str, data_root: str | Path, dataset_name: str, out: Path,
+           split: str | None, model_config: dict[str, Any], options: TrainOptions,
+           progress: Progress | None, notify: Notify | None) -> dict[str, Any]:
     import torch
 
     from reidbench.adapters import TrainableAdapter, adapter_class, save_checkpoint
     from reidbench.datasets import load
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     ds = load(dataset_name, data_root)
     sp = ds.split(split if split is not None else ds.splits[0].name)
     by_id = {t.id: t for t in ds.tracklets}
@@ -145,6 +243,8 @@ def train(adapter_name: str, data_root: str | Path, dataset_name: str, out_dir: 
                                   "none", "check the dataset copy with `reidbench data verify`"))
     train_ids, val_ids = _split_ids(np.array([t.pid for t in pool]), options.val_fraction,
                                     options.seed)
+    if not val_ids and notify:
+        notify(_no_validation_notice(len(train_ids), options.val_fraction))
     train_set = [t for t in pool if t.pid in train_ids]
     val_set = [t for t in pool if t.pid in val_ids]
     label_of = {pid: i for i, pid in enumerate(sorted(train_ids))}
@@ -154,9 +254,10 @@ def train(adapter_name: str, data_root: str | Path, dataset_name: str, out_dir: 
     if not issubclass(cls, TrainableAdapter):
         raise InputError(describe(f"adapter {adapter_name!r}", "reidbench train",
                                   "a TrainableAdapter", cls.__name__, "pick a trainable baseline"))
-    config = {**(model_config or {}), "num_classes": len(label_of)}
-    torch.manual_seed(options.seed)
-    adapter = cls(**config)
+    size = (int(options.input_size[0]), int(options.input_size[1]))
+    adapter = _build(cls, model_config, len(label_of), size, options.seed)
+    if hasattr(adapter, "prepare_training"):  # ImageNet weights etc., before any resume state
+        adapter.prepare_training()
     overrides = {k: getattr(options, k) for k in ("epochs", "lr", "P", "K", "seq_len")}
     recipe = replace(adapter.recipe, **{k: v for k, v in overrides.items() if v is not None})
     adapter.to(options.device).train()
@@ -166,41 +267,41 @@ def train(adapter_name: str, data_root: str | Path, dataset_name: str, out_dir: 
                                             gamma=recipe.gamma)
     sampler = PKSampler(labels, min(recipe.P, len(label_of)), recipe.K, seed=options.seed)
     iters = options.iters_per_epoch or max(1, len(sampler))
-    rng = np.random.default_rng(options.seed)
+    run = json.loads(json.dumps({
+        "baseline": adapter.card.name, "config": adapter.config, "train_dataset": dataset_name,
+        "split": sp.name, "input_size": list(size), "seed": options.seed,
+        "val_fraction": options.val_fraction}))
     state: dict[str, Any] = {"epoch": 0, "history": [], "best_val_map": None}
     last = out / "last.pt"
     if options.resume and last.is_file():
-        saved = torch.load(str(last), map_location="cpu", weights_only=True)
-        model.load_state_dict(saved["model"])
-        optim.load_state_dict(saved["optim"])
-        sched.load_state_dict(saved["sched"])
-        state = {"epoch": int(saved["epoch"]), "history": list(saved["history"]),
-                 "best_val_map": saved["best_val_map"]}
-        sampler.rng = np.random.default_rng([options.seed, state["epoch"]])
-        rng = np.random.default_rng([options.seed, state["epoch"], 1])
+        state = _resume(last, run, {"model": model, "optim": optim, "sched": sched})
+    out.mkdir(parents=True, exist_ok=True)
 
-    size = tuple(options.input_size)
     t_start = time.perf_counter()
+    budget_s = 60 * options.max_minutes if options.max_minutes else None
     total = recipe.epochs * iters
     stopped_early = False
     meta = {"baseline": adapter.card.name, "config": adapter.config,
-            "train_dataset": dataset_name, "split": sp.name, "recipe": asdict(recipe),
-            "seed": options.seed}
+            "train_dataset": dataset_name, "split": sp.name, "input_size": list(size),
+            "recipe": asdict(recipe), "seed": options.seed}
     for epoch in range(state["epoch"], recipe.epochs):
+        rng = _seed_epoch(options.seed, epoch, sampler)
         losses = []
         for it in range(iters):
             batch = sampler.batch()
-            clips = _load_batch([train_set[i] for i in batch], recipe, size, rng)
+            clips = load_batch([train_set[i] for i in batch], recipe, size, rng)
             target = torch.as_tensor(labels[batch], device=options.device)
             loss, logs = adapter.training_loss(clips.to(options.device), target)
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()
             losses.append(float(loss.detach()))
+            done, elapsed = epoch * iters + it + 1, time.perf_counter() - t_start
+            stopped_early = bool(budget_s) and elapsed > budget_s
             if progress:
-                progress(f"train | loss {np.mean(losses[-20:]):.3f}", epoch * iters + it + 1, total)
-            if options.max_minutes and time.perf_counter() - t_start > 60 * options.max_minutes:
-                stopped_early = True
+                shown = done if stopped_early else _shown_total(done, total, elapsed, budget_s)
+                progress(f"train | loss {np.mean(losses[-20:]):.3f}", done, shown)
+            if stopped_early:
                 break
         sched.step()
         entry: dict[str, Any] = {"epoch": epoch + 1, "loss": float(np.mean(losses)),
@@ -219,7 +320,8 @@ def train(adapter_name: str, data_root: str | Path, dataset_name: str, out_dir: 
                              "reidbench": _version()})
         torch.save({"model": model.state_dict(), "optim": optim.state_dict(),
                     "sched": sched.state_dict(), "epoch": epoch + 1, "history": state["history"],
-                    "best_val_map": state["best_val_map"]}, str(last) + ".tmp")
+                    "best_val_map": state["best_val_map"], "run": json.dumps(run)},
+                   str(last) + ".tmp")
         Path(str(last) + ".tmp").replace(last)
         if stopped_early:
             break
@@ -231,6 +333,15 @@ def train(adapter_name: str, data_root: str | Path, dataset_name: str, out_dir: 
                else "last epoch", "checkpoint": str(out / "model.safetensors")}
     write_json_atomic(out / "train.json", summary)
     return summary
+
+
+def _no_validation_notice(n_ids: int, fraction: float) -> str:
+    if fraction <= 0:
+        return ("warning: no validation split (--val-fraction 0): the last epoch's checkpoint is "
+                "kept")
+    return (f"warning: validation is off: {n_ids} training identities at --val-fraction "
+            f"{fraction:g} hold out fewer than 2; the last epoch's checkpoint is kept (raise "
+            "--val-fraction or train on more identities)")
 
 
 def _version() -> str:
