@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from baselines.common import load_pretrained
 from baselines.cosam.model import COSAM, COSAMConfig, cosam_loss
 from reidbench.adapters import AdapterCard, TrainableAdapter, TrainRecipe
 from reidbench.protocols import Procedure
@@ -24,20 +25,29 @@ class COSAMAdapter(TrainableAdapter):
         paper="Co-segmentation Inspired Attention Networks for Video-based Person "
               "Re-identification (Subramaniam, Nambiar, Mittal)",
         venue="ICCV 2019",
-        license="code: see InnovArul/vidreid_cosegmentation; this re-implementation: MIT",
+        license="code: Apache-2.0 (InnovArul/vidreid_cosegmentation LICENSE); this "
+                "re-implementation: MIT",
         defaults={"backbone": "se_resnet50 (supplement section 1)",
                   "cosam_stages": "(4, 5) (supplement Table 4)", "T": "4 (code)",
                   "loss": "label-smoothed CE 0.1 + hard triplet 0.3 (code)",
                   "test": "dense consecutive 4-frame clips, mean; squared Euclidean (code)"},
         notes="Stages numbered as the paper: 1 = conv1, 2..5 = conv2_x..conv5_x. The COSAM "
               "placement is an ablation axis (cosam_stages). Training clips are 4 consecutive "
-              "frames from a random start (code); flip per tracklet (the code flips per frame).",
+              "frames from a random start in [0, F-T-1] (Gao & Nevatia's loader, which the code "
+              "uses: the last window is never drawn; reidbench's generic 'consecutive' draws from "
+              "[0, F-T]); Random2DTranslation and flip per frame (code). ImageNet weights: pass "
+              "pretrained=<Cadene se_resnet50 or torchvision resnet50 file>; without it the "
+              "backbone starts from scratch.",
     )
     recipe = TrainRecipe(
-        P=8, K=4, seq_len=4, sampling="consecutive", optimizer="adam", lr=3e-4,
-        weight_decay=5e-4, epochs=800, step_size=200, gamma=0.1, flip=0.5,
+        P=8, K=4, seq_len=4, sampling="consecutive_gao", optimizer="adam", lr=3e-4,
+        weight_decay=5e-4, epochs=800, step_size=200, gamma=0.1, flip=0.5, flip_per_frame=True,
+        translate=0.5,
         sources=(("P,K", "8x4 (code)"), ("lr, wd", "Adam 3e-4, 5e-4 (code)"),
-                 ("epochs", "800, StepLR 200 x0.1 (code)"), ("frames", "4 consecutive (code)")),
+                 ("epochs", "800, StepLR 200 x0.1 (code)"),
+                 ("frames", "4 consecutive, start in [0, F-T-1] (code: Gao & Nevatia loader)"),
+                 ("augmentation", "Random2DTranslation 0.5 and flip 0.5, per frame (code; "
+                  "spec 5.3)")),
     )
 
     def __init__(self, num_classes: int = 0, **options: Any) -> None:
@@ -48,6 +58,13 @@ class COSAMAdapter(TrainableAdapter):
         super().__init__(COSAM(num_classes, cfg), config)
         self.cfg = cfg
         self.recipe = replace(type(self).recipe, seq_len=cfg.seq_len)
+        self._prepared = False
+
+    def prepare_training(self) -> None:
+        """Load ``pretrained`` ImageNet weights into the backbone (once, before the first step)."""
+        if not self._prepared and self.cfg.pretrained:
+            load_pretrained(self.model.backbone, self.cfg.pretrained)
+        self._prepared = True
 
     def procedure(self, default: Procedure) -> Procedure:
         """COSAM's test: every frame in consecutive T-frame clips, mean-pooled, sq. Euclidean."""
@@ -57,4 +74,5 @@ class COSAMAdapter(TrainableAdapter):
     def training_loss(self, clips: torch.Tensor, pids: torch.Tensor
                       ) -> tuple[torch.Tensor, dict[str, float]]:
         """Label-smoothed CE + batch-hard triplet (hard margin)."""
+        self.prepare_training()
         return cosam_loss(self.model(clips), pids, self.cfg)

@@ -54,6 +54,7 @@ class COSAMConfig:
     triplet_margin: float = 0.3  # code: batch-hard triplet, hard margin 0.3 (spec 5.2 [C])
     stem_relu: bool = True  # COSAM uses the standard stem (spec 1.1)
     width: int | None = None  # base width of the "small" CPU backbone (None: its default, 16)
+    pretrained: str | None = None  # ImageNet weights file, loaded by the adapter to train
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cosam_stages", tuple(int(s) for s in self.cosam_stages))

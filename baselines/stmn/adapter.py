@@ -33,13 +33,17 @@ class STMNAdapter(TrainableAdapter):
         notes="Query heads end in an L2 normalisation (supplement section 2; query_norm='none' "
               "gives the code's form). Spatial queries are per-position vectors (paper), not the "
               "code's reshape quirk. Spread loss over the whole batch. Checkpoint selection on a "
-              "validation split of training identities, never the test set.",
+              "validation split of training identities, never the test set. ImageNet weights: "
+              "pass pretrained=<torchvision resnet50 file> (loaded into the trunk and all three "
+              "layer4 heads before training); without it the backbone starts from scratch.",
     )
     recipe = TrainRecipe(
         P=8, K=4, seq_len=6, sampling="rrs", optimizer="adam", lr=1e-4, weight_decay=1e-5,
-        epochs=200, step_size=50, gamma=0.1, flip=0.5,
+        epochs=200, step_size=50, gamma=0.1, flip=0.5, erasing=0.5,
         sources=(("P,K", "8x4 (code)"), ("lr, wd", "Adam 1e-4, 1e-5 (code)"),
-                 ("epochs", "200 (train.sh)"), ("step", "StepLR 50, 0.1 (code)")),
+                 ("epochs", "200 (train.sh)"), ("step", "StepLR 50, 0.1 (code)"),
+                 ("flip", "whole tracklet, 0.5 (code)"),
+                 ("erasing", "RandomErasing per frame, 0.5, filled with 0 (code; spec 3.3)")),
     )
 
     def __init__(self, num_classes: int = 0, **options: Any) -> None:
@@ -48,6 +52,13 @@ class STMNAdapter(TrainableAdapter):
         self.cfg = cfg
         # The temporal memory fixes the clip length: train with the configured L.
         self.recipe = replace(type(self).recipe, seq_len=cfg.seq_len)
+        self._prepared = False
+
+    def prepare_training(self) -> None:
+        """Load ``pretrained`` ImageNet weights (once, before the first step)."""
+        if not self._prepared and self.cfg.pretrained:
+            self.model.load_imagenet(self.cfg.pretrained)
+        self._prepared = True
 
     def procedure(self, default: Procedure) -> Procedure:
         """STMN's test_all: interleaved clips of L frames, each averaged with its flip."""
@@ -57,4 +68,5 @@ class STMNAdapter(TrainableAdapter):
     def training_loss(self, clips: torch.Tensor, pids: torch.Tensor
                       ) -> tuple[torch.Tensor, dict[str, float]]:
         """CE (frames) + CE (sequence) + soft triplets + spatial and temporal spread losses."""
+        self.prepare_training()
         return stmn_loss(self.model(clips), pids, self.cfg.alpha)

@@ -56,6 +56,7 @@ class STMNConfig:
     query_norm: str = "l2"  # supplement section 2 ("none" = released code: last ReLU removed)
     smem_reshape_quirk: bool = False  # True = released code's reshape (spec 3.1, issue #1)
     width: int | None = None  # base width of the "small" CPU backbone (None: its default)
+    pretrained: str | None = None  # ImageNet weights file (torchvision resnet50), loaded to train
 
     def __post_init__(self) -> None:
         for name in ("M", "N", "seq_len"):
@@ -82,8 +83,9 @@ class STMN(nn.Module):
     Args:
         num_classes: Training identities (0 when only evaluating: a 1-way dummy classifier).
         cfg: Hyper-parameters.
-        pretrained: Local ImageNet weights for the backbone (loaded before layer4 is cloned into
-            the three heads, so every head starts from the ImageNet layer4).
+        pretrained: Local ImageNet weights for the backbone, loaded now (:meth:`load_imagenet`);
+            ``cfg.pretrained`` is not read here: the adapter loads it before training, so that
+            rebuilding a trained model from its checkpoint config does not need the file.
 
     The output dict holds ``features`` (B, D) = ``bn_t(f)`` for retrieval; ``seq`` (B, D) = ``f``;
     ``frames`` (B, L, D) the refined frame features ``f^s_i``; ``logits_t`` (B, K) and
@@ -96,8 +98,8 @@ class STMN(nn.Module):
         super().__init__()
         cfg = cfg or STMNConfig()
         self.cfg = cfg
-        trunk = build_backbone(cfg.backbone, last_stride=1, pretrained=pretrained,
-                               stem_relu=cfg.stem_relu, width=cfg.width)
+        trunk = build_backbone(cfg.backbone, last_stride=1, stem_relu=cfg.stem_relu,
+                               width=cfg.width)
         c3, dim = trunk.stage_channels[3], trunk.stage_channels[4]
         planes, blocks = trunk.layer4[0].conv1.out_channels, len(trunk.layer4)
         self.trunk = trunk
@@ -119,6 +121,23 @@ class STMN(nn.Module):
         self.neck_s = BNNeck(dim, num_classes)
         self.neck_t = BNNeck(dim, num_classes)
         self.dim = dim
+        if pretrained is not None:
+            self.load_imagenet(pretrained)
+
+    def load_imagenet(self, path: str | Path) -> None:
+        """Load ImageNet weights: stem and layer1-3 into the trunk, layer4 into all three heads.
+
+        Raises:
+            CheckpointError: The file cannot be read or does not match the backbone's keys.
+        """
+        cfg = self.cfg
+        src = build_backbone(cfg.backbone, last_stride=1, pretrained=path,
+                             stem_relu=cfg.stem_relu, width=cfg.width)
+        layer4 = src.layer4.state_dict()
+        del src.layer4
+        self.trunk.load_state_dict(src.state_dict())
+        for head in (self.value_head, self.spatial_head, self.temporal_head):
+            head.load_state_dict(layer4)
 
     def _queries(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(x, dim=1) if self.cfg.query_norm == "l2" else x

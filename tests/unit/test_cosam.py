@@ -151,3 +151,31 @@ def test_config_round_trips_through_a_dict():
     cfg = COSAMConfig(cosam_stages=[3, 4, 5], **SMALL)
     assert cfg.cosam_stages == (3, 4, 5)
     assert COSAMConfig(**cfg.to_dict()) == cfg
+
+
+def test_adapter_pretrained_loads_before_training_not_when_rebuilt(tmp_path):
+    from baselines.common import BACKBONES, ResNet
+    from baselines.cosam import COSAMAdapter
+
+    torch.manual_seed(3)
+    src = ResNet(BACKBONES["small"], with_fc=True)
+    torch.save(src.state_dict(), tmp_path / "small.pth")
+    opts = dict(backbone="small", input_size=(64, 32))
+    COSAMAdapter(num_classes=2, pretrained=str(tmp_path / "absent.pth"), **opts)  # not read
+    a = COSAMAdapter(num_classes=2, pretrained=str(tmp_path / "small.pth"), **opts)
+    assert a.config["pretrained"] == str(tmp_path / "small.pth")
+    assert not torch.equal(a.model.backbone.conv1.weight, src.conv1.weight)
+    a.train().training_loss(torch.randn(4, 4, 3, 64, 32), torch.tensor([0, 0, 1, 1]))
+    own = dict(a.model.backbone.named_parameters())  # (BN running stats moved in the forward)
+    for key, value in src.named_parameters():
+        if not key.startswith("fc."):
+            assert torch.equal(own[key].detach(), value.detach()), key
+
+
+def test_card_and_recipe_follow_the_official_code():
+    from baselines.cosam import COSAMAdapter
+
+    assert "Apache-2.0" in COSAMAdapter.card.license
+    r = COSAMAdapter.recipe
+    assert r.sampling == "consecutive_gao"  # Gao & Nevatia's start range [0, F-T-1]
+    assert (r.translate, r.flip, r.flip_per_frame, r.erasing) == (0.5, 0.5, True, 0.0)

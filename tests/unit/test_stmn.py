@@ -147,3 +147,38 @@ def test_bad_input_is_one_clear_error():
         model(torch.randn(1, 6, 3, 16, 8))
     with pytest.raises(InputError, match="query_norm"):
         STMNConfig(query_norm="l1")
+
+
+def test_adapter_pretrained_loads_before_training_not_when_rebuilt(tmp_path):
+    from baselines.stmn import STMNAdapter
+
+    torch.manual_seed(5)
+    src = ResNet(BACKBONES["small"], with_fc=True)
+    torch.save(src.state_dict(), tmp_path / "small.pth")
+    # rebuilding a trained model from its checkpoint config never reads the weights file
+    STMNAdapter(num_classes=2, backbone="small", pretrained=str(tmp_path / "absent.pth"))
+    a = STMNAdapter(num_classes=4, backbone="small", pretrained=str(tmp_path / "small.pth"))
+    assert a.config["pretrained"] == str(tmp_path / "small.pth")
+    want = src.state_dict()["layer4.0.conv1.weight"]
+    assert not torch.equal(a.model.value_head[0].conv1.weight, want)
+    a.train().training_loss(torch.randn(4, 6, 3, 64, 32), torch.tensor([0, 0, 1, 1]))
+    for head in (a.model.value_head, a.model.spatial_head, a.model.temporal_head):
+        assert torch.equal(head[0].conv1.weight.detach(), want)
+    assert torch.equal(a.model.trunk.layer3[0].conv1.weight.detach(), src.layer3[0].conv1.weight)
+
+
+def test_adapter_pretrained_of_another_backbone_is_one_error(tmp_path):
+    from baselines.stmn import STMNAdapter
+    from reidbench.errors import CheckpointError
+
+    torch.save(ResNet(BACKBONES["resnet18"]).state_dict(), tmp_path / "r18.pth")
+    a = STMNAdapter(num_classes=2, backbone="small", pretrained=str(tmp_path / "r18.pth"))
+    with pytest.raises(CheckpointError, match="pretrained weights"):
+        a.prepare_training()
+
+
+def test_recipe_erases_per_frame_as_the_code():
+    from baselines.stmn import STMNAdapter
+
+    r = STMNAdapter.recipe
+    assert (r.erasing, r.flip, r.flip_per_frame, r.translate) == (0.5, 0.5, False, 0.0)
