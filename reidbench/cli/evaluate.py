@@ -84,12 +84,16 @@ def evaluate_cmd(
     checkpoint: str = typer.Option(None, "--checkpoint", help="Checkpoint (use {split} for "
                                    "multi-split protocols)."),
     config: str = typer.Option(None, "--config", help="Adapter options as JSON."),
-    device: str = typer.Option("cpu", "--device"),
+    device: str = typer.Option("auto", "--device", help="auto (the GPU when torch sees one), "
+                               "cpu, cuda or cuda:N."),
     batch_size: int = typer.Option(32, "--batch-size"),
     workers: int = typer.Option(0, "--workers"),
     cache: str = typer.Option(None, "--cache", help="Feature cache folder."),
     seq_len: int = typer.Option(None, "--seq-len", help="Override the clip length."),
     sampling: str = typer.Option(None, "--sampling", help="Override the sampling strategy."),
+    height: int = typer.Option(None, "--height", help="Override the frame height (default: the "
+                               "checkpoint's training size, else the protocol's)."),
+    width: int = typer.Option(None, "--width", help="Override the frame width (with --height)."),
     distance: str = typer.Option(None, "--distance", help="Override the distance."),
     rerank: bool = typer.Option(None, "--rerank/--no-rerank", help="k-reciprocal re-ranking."),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples (0: no CI)."),
@@ -119,8 +123,12 @@ def evaluate_cmd(
     else:
         source = AdapterSource(adapter, checkpoint, _parse_config(config), device, batch_size,
                                workers, cache)
+    if (height is None) != (width is None):
+        raise InputError(describe("--height/--width", "reidbench evaluate", "both or neither",
+                                  f"only --{'height' if width is None else 'width'}",
+                                  "pass both, e.g. --height 256 --width 128"))
     overrides = {"seq_len": seq_len, "sampling": sampling, "distance": distance,
-                 "rerank": rerank}
+                 "rerank": rerank, "input_size": (height, width) if height else None}
     progress = None if as_json else _progress_printer()
     try:
         result = evaluate(protocol, data, source, procedure=overrides, bootstrap=bootstrap,

@@ -154,7 +154,8 @@ class AdapterSource:
         adapter_name: Registered adapter name or ``"module:Class"``.
         checkpoint: Checkpoint path (template with ``{split}`` for multi-split protocols), or None.
         config: Constructor options for the adapter.
-        device: ``"cpu"`` or ``"cuda[:i]"``.
+        device: ``"auto"`` (the GPU when torch sees one, else the CPU), ``"cpu"`` or
+            ``"cuda[:i]"``.
         batch_size: Clips per forward pass.
         num_workers: DataLoader workers for decoding.
         cache_dir: Where extracted features are cached (None: no cache).
@@ -171,7 +172,7 @@ class AdapterSource:
         if not isinstance(config, dict | None):
             raise InputError(describe("--config", "reidbench evaluate", "a JSON object",
                                       f"a {type(config).__name__}", "pass e.g. '{\"M\": 10}'"))
-        _check_device(device)
+        device = resolve_device(device)
         if batch_size < 1 or num_workers < 0:
             raise InputError(describe("--batch-size/--workers", "reidbench evaluate",
                                       "a batch size >= 1 and workers >= 0",
@@ -260,8 +261,36 @@ class AdapterSource:
                 "cache_dir": self.cache_dir}
 
     def procedure_for(self, protocol: Protocol) -> Procedure:
-        """The adapter's own procedure, starting from the protocol's default."""
-        return self.adapter(protocol.evaluation.splits[0], protocol).procedure(protocol.procedure)
+        """The adapter's own procedure, starting from the protocol's default.
+
+        A checkpoint that records the frame size it was trained at (``meta["input_size"]``,
+        written by ``reidbench train``) is evaluated at that size, not the protocol's default.
+        """
+        split = protocol.evaluation.splits[0]
+        base = protocol.procedure
+        trained = self.trained_input_size(split, protocol)
+        if trained is not None:
+            base = base.override(input_size=trained)
+        return self.adapter(split, protocol).procedure(base)
+
+    def trained_input_size(self, split: str, protocol: Protocol) -> tuple[int, int] | None:
+        """``(height, width)`` the split's checkpoint was trained at; None when not recorded.
+
+        Raises:
+            CheckpointError: A recorded size that is not two positive integers.
+        """
+        from reidbench.adapters import read_checkpoint_meta
+
+        ckpt = self.checkpoint_path(split, protocol)
+        size = read_checkpoint_meta(ckpt).get("input_size") if ckpt else None
+        if size is None:
+            return None
+        if not (isinstance(size, list | tuple) and len(size) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+            raise CheckpointError(describe("metadata 'input_size'", str(ckpt), "[height, width] "
+                                           "in pixels", repr(size), "re-save the checkpoint with "
+                                           "the frame size it was trained at, or drop the key"))
+        return int(size[0]), int(size[1])
 
     def inputs(self, evalset: EvalSet, protocol: Protocol, procedure: Procedure,
                progress: Progress | None = None) -> SplitInputs:
@@ -330,6 +359,20 @@ def _check_split(meta: dict[str, Any], split: str, protocol: Protocol, path: str
                                      "'ckpt/{split}.safetensors', with each split's own model"))
 
 
+def resolve_device(device: str) -> str:
+    """The device to run on: ``"auto"`` picks ``"cuda"`` when torch sees a GPU, else ``"cpu"``.
+
+    Raises:
+        InputError: A device string torch cannot parse or this torch build cannot use.
+    """
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    _check_device(device)
+    return device
+
+
 def _check_device(device: str) -> None:
     """Refuse a device string torch cannot parse or this torch build cannot use."""
     import torch
@@ -337,8 +380,8 @@ def _check_device(device: str) -> None:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise InputError(describe("--device", "reidbench evaluate", "'cpu', 'cuda' or 'cuda:N'",
-                                  repr(device), "")) from None
+        raise InputError(describe("--device", "reidbench evaluate", "'auto', 'cpu', 'cuda' or "
+                                  "'cuda:N'", repr(device), "")) from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise InputError(describe("--device", "reidbench evaluate", "a device this torch can "
