@@ -31,7 +31,7 @@ def test_python_dash_m_entry_point():
 
 
 def test_demo_quick_runs_the_whole_product(tmp_path, capsys):
-    rc = main(["demo", "--quick", "--out", str(tmp_path / "d"), "--ids", "10", "--minutes", "0.2"])
+    rc = main(["demo", "--quick", "--out", str(tmp_path / "d"), "--ids", "10"])
     assert rc == 0
     out = capsys.readouterr().out
     assert "protocol  mars/v2v@1" in out and "untrained ->" in out

@@ -4,6 +4,7 @@ split names and the progress total under a time budget (tiny adapters, a synthet
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 
 import pytest
@@ -160,12 +161,14 @@ def test_cli_split_number_and_notices(tmp_path, capsys, monkeypatch):
                          config=SynthConfig(height=32, width=16, min_len=3, max_len=5,
                                             median_len=4.0)).root
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     args = ["train", TINY, "--data", str(root), "--dataset", "ilidsvid", "--out",
             str(tmp_path / "run"), "--split", "3", "--height", "32", "--width", "16",
             "--iters-per-epoch", "1"]
     assert main(args) == 0
     out, err = capsys.readouterr()
     assert "ilidsvid split3" in out
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"  # idle OpenMP threads sleep (calm_openmp)
     assert "validation is off" in err  # 8 training identities
     assert "paper's full recipe" not in err  # --iters-per-epoch given
     train_json = json.loads((tmp_path / "run" / "train.json").read_text())
@@ -189,3 +192,11 @@ def test_cli_trains_cosam_at_another_frame_size(mars, tmp_path, capsys):
     assert main(args) == 2
     assert "--height/--width" in capsys.readouterr().err
     assert not bad.exists()
+
+
+def test_calm_openmp_keeps_the_users_setting(monkeypatch):
+    from reidbench.cli.train import calm_openmp
+
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    calm_openmp()
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
