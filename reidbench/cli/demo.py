@@ -2,8 +2,8 @@
 
 1. synthesise a small MARS-layout copy (the real MARS parser reads it);
 2. train a small STMN (the quickest faithful baseline) for a fixed number of iterations (60 by
-   default, about a minute on 2 CPU cores) at 64x32, so the result does not depend on the
-   machine's speed or load;
+   default; the whole demo takes 20-30 s on 2 CPU cores) at 64x32, so the result does not depend
+   on the machine's speed or load;
 3. evaluate the untrained and the trained model under ``mars/v2v@1`` and print the result table;
 4. write result records, and (when the report layer is installed) a leaderboard and a retrieval
    gallery, under ``--out``.

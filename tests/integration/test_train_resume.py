@@ -64,7 +64,15 @@ class SizedTiny(Tiny):
         return super().training_loss(clips, pids)
 
 
-TINY, OTHER, SIZED = (f"{__name__}:{c}" for c in ("Tiny", "OtherTiny", "SizedTiny"))
+class BrokenTiny(Tiny):
+    card = AdapterCard(name="broken-tiny")
+
+    def training_loss(self, clips, pids):
+        raise InputError("frame size in BrokenTiny: expected nothing, got a batch.")
+
+
+TINY, OTHER, SIZED, BROKEN = (f"{__name__}:{c}" for c in ("Tiny", "OtherTiny", "SizedTiny",
+                                                          "BrokenTiny"))
 OPTS = TrainOptions(iters_per_epoch=3, input_size=(32, 16), val_fraction=0.3, seed=3)
 
 
@@ -130,6 +138,9 @@ def test_frame_size_reaches_models_that_take_one(mars, tmp_path):
         train(SIZED, mars, "mars", tmp_path / "mine", model_config={"input_size": [32, 16]},
               options=opts)
     assert (tmp_path / "mine").is_dir()  # a folder the user made stays
+    with pytest.raises(InputError, match="BrokenTiny"):  # fails in the first step
+        train(BROKEN, mars, "mars", tmp_path / "broken", options=opts)
+    assert not (tmp_path / "broken").exists()
 
 
 def test_validation_off_is_announced(mars, tmp_path):
