@@ -5,10 +5,12 @@ tracklet's (one RRS-test clip of 4 frames), both flattened into rows; ``score`` 
 attention discriminator on every (query, gallery) pair and returns the "same identity" logit. The
 engine calls ``score`` in query chunks (``reidbench.engine.extract.score_pairs``); inside, the
 gallery is cut into chunks so that the attention tensor of one chunk holds at most
-``score_budget`` numbers (default 2**25, 128 MiB in float32).
+``score_budget`` numbers (default 2**25, 128 MiB in float32), and only that chunk's key/value
+maps are moved to the model's device.
 
 Memory: a gallery row is ``T P (Ck + Cv)`` floats, 1.25 MiB with ResNet-50 at 256 x 128, so
-MARS's 11,310 gallery tracklets take 14.8 GB of host memory and, while scoring, of device memory.
+MARS's 11,310 gallery tracklets take 14.8 GB of host memory; ``score`` keeps one chunk of them on
+the device at a time when it is handed the gallery on the host.
 """
 
 from __future__ import annotations
@@ -59,18 +61,25 @@ class READAdapter(TrainableAdapter):
                     "the basis (supplement S2)",
             "mAP": "sklearn < 0.19 (supplement S3): reidbench's 'sklearn_legacy' AP variant",
         },
-        notes="RATL margin 0.3, weight 1, Euclidean distance, batch-hard mining, feature = the "
-              "attended read-out r (ratl_feature='concat' uses [v_I; r]); none of these is in "
-              "the supplement; ratl_feature='hidden' uses the post-ReLU feature the released code "
-              "returns next to its logits. ratl_variant='logit' is the spec's logit-space "
-              "alternative. Pair "
-              "loss: 2-way CE over all (query frame, other clip) pairs of the P x K batch, 4 "
-              "query frames per clip; a clip is never its own memory. Video-net stem keeps its "
-              "ReLU and frames are RGB (video_stem_relu=False for the code's form; the released "
-              "weights also expect BGR). The bidirectional reading of 'reciprocal' is not "
-              "implemented. V2V use (not in the paper): a T-frame query row scores as T image "
-              "queries from the same key/value maps, logits averaged. Optimiser and schedule are "
-              "not in the sources: Adam 1e-4, wd 5e-4, 60 epochs, x0.1 at 40 [D].",
+        notes="RATL [D] (the supplement gives no distance, margin or weight): Euclidean distance "
+              "between L2-normalised attended read-outs r (ratl_normalize; raw read-outs are "
+              "~27 apart at initialisation and a hard margin is met by shrinking them all), "
+              "margin 0.3, weight 1, batch-hard mining; ratl_feature='concat' uses [v_I; r], "
+              "'hidden' the post-ReLU feature the released code returns next to its logits. "
+              "ratl_variant='logit' is the spec's logit-space alternative, margin 1.0 in logit "
+              "units; ratl_margin=None means the variant's default and checkpoints store the "
+              "resolved margin. Video net initialised as a copy of the image net (video_init="
+              "'image' [D]; non-local blocks start as identities): both start as one function, "
+              "as with the paper's shared ImageNet start; independent random draws do not learn "
+              "to compare in short runs from scratch. Pair loss: 2-way CE over all (query frame, "
+              "other clip) pairs of the P x K batch, 4 query frames per clip; a clip is never its "
+              "own memory. Video-net stem keeps its ReLU and frames are RGB (video_stem_relu="
+              "False for the code's form; the released weights also expect BGR). The "
+              "bidirectional reading of 'reciprocal' is not implemented. V2V use (not in the "
+              "paper): a T-frame query row scores as T image queries from the same key/value "
+              "maps, logits averaged. Optimiser and schedule are not in the sources: Adam 1e-4, "
+              "wd 5e-4, 60 epochs, x0.1 at 40 [D]; above ~5e-4 the first Adam steps shift every "
+              "unit of the discriminator's 2 Cv P-input Linear together (pair loss 0.65 -> 2.4).",
     )
     recipe = TrainRecipe(
         P=8, K=4, seq_len=4, sampling="rrs", optimizer="adam", lr=1e-4, weight_decay=5e-4,
@@ -89,9 +98,12 @@ class READAdapter(TrainableAdapter):
         self._prepared = False
 
     def procedure(self, default: Procedure) -> Procedure:
-        """Gallery: one RRS-test clip of T frames (the query side is the protocol's image)."""
+        """Gallery: one RRS-test clip of T frames at the model's ``input_size``.
+
+        The discriminator's MLP is sized for that input; the query side is the protocol's image.
+        """
         return default.override(sampling="rrs", seq_len=self.cfg.seq_len, flip=False,
-                                pooling="mean")
+                                pooling="mean", input_size=self.cfg.input_size)
 
     def forward_features(self, clips: torch.Tensor) -> torch.Tensor:
         """Gallery representation: flattened video keys and values ``(B, T P (Ck + Cv))``."""
@@ -105,10 +117,14 @@ class READAdapter(TrainableAdapter):
     def score(self, query_repr: torch.Tensor, gallery_repr: torch.Tensor) -> torch.Tensor:
         """``(Q, G)`` "same identity" logits (higher = more similar).
 
-        A query row of ``Tq`` frames (V2V use) scores as ``Tq`` image queries, logits averaged.
+        The representations may live on the host: the queries are moved to the model's device
+        once, the gallery one chunk at a time (a MARS gallery is 14.8 GB with ResNet-50), so the
+        device holds one chunk's maps and attention, never the whole gallery. A query row of
+        ``Tq`` frames (V2V use) scores as ``Tq`` image queries, logits averaged.
         """
         disc = self.model.discriminator
-        k_q, v_q = self.model.unpack(query_repr, "query_repr")
+        device = disc.fc1.weight.device
+        k_q, v_q = self.model.unpack(query_repr.to(device), "query_repr")
         k_g, v_g = self.model.unpack(gallery_repr, "gallery_repr")
         n_q, p = query_repr.shape[0], self.model.positions
         tq = k_q.shape[1] // p
@@ -116,15 +132,24 @@ class READAdapter(TrainableAdapter):
         v_q = v_q.reshape(n_q * tq, p, -1)
         with torch.inference_mode():
             img_term = disc.image_term(v_q)
-            per_gallery = n_q * tq * p * k_g.shape[1]
-            step = max(1, self.score_budget // max(per_gallery, 1))
+            step = self.gallery_chunk(n_q * tq, k_g.shape[1])
             cols = []
             for s in range(0, k_g.shape[0], step):
-                readout, _ = attend(k_q, k_g[s:s + step], v_g[s:s + step])
+                k_c, v_c = k_g[s:s + step].to(device), v_g[s:s + step].to(device)
+                readout, _ = attend(k_q, k_c, v_c)
                 hidden = img_term[:, None, :] + disc.readout_term(readout)
                 cols.append(disc.same_logit(disc.fc2(disc.relu(hidden))))
             logits = torch.cat(cols, dim=1) if cols else k_q.new_zeros(n_q * tq, 0)
         return logits.view(n_q, tq, -1).mean(dim=1)
+
+    def gallery_chunk(self, n_queries: int, memory: int) -> int:
+        """Gallery items per scoring chunk (at least one).
+
+        The attention of one chunk holds at most ``score_budget`` numbers, ``n_queries x P x
+        memory`` per gallery item.
+        """
+        per_item = n_queries * self.model.positions * memory
+        return max(1, self.score_budget // max(per_item, 1))
 
     def prepare_training(self) -> None:
         """Load ImageNet weights into both networks (once, before the first step)."""
@@ -161,8 +186,8 @@ class READAdapter(TrainableAdapter):
             elif self.cfg.ratl_feature == "concat":
                 img = v_i.flatten(1)[:, None, :].expand(-1, b, -1)
                 feats = torch.cat([img, feats], dim=2)
-            parts["ratl"] = self.cfg.ratl_weight * ratl_feature(feats, labels, valid,
-                                                                self.cfg.ratl_margin)
+            parts["ratl"] = self.cfg.ratl_weight * ratl_feature(
+                feats, labels, valid, self.cfg.ratl_margin, normalize=self.cfg.ratl_normalize)
         elif self.cfg.ratl_variant == "logit":
             same_logit = self.model.discriminator.same_logit(out["logits"])
             parts["ratl"] = self.cfg.ratl_weight * ratl_logit(same_logit, same, valid,

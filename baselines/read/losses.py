@@ -14,8 +14,6 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from baselines.common import batch_hard_triplet
-
 __all__ = ["pair_loss", "ratl_feature", "ratl_logit"]
 
 
@@ -35,20 +33,37 @@ def pair_loss(logits: torch.Tensor, same: torch.Tensor, valid: torch.Tensor) -> 
 
 
 def ratl_feature(features: torch.Tensor, labels: torch.Tensor, valid: torch.Tensor,
-                 margin: float = 0.3) -> torch.Tensor:
+                 margin: float | None = 0.3, normalize: bool = True) -> torch.Tensor:
     """RATL on attention-block features, every gallery video of the batch as the basis.
+
+    For each basis ``g``, the query images allowed to read it are the batch of a batch-hard
+    triplet loss (Euclidean distance; anchors without a positive or a negative are left out); the
+    loss is the mean over bases of the per-basis means (a basis without any anchor counts 0).
 
     Args:
         features: ``(Q, G, D)``: ``F(I_q, V_g)`` flattened.
         labels: ``(Q,)`` identities of the query images.
         valid: ``(Q, G)`` bool, images allowed to read basis ``g`` (not from the basis clip).
-        margin: Triplet margin.
+        margin: Hard margin ``[m + d_ap - d_an]_+``; ``None`` for the soft margin
+            ``log(1 + exp(d_ap - d_an))``.
+        normalize: L2-normalise every ``F(I_q, V_g)`` first (distances in ``[0, 2]``).
     """
-    losses = []
-    for g in range(features.shape[1]):
-        keep = valid[:, g]
-        losses.append(batch_hard_triplet(features[keep, g], labels[keep], margin))
-    return torch.stack(losses).mean()
+    x = features.transpose(0, 1)  # (G, Q, D)
+    if normalize:
+        x = F.normalize(x, dim=-1)
+    sq = (x * x).sum(dim=-1)
+    dist = (sq[:, :, None] + sq[:, None, :] - 2.0 * x @ x.transpose(1, 2)).clamp(min=1e-12).sqrt()
+    keep = valid.t()  # (G, Q)
+    both = keep[:, :, None] & keep[:, None, :]
+    same = labels[:, None] == labels[None, :]
+    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    d_ap = dist.masked_fill(~(both & same & ~eye), float("-inf")).max(dim=-1).values
+    d_an = dist.masked_fill(~(both & ~same), float("inf")).min(dim=-1).values
+    ok = keep & torch.isfinite(d_ap) & torch.isfinite(d_an)
+    gap = torch.where(ok, d_ap - d_an, torch.zeros_like(d_ap))
+    hinge = F.softplus(gap) if margin is None else F.relu(margin + gap)
+    per_basis = (hinge * ok).sum(dim=1) / ok.sum(dim=1).clamp(min=1)
+    return per_basis.mean()
 
 
 def ratl_logit(same_logit: torch.Tensor, same: torch.Tensor, valid: torch.Tensor,

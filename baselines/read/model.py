@@ -16,33 +16,56 @@ Representations handed to the engine (``embed_images`` / ``embed_clips``) are th
 value maps: an image is ``P (Ck + Cv)`` numbers, a ``T``-frame video ``T P (Ck + Cv)``. With
 ResNet-50 at 256 x 128 (``P = 128``, ``Ck = 128``, ``Cv = 512``, ``T = 4``) that is 81,920 floats
 (320 KiB) per query image and 327,680 floats (1.25 MiB) per gallery tracklet: 14.8 GB for MARS's
-11,310 gallery tracklets, held in host memory and, while scoring, on the device.
+11,310 gallery tracklets, held in host memory; ``READAdapter.score`` moves one gallery chunk at a
+time to the device.
 
 Choices left open (also on the adapter card):
 
 * Stem ReLU in ``E_V``: the released code omits it; we keep it (``video_stem_relu=True``) for
   our own training; ``False`` is the code-faithful form for released weights (which also expect
   BGR input).
+* Initialisation of ``E_V`` [D]: ``video_init="image"`` copies ``E_I``'s initial trunk and heads
+  into ``E_V`` (the non-local blocks start as identities), so both networks start as the same
+  function, as they do in the paper, where both trunks start from the same ImageNet weights;
+  ``"independent"`` draws ``E_V`` on its own. ``pretrained`` then loads ImageNet into both trunks.
 * RATL (supplement S2): a batch-hard triplet on the attention-block features ``F(I, V)`` (the
   read-out ``r``, ``ratl_feature="readout"``; ``"concat"`` uses ``[v_I ; r]``; ``"hidden"`` the
   post-ReLU 1024-d feature that the released code's network returns next to its logits), computed
-  with every
-  gallery video of the batch in turn as the basis; Euclidean distance, margin 0.3, weight 1.
-  ``ratl_variant="logit"`` is the logit-space alternative of the spec, ``"none"`` disables it.
+  with every gallery video of the batch in turn as the basis. The seed gives no distance, margin or
+  weight [D]: Euclidean distance between **L2-normalised** ``F(I, V)`` (``ratl_normalize``),
+  margin 0.3, weight 1. ``ratl_variant="logit"`` is the spec's logit-space alternative (margin 1.0
+  in logit units, weight 1); ``"none"`` disables RATL. ``ratl_margin=None`` means the variant's
+  default (:data:`RATL_MARGINS`); the config stores the resolved value.
+* Why normalised: the read-outs are not normalised, so a margin has no scale. On the synthetic
+  MARS copy (small backbone, 64 x 32) the raw triplet starts at 11-14 against a pair loss of
+  0.65-0.72 (median read-out distance 27.4), and with a hard margin it is lowered fastest by
+  shrinking every read-out together (audit: ~0.2 apart after 30 iterations at lr 1e-3, held-out
+  pair AUC 0.505); the soft margin instead rewards growing them. On unit vectors the distance lies
+  in [0, 2], the triplet starts at ~0.6 and the pair loss trains as without RATL (40 iterations,
+  lr 3e-4, 3 seeds: pair loss 0.272-0.278 normalised, 0.264-0.274 without RATL, 0.295-0.304 raw
+  with margin 0.3, 0.295-0.305 raw with the soft margin). Held-out mAP did not separate the four
+  within seed noise (means 0.150, 0.146, 0.155, 0.164 against 0.068 untrained).
 * Training pairs: every query frame of every clip against every other clip of the batch
   (``train_query_frames`` frames per clip; a clip never serves as its own memory,
   ``self_pairs=False``); the pair loss is 2-way CE (BCE with ``out_size=1``).
 * The spec's ``bidirectional`` reading (video -> image attention as well) is not implemented.
 
-Short runs from scratch (measured on the synthetic MARS copy, small backbone, 64 x 32, lr 1e-3):
-with the two networks separate (``non_local=True``) the image keys/values and the video keys/values
-come from independent random trunks and heads, so at initialisation the attention
-``<k_I, k_V>`` is an arbitrary bilinear form and ``r`` lives in another space than ``v_I``; the
-pair loss then sits at the class prior (CE ~0.32 for 3 positives in 31) for 50-100 iterations
-before the discriminator learns to compare (pair loss only, 100 iterations: held-out pair AUC 0.54
--> 0.74). The Table S1 variant (``non_local=False``) shares ``E_I`` and its heads, so attention is
-a similarity and ``r`` is comparable with ``v_I`` from the start; it learns within 40-50
-iterations, which is what the short learning test uses.
+Short runs from scratch (synthetic MARS copy, small backbone, 64 x 32, one query frame per clip,
+held-out ``mars/i2v@1`` mAP):
+
+* With ``video_init="independent"`` the image and video keys/values come from unrelated random
+  networks: attention ``<k_I, k_V>`` is an arbitrary bilinear form and ``r`` lives in another
+  space than ``v_I``, and the pair loss stays at the class prior (CE ~0.32 for 3 positives in 31):
+  50 iterations at lr 3e-4 end at pair loss 0.31 and mAP 0.100 -> 0.116 and 0.109 -> 0.105 (two
+  seeds). Starting ``E_V`` as a copy of ``E_I`` makes attention a similarity and ``r`` comparable
+  with ``v_I`` from the start, as in the Table S1 variant: 0.055 -> 0.179 and 0.072 -> 0.167.
+* Learning rate: Adam's first step moves every weight of the discriminator's first Linear by about
+  the learning rate; its ``2 Cv P`` inputs (8,192 here, 131,072 at 256 x 128) share a large common
+  offset (bias-free value heads on post-ReLU features), so the hidden units move together: one step
+  at lr 1e-3 widens their pre-activation spread from 0.31 to 2.3, the "same" logit gap moves from
+  -0.13 to -28 and the pair loss jumps from 0.65 to 2.4-2.9, back at the class prior only after
+  ~15 iterations. At 1e-3 the default reaches 0.107 and 0.109 (50 iterations, two seeds) against
+  0.13-0.19 at 5e-4 and 3e-4. The recipe's 1e-4 [D] is safe; above ~5e-4 expect the spike.
 """
 
 from __future__ import annotations
@@ -56,12 +79,20 @@ from baselines.common import build_backbone
 from baselines.read.discriminator import ReciprocalAttentionDiscriminator
 from reidbench.errors import InputError, describe
 
-__all__ = ["READConfig", "READ"]
+__all__ = ["RATL_MARGINS", "READConfig", "READ"]
+
+# Default RATL margin per variant [D], used when ``ratl_margin`` is not given: the feature variant
+# on L2-normalised F(I, V) (distances in [0, 2]), the logit variant in logit units (spec 2.2).
+RATL_MARGINS: dict[str, float | None] = {"feature": 0.3, "logit": 1.0, "none": None}
 
 
 @dataclass(frozen=True)
 class READConfig:
-    """READ hyper-parameters (sources inline; [D] = our choice where the sources are silent)."""
+    """READ hyper-parameters (sources inline; [D] = our choice where the sources are silent).
+
+    ``ratl_margin=None`` is resolved to the variant's default (:data:`RATL_MARGINS`) when the
+    config is built, so :meth:`to_dict` (what checkpoints store) holds the margin actually used.
+    """
 
     backbone: str = "resnet50"  # code: torchvision ResNet-50 up to layer3; "small" for CPU
     input_size: tuple[int, int] = (256, 128)  # code: 256 x 128 (fixes the MLP input size)
@@ -69,6 +100,7 @@ class READConfig:
     non_local: bool = True  # code: non-local video network; False = supplement Table S1 variant
     nl_blocks: tuple[int, int] = (2, 3)  # code non_layers = [0, 2, 3, 0] (layer2, layer3)
     video_stem_relu: bool = True  # [D]; code: False (STE-NVAN stem)
+    video_init: str = "image"  # [D] E_V starts as a copy of E_I ("independent": own draw)
     key_dim: int = 128  # code
     value_dim: int = 512  # code
     hidden: int = 1024  # code
@@ -78,7 +110,8 @@ class READConfig:
     self_pairs: bool = False  # [D] a clip is never its own memory
     ratl_variant: str = "feature"  # supplement S2 ("logit", "none": alternatives)
     ratl_feature: str = "readout"  # [D] which attention-block feature (readout/concat/hidden)
-    ratl_margin: float = 0.3  # [D]
+    ratl_margin: float | None = None  # [D] None: the variant's default (RATL_MARGINS)
+    ratl_normalize: bool = True  # [D] feature RATL on L2-normalised F(I, V)
     ratl_weight: float = 1.0  # [D]
     pretrained: str | None = None  # torchvision ResNet-50 file for both networks
 
@@ -86,12 +119,15 @@ class READConfig:
         object.__setattr__(self, "input_size", tuple(int(v) for v in self.input_size))
         object.__setattr__(self, "nl_blocks", tuple(int(v) for v in self.nl_blocks))
         checks = (("ratl_variant", self.ratl_variant, ("feature", "logit", "none")),
+                  ("video_init", self.video_init, ("image", "independent")),
                   ("ratl_feature", self.ratl_feature, ("readout", "concat", "hidden")),
                   ("out_size", self.out_size, (1, 2)))
         for name, value, allowed in checks:
             if value not in allowed:
                 raise InputError(describe(name, "READ config", f"one of {allowed}", repr(value),
                                           ""))
+        if self.ratl_margin is None:
+            object.__setattr__(self, "ratl_margin", RATL_MARGINS[self.ratl_variant])
 
     def to_dict(self) -> dict:
         """Plain dict of the options."""
@@ -122,6 +158,15 @@ class _Encoder(nn.Module):
         x = _run(self.trunk.layer3, self.nl3, x, t)
         k, v = self.key(x), self.value(x)
         return _tokens(k, t), _tokens(v, t)
+
+
+def _copy_shared(src: nn.Module, dst: nn.Module) -> None:
+    """Give ``dst`` every tensor it shares with ``src`` (trunk and heads; not the non-local blocks).
+
+    The non-local blocks start as identities (BN zero-initialised), so the video network then
+    computes exactly the image network's keys and values per frame until training separates them.
+    """
+    dst.load_state_dict(src.state_dict(), strict=False)
 
 
 def _last(n_blocks: int, count: int) -> list[int]:
@@ -162,6 +207,8 @@ class READ(nn.Module):
                     m.bias.requires_grad_(False)
         self.video_net = (_Encoder(cfg, cfg.video_stem_relu, cfg.nl_blocks) if cfg.non_local
                           else None)
+        if self.video_net is not None and cfg.video_init == "image":
+            _copy_shared(self.image_net, self.video_net)
         h, w = self.image_net.trunk.feature_hw(*cfg.input_size)[3]
         self.positions = h * w
         self.discriminator = ReciprocalAttentionDiscriminator(cfg.value_dim, self.positions,

@@ -16,11 +16,17 @@ CASES = {
     "stmn": ({}, 20),
     "cosam": ({"input_size": SIZE}, 20),
     "denseil": ({"layers": 1, "freeze_encoder": False}, 20),  # small: d = 128, 4 heads
-    # READ: the supplement's Table S1 variant (video frames through the image network), one query
-    # frame per training clip (the test-time setting). With a separate non-local video network the
-    # pair loss sits at the class prior for 50-100 iterations from scratch (see baselines/read).
-    "read": ({"input_size": SIZE, "non_local": False, "train_query_frames": 1}, 50),
+    # READ, under mars/i2v@1, one query frame per training clip (the test-time setting; 4 frames
+    # cost 4x the pair scoring): the default (non-local video network, feature RATL) and the
+    # supplement's Table S1 variant (video frames through the image network).
+    "read": ({"input_size": SIZE, "train_query_frames": 1}, 50),
+    "read:table_s1": ({"input_size": SIZE, "non_local": False, "train_query_frames": 1}, 40),
 }
+# Learning rate per case (default 1e-3). READ at 5e-4: at 1e-3 Adam's first step moves every
+# weight of the discriminator's first Linear (2 Cv P = 8192 inputs with a common offset) by ~lr,
+# shifting each hidden unit by ~3.7 (pair loss 0.65 -> 2.4-2.9), and the pair loss is back at the
+# class prior only after ~15 iterations (see baselines/read/model.py).
+LR = {"read": 5e-4, "read:table_s1": 5e-4}
 
 
 @pytest.fixture(scope="module")
@@ -40,15 +46,16 @@ def test_train_and_test_identities_are_disjoint(mars):
 @pytest.mark.parametrize("name", list(CASES))
 def test_brief_training_beats_the_untrained_model(name, mars, tmp_path):
     options, iters = CASES[name]
+    adapter = name.split(":")[0]
     config = {"backbone": "small", **options}
-    summary = train(name, mars, "mars", tmp_path / "run", model_config=config,
-                    options=TrainOptions(epochs=1, iters_per_epoch=iters, lr=1e-3,
+    summary = train(adapter, mars, "mars", tmp_path / "run", model_config=config,
+                    options=TrainOptions(epochs=1, iters_per_epoch=iters, lr=LR.get(name, 1e-3),
                                          input_size=SIZE, val_fraction=0.0, seed=0))
-    protocol = "mars/i2v@1" if name == "read" else "mars/v2v@1"
+    protocol = "mars/i2v@1" if adapter == "read" else "mars/v2v@1"
     scores = {}
     for label, ckpt in (("untrained", None), ("trained", summary["checkpoint"])):
         cfg = {**config, "num_classes": summary["config"]["num_classes"]} if ckpt is None else None
-        res = evaluate(protocol, mars, AdapterSource(name, ckpt, cfg, batch_size=16),
+        res = evaluate(protocol, mars, AdapterSource(adapter, ckpt, cfg, batch_size=16),
                        procedure={"input_size": SIZE}, bootstrap=0, seed=0)
         scores[label] = res.value("mAP")
     print(f"{name}: mAP untrained {scores['untrained']:.4f} -> trained {scores['trained']:.4f}")

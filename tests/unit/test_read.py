@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.common import NonLocalBlock
+from baselines.common import NonLocalBlock, batch_hard_triplet
 from baselines.read import (
+    RATL_MARGINS,
     READAdapter,
+    READConfig,
     ReciprocalAttentionDiscriminator,
     attend,
     pair_loss,
@@ -118,6 +120,56 @@ def test_tracking_variant_embeds_each_frame_with_the_image_network() -> None:
         torch.testing.assert_close(v_v[:, 8 * t:8 * (t + 1)], v_i)
 
 
+def test_video_network_starts_as_the_image_network() -> None:
+    clip = torch.randn(2, 3, 3, 64, 32)
+    for init, equal in (("image", True), ("independent", False)):
+        torch.manual_seed(0)
+        ad = READAdapter(num_classes=2, backbone="small", video_init=init, **TINY).eval()
+        with torch.inference_mode():
+            k_v, v_v = ad.model.encode_videos(clip)
+            k_i, v_i = ad.model.image_net(clip.flatten(0, 1), 3)  # per frame, no non-local
+        assert torch.allclose(k_v, k_i) == equal and torch.allclose(v_v, v_i) == equal
+    assert ad.model.video_net.nl3  # the non-local blocks are there, identities at init
+
+
+def test_procedure_input_size_follows_the_config() -> None:
+    from reidbench.protocols import get_protocol
+
+    default = get_protocol("mars/i2v@1").procedure
+    assert tuple(default.input_size) == (256, 128)
+    ad = READAdapter(num_classes=2, backbone="small", **TINY)
+    proc = ad.procedure(default)
+    assert tuple(proc.input_size) == (64, 32)
+    assert proc.sampling == "rrs" and proc.seq_len == 4
+
+
+class _MoveSpy(torch.Tensor):
+    """A tensor that records how many rows each ``.to`` call moves."""
+
+    rows: list[int] = []
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func is torch.Tensor.to:
+            cls.rows.append(args[0].shape[0])
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+
+def test_score_moves_the_gallery_one_chunk_at_a_time(small: READAdapter) -> None:
+    clips = torch.randn(5, 4, 3, 64, 32)
+    gallery, query = small.embed_clips(clips), small.embed_images(clips[:, 0])
+    full = small.score(query, gallery)
+    tiny = READAdapter(num_classes=4, backbone="small", score_budget=1, **TINY)
+    tiny.model.load_state_dict(small.model.state_dict())
+    tiny.eval()
+    assert tiny.gallery_chunk(5, 32) == 1
+    _MoveSpy.rows = []
+    chunked = tiny.score(query, gallery.as_subclass(_MoveSpy))
+    torch.testing.assert_close(chunked.as_subclass(torch.Tensor), full)
+    # keys and values of each one-item chunk are moved separately; never the whole gallery
+    assert _MoveSpy.rows == [1] * 10
+
+
 def test_image_network_batchnorm_affine_is_frozen(small: READAdapter) -> None:
     bns = [m for m in small.model.image_net.trunk.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert bns and all(not m.weight.requires_grad and not m.bias.requires_grad for m in bns)
@@ -141,12 +193,58 @@ def test_ratl_feature_by_hand() -> None:
     labels = torch.tensor([0, 0, 1])
     valid = torch.ones(3, 1, dtype=torch.bool)
     # anchor 0: d_ap 1, d_an 3 -> 0; anchor 1: d_ap 1, d_an 2 -> 0.5; image 2: no positive
-    loss = ratl_feature(feats, labels, valid, margin=1.5)
+    loss = ratl_feature(feats, labels, valid, margin=1.5, normalize=False)
     expected = (max(1.5 + 1 - 3, 0) + max(1.5 + 1 - 2, 0)) / 2
     assert loss.item() == pytest.approx(expected, rel=1e-5)
     # image 2 not allowed to read this basis: no anchor has a negative, the loss is zero
     valid2 = torch.tensor([[True], [True], [False]])
-    assert ratl_feature(feats, labels, valid2, margin=1.5).item() == pytest.approx(0.0, abs=1e-6)
+    assert ratl_feature(feats, labels, valid2, margin=1.5, normalize=False).item() == \
+        pytest.approx(0.0, abs=1e-6)
+
+
+def test_ratl_feature_normalised_by_hand_and_scale_free() -> None:
+    # one basis, 2-D features: images 0, 1 (id 0) along x and at 90 degrees, image 2 (id 1) at -x
+    feats = torch.tensor([[[3.0, 0.0]], [[0.0, 0.5]], [[-7.0, 0.0]]])
+    labels = torch.tensor([0, 0, 1])
+    valid = torch.ones(3, 1, dtype=torch.bool)
+    # unit vectors: d(0,1) = sqrt(2), d(0,2) = 2, d(1,2) = sqrt(2)
+    expected = (max(0.3 + math.sqrt(2) - 2, 0) + max(0.3 + math.sqrt(2) - math.sqrt(2), 0)) / 2
+    loss = ratl_feature(feats, labels, valid, margin=0.3)
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    assert ratl_feature(100 * feats, labels, valid, margin=0.3).item() == pytest.approx(
+        expected, rel=1e-5)
+
+
+def test_ratl_feature_equals_the_shared_triplet_per_basis() -> None:
+    torch.manual_seed(0)
+    feats, labels = torch.randn(12, 5, 7), torch.randint(0, 3, (12,))
+    valid = torch.rand(12, 5) > 0.3
+    for margin in (0.3, None):
+        for normalize in (False, True):
+            f = torch.nn.functional.normalize(feats, dim=-1) if normalize else feats
+            loop = torch.stack([batch_hard_triplet(f[valid[:, g], g], labels[valid[:, g]], margin)
+                                for g in range(5)]).mean()
+            torch.testing.assert_close(ratl_feature(feats, labels, valid, margin, normalize), loop)
+
+
+def test_ratl_margin_defaults_per_variant_and_is_recorded() -> None:
+    assert READConfig().ratl_margin == RATL_MARGINS["feature"] == 0.3
+    assert READConfig(ratl_variant="logit").ratl_margin == RATL_MARGINS["logit"] == 1.0
+    assert READConfig(ratl_variant="logit", ratl_margin=2.5).ratl_margin == 2.5
+    torch.manual_seed(0)
+    ad = READAdapter(num_classes=2, backbone="small", ratl_variant="logit", **TINY).train()
+    assert ad.config["ratl_margin"] == 1.0  # what checkpoints store
+    clips, pids = torch.randn(4, 2, 3, 64, 32), torch.tensor([0, 0, 1, 1])
+    _, logs = ad.training_loss(clips, pids)
+    # the same forward by hand (train-mode BN uses batch statistics: deterministic)
+    k_i, v_i = ad.model.encode_images(clips[:, :2].flatten(0, 1))
+    out = ad.model.discriminator(k_i, v_i, *ad.model.encode_videos(clips))
+    labels = pids.repeat_interleave(2)
+    same = labels[:, None] == pids[None, :]
+    valid = torch.arange(4).repeat_interleave(2)[:, None] != torch.arange(4)[None, :]
+    s = out["logits"][..., -1]
+    assert logs["ratl"] == pytest.approx(ratl_logit(s, same, valid, 1.0).item(), rel=1e-5)
+    assert logs["ratl"] != pytest.approx(ratl_logit(s, same, valid, 0.3).item(), rel=1e-3)
 
 
 def test_ratl_logit_by_hand() -> None:
