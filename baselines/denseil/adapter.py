@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -12,7 +13,19 @@ from reidbench.adapters import AdapterCard, TrainableAdapter, TrainRecipe, load_
 from reidbench.errors import CheckpointError, describe
 from reidbench.protocols import Procedure
 
-__all__ = ["DenseILAdapter"]
+__all__ = ["DenseILAdapter", "RANDOM_ENCODER_WARNING", "random_frozen_encoder"]
+
+RANDOM_ENCODER_WARNING = (
+    "DenseIL: the DI decoder will train on a frozen, randomly initialised CNN encoder (no "
+    "encoder_init or pretrained given). Train stage 1 first (--config '{\"stage\": \"encoder\"}') "
+    "and pass its checkpoint as encoder_init, give pretrained=<ImageNet ResNet-50 file>, or set "
+    "freeze_encoder=false to train both together.")
+
+
+def random_frozen_encoder(cfg: DenseILConfig) -> bool:
+    """Whether a run of ``cfg`` trains the decoder on a frozen encoder that nothing initialises."""
+    return (cfg.stage == "decoder" and cfg.freeze_encoder and not cfg.encoder_init
+            and not cfg.pretrained)
 
 
 class DenseILAdapter(TrainableAdapter):
@@ -20,7 +33,9 @@ class DenseILAdapter(TrainableAdapter):
 
     Two-stage training as in the supplement: first ``stage="encoder"`` (the CNN encoder as a
     temporal-pooling baseline), then the default ``stage="decoder"`` with
-    ``encoder_init=<stage-1 checkpoint>`` (the encoder frozen while the DI decoder trains).
+    ``encoder_init=<stage-1 checkpoint>`` (the encoder frozen while the DI decoder trains). The
+    default config alone trains the decoder on a random frozen encoder; :meth:`prepare_training`
+    (which ``reidbench train`` calls before the first step) warns about that.
 
     Args:
         num_classes: Training identities (0 when only evaluating).
@@ -71,7 +86,12 @@ class DenseILAdapter(TrainableAdapter):
               "a bias-free classifier (shared BNNeck); triplet hard margin 0.3 and CE with label "
               "smoothing 0.1, weights 1:1; stage-1 encoder recipe = temporal-pooling baseline "
               "(GAP, mean over frames, BNNeck, LSCE + triplet on pre-BN); test clips: RRS-test 8 "
-              "frames, one clip (the test clip policy is not stated); Adam 3.5e-4.",
+              "frames, one clip (the test clip policy is not stated); Adam 3.5e-4. Training "
+              "takes two runs: stage='encoder' trains the encoder, then the default "
+              "stage='decoder' with encoder_init=<that model.safetensors> trains the decoder on "
+              "it, frozen (or pretrained=<ImageNet file> for the encoder); without either, the "
+              "decoder trains on a random frozen encoder and reidbench train warns "
+              "(freeze_encoder=false trains both at once).",
     )
     recipe = TrainRecipe(
         P=8, K=4, seq_len=8, sampling="rrs", optimizer="adam", lr=3.5e-4, weight_decay=5e-4,
@@ -94,9 +114,15 @@ class DenseILAdapter(TrainableAdapter):
                                 pooling="mean", distance="cosine")
 
     def prepare_training(self) -> None:
-        """Load ImageNet weights and the stage-1 encoder (once, before the first step)."""
+        """Load ImageNet weights and the stage-1 encoder (once, before the first step).
+
+        Warns (:class:`UserWarning`) when the decoder is about to train on a frozen encoder that
+        nothing initialises: neither ``encoder_init`` nor ``pretrained`` is given.
+        """
         if self._prepared:
             return
+        if random_frozen_encoder(self.cfg):
+            warnings.warn(RANDOM_ENCODER_WARNING, UserWarning, stacklevel=2)
         if self.cfg.pretrained:
             load_pretrained(self.model.encoder, self.cfg.pretrained)
         if self.cfg.encoder_init:

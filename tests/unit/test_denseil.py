@@ -4,12 +4,15 @@ stages, shapes and checkpoint round trip."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
 
 from baselines.denseil import DenseILAdapter, DIDecoder, STEPEmb, pyramid_pool
+from baselines.denseil.adapter import random_frozen_encoder
 from baselines.denseil.decoder import MultiHeadAttention
+from baselines.denseil.model import DenseILConfig
 from reidbench.adapters import get_adapter, load_checkpoint, save_checkpoint
 from reidbench.errors import CheckpointError, InputError
 from reidbench.protocols import Procedure
@@ -94,13 +97,44 @@ def test_frozen_encoder_stage_two() -> None:
     torch.manual_seed(0)
     ad = DenseILAdapter(num_classes=3, backbone="small", **TINY).train()
     assert not ad.model.encoder.training and ad.model.decoder.training
-    loss, logs = ad.training_loss(torch.randn(4, 8, 3, 64, 32), torch.tensor([0, 0, 1, 1]))
+    with pytest.warns(UserWarning, match="random"):
+        loss, logs = ad.training_loss(torch.randn(4, 8, 3, 64, 32), torch.tensor([0, 0, 1, 1]))
     loss.backward()
     assert set(logs) == {"ce", "triplet"}
     assert all(p.grad is None for p in ad.model.encoder.parameters())
     decoder_grads = [p.grad for p in ad.model.decoder.parameters() if p.requires_grad]
     assert all(g is not None and torch.isfinite(g).all() for g in decoder_grads)
     assert ad.model.decoder.step.temporal.grad.abs().sum() > 0
+
+
+def test_training_on_a_random_frozen_encoder_warns_once() -> None:
+    ad = DenseILAdapter(num_classes=3, backbone="small", **TINY)
+    with pytest.warns(UserWarning, match="frozen, randomly initialised") as caught:
+        ad.prepare_training()  # what reidbench train calls before the first step
+        ad.prepare_training()
+    assert len(caught) == 1
+    assert "stage" in str(caught[0].message) and "encoder_init" in str(caught[0].message)
+
+
+@pytest.mark.parametrize("options", [{"stage": "encoder"}, {"freeze_encoder": False},
+                                     {"pretrained": "weights.pth"},
+                                     {"encoder_init": "stage1.safetensors"}])
+def test_no_warning_when_the_encoder_is_trained_or_initialised(options: dict) -> None:
+    cfg = DenseILConfig(backbone="small", **options)
+    assert not random_frozen_encoder(cfg)
+    assert random_frozen_encoder(DenseILConfig(backbone="small"))
+
+
+def test_no_warning_with_a_stage_one_checkpoint(tmp_path) -> None:
+    stage1 = DenseILAdapter(num_classes=3, backbone="small", stage="encoder", **TINY)
+    path = tmp_path / "stage1.safetensors"
+    save_checkpoint(path, stage1.model.state_dict(), {"baseline": "denseil",
+                                                      "config": stage1.config})
+    stage2 = DenseILAdapter(num_classes=3, backbone="small", encoder_init=str(path), **TINY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stage2.prepare_training()
+        stage1.prepare_training()
 
 
 def test_two_stage_training_hands_the_encoder_over(tmp_path) -> None:
