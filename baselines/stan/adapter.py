@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -54,7 +55,11 @@ class STANAdapter(TrainableAdapter):
               "diversity_variant='code_batch_norm'). Optimiser and schedule are not in the "
               "sources: Adam in reidbench's loop (the spec's open-reid SGD is not offered by the "
               "shared loop). ImageNet weights: pass pretrained=<torchvision file>; without it the "
-              "backbone starts random.",
+              "backbone starts random. N: the model option seq_len sizes W (N x N) and sets the "
+              "training clip length; --seq-len must agree with it. K stays 6 whatever the grid: "
+              "with fewer cells than maps (64 x 32 frames give 2 x 1 cells) the maps cannot be "
+              "disjoint and the regulariser's floor is sum_l g_l (g_l - 1) over the most even "
+              "split of the K maps into L groups (12 of 30 for K = 6, L = 2).",
     )
     recipe = TrainRecipe(
         P=8, K=4, seq_len=6, sampling="rrs", optimizer="adam", lr=3e-4, weight_decay=5e-4,
@@ -68,6 +73,7 @@ class STANAdapter(TrainableAdapter):
         cfg = STANConfig(backbone=backbone, **options)
         super().__init__(STAN(num_classes, cfg), {"num_classes": num_classes, **cfg.to_dict()})
         self.cfg = cfg
+        self.recipe = replace(type(self).recipe, seq_len=cfg.seq_len)  # clips the model takes
         self._prepared = False
 
     def procedure(self, default: Procedure) -> Procedure:

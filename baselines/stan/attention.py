@@ -129,7 +129,8 @@ class FeatureEnhancement(nn.Module):
         if x.shape[1] != self.num_frames:
             raise InputError(describe("clip length", "STAN feature enhancement",
                                       f"{self.num_frames} frames (W is N x N)", x.shape[1],
-                                      f"sample clips of {self.num_frames} frames (seq_len)"))
+                                      f"sample clips of {self.num_frames} frames, or build it "
+                                      f"with num_frames={x.shape[1]} (STAN's seq_len option)"))
         xk = x.permute(0, 2, 1, 3)  # (B, K, N, D): row n is x_{n,k}^T
         phi = xk @ xk.transpose(-1, -2)  # (1): Phi_k[i, j] = <x_i, x_j>
         psi = temporal_similarity(self.weight, self.bias, self.sigma, self.psi_form)  # (2)

@@ -24,6 +24,13 @@ Choices left open by the paper and supplement (also on the adapter card):
   ``orientation``, a shared linear FCN).
 * ``diversity_weight=1.0`` with ``diversity_variant="paper_sq_per_frame"``.
 * Last stride 2 (the paper's 8 x 4 grid); ``last_stride=1`` gives 16 x 8.
+* ``K = 6`` whatever the grid. At small inputs the grid has fewer cells than maps (64 x 32 frames,
+  as in the CPU tests: 2 x 1 cells, ``L = 2``), and ``K`` maps over ``L < K`` cells cannot have
+  disjoint supports: the regulariser's minimum is then ``sum_l g_l (g_l - 1)`` for the maps split
+  as evenly as possible into ``L`` groups ``g_l`` of identical one-cell maps (12 of its maximum 30
+  for ``K = 6, L = 2``; 0 from ``L >= 6``, e.g. 128 x 64 frames give 4 x 2). We keep the paper's
+  ``K`` (``L`` depends on the frame size, not on the backbone; ``num_maps`` sets ``K``); the
+  regulariser then keeps a constant floor and still pushes the maps into ``L`` groups.
 """
 
 from __future__ import annotations
@@ -39,7 +46,21 @@ from baselines.stan.attention import FeatureEnhancement, SpatialAttention, Tempo
 from baselines.stan.losses import DIVERSITY_VARIANTS, OIMLoss
 from reidbench.errors import InputError, describe
 
-__all__ = ["STANConfig", "STAN"]
+__all__ = ["STANConfig", "STAN", "clip_length_message"]
+
+
+def clip_length_message(built_for: int, got: int, where: str) -> str:
+    """The error for clips of ``got`` frames given to a STAN built for ``built_for``.
+
+    Example:
+        >>> clip_length_message(6, 4, "STAN")[:60]
+        'clip length in STAN: expected 6 frames (the model option seq'
+    """
+    return describe("clip length", where, f"{built_for} frames (the model option seq_len="
+                    f"{built_for}; the temporal similarity W is N x N)", got,
+                    f"sample {built_for} frames (--seq-len {built_for}, or leave --seq-len out), "
+                    f"or build STAN for {got} with the model option seq_len={got} "
+                    f"(--config '{{\"seq_len\": {got}}}'), which also sets its clip length")
 
 
 @dataclass(frozen=True)
@@ -113,10 +134,10 @@ class STAN(nn.Module):
         ``enhanced`` (B, N, K, part_dim), ``coefficients`` (B, K, N, N), ``temporal`` (B, N, K),
         and ``logits`` (B, classes) with the CE head.
         """
-        if clips.ndim != 5 or clips.shape[1] != self.cfg.seq_len or clips.shape[2] != 3:
-            raise InputError(describe("clips", "STAN", f"(B, N={self.cfg.seq_len}, 3, H, W) "
-                                      "(the temporal similarity W is N x N)", tuple(clips.shape),
-                                      f"sample {self.cfg.seq_len} frames per clip"))
+        if clips.ndim != 5 or clips.shape[2] != 3:
+            raise InputError(describe("clips", "STAN", "(B, N, 3, H, W)", tuple(clips.shape), ""))
+        if clips.shape[1] != self.cfg.seq_len:
+            raise InputError(clip_length_message(self.cfg.seq_len, clips.shape[1], "STAN"))
         b, n = clips.shape[:2]
         fmap = self.backbone(clips.flatten(0, 1))
         maps, parts = self.spatial(fmap)

@@ -169,8 +169,33 @@ def test_small_backbone_shapes(small: STANAdapter) -> None:
 
 
 def test_wrong_clip_length_is_a_clear_error(small: STANAdapter) -> None:
-    with pytest.raises(InputError, match="N=6"):
+    with pytest.raises(InputError, match="seq_len=6") as err:
         small.embed_clips(torch.randn(1, 4, 3, 64, 32))
+    message = str(err.value)
+    assert "--seq-len 6" in message and "seq_len=4" in message and "\n" not in message
+    assert '{"seq_len": 4}' in message
+
+
+def test_training_clip_length_follows_the_model_option() -> None:
+    assert STANAdapter(backbone="small").recipe.seq_len == 6
+    ad = STANAdapter(num_classes=2, backbone="small", seq_len=4)
+    assert ad.recipe.seq_len == 4 and STANAdapter.recipe.seq_len == 6
+    assert ad.procedure(Procedure(sampling="all_clips", seq_len=8)).seq_len == 4
+    loss, _ = ad.train().training_loss(torch.randn(4, 4, 3, 64, 32), torch.tensor([0, 0, 1, 1]))
+    assert math.isfinite(loss.item())
+
+
+def test_diversity_floor_with_more_maps_than_cells() -> None:
+    # K = 6 maps over L = 2 cells (64 x 32 frames): three identical one-cell maps per cell is the
+    # best split, sum_l g_l (g_l - 1) = 3 * 2 + 3 * 2 = 12 of the maximum 6 * 5 = 30
+    grouped = torch.zeros(1, 6, 2)
+    grouped[0, :3, 0] = 1.0
+    grouped[0, 3:, 1] = 1.0
+    assert diversity_regularizer(grouped).item() == pytest.approx(12.0, abs=1e-6)
+    rng = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        maps = (3 * torch.randn(4, 6, 2, generator=rng)).softmax(-1)
+        assert diversity_regularizer(maps).item() > 12.0 - 1e-6
 
 
 @pytest.mark.parametrize("id_loss", ["oim", "ce_triplet"])
