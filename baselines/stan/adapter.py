@@ -81,13 +81,20 @@ class STANAdapter(TrainableAdapter):
         return default.override(sampling="rrs", seq_len=self.cfg.seq_len, flip=False,
                                 pooling="mean", distance="cosine")
 
+    def prepare_training(self) -> None:
+        """Load ``pretrained`` ImageNet weights (once, before the first step).
+
+        The training loop calls this before it restores a resumed run's state, so a resumed trunk
+        is never overwritten by the ImageNet weights.
+        """
+        if not self._prepared and self.cfg.pretrained:
+            load_pretrained(self.model.backbone, self.cfg.pretrained)
+        self._prepared = True
+
     def training_loss(self, clips: torch.Tensor, pids: torch.Tensor
                       ) -> tuple[torch.Tensor, dict[str, float]]:
         """Identity loss (OIM, or LSCE + triplet) + lambda * diversity regulariser."""
-        if not self._prepared:
-            if self.cfg.pretrained:
-                load_pretrained(self.model.backbone, self.cfg.pretrained)
-            self._prepared = True
+        self.prepare_training()
         out = self.model(clips)
         parts: dict[str, torch.Tensor] = {}
         if self.cfg.id_loss == "oim":

@@ -278,16 +278,28 @@ def _pool(clip_feats: np.ndarray, owner: np.ndarray, n_items: int, pooling: str)
 
 
 def score_pairs(adapter: Any, query_feats: np.ndarray, gallery_feats: np.ndarray, *,
-                chunk: int = 256, progress: Progress | None = None) -> np.ndarray:
-    """Score every (query, gallery) pair with the adapter's pairwise scorer, in query chunks."""
+                chunk: int = 256, gallery_bytes: int = 1 << 30,
+                progress: Progress | None = None) -> np.ndarray:
+    """Score every (query, gallery) pair with the adapter's pairwise scorer.
+
+    Queries go in chunks of ``chunk`` rows and the gallery in blocks of at most ``gallery_bytes``,
+    each moved to the adapter's device only while it is scored: a MARS gallery of READ
+    representations is 14.8 GB with ResNet-50, more than a GPU should hold beside the model.
+    """
     import torch
 
-    q = torch.from_numpy(query_feats).to(adapter.device)
-    g = torch.from_numpy(gallery_feats).to(adapter.device)
+    row_bytes = max(1, gallery_feats[:1].nbytes)
+    g_step = max(1, gallery_bytes // row_bytes)
+    gallery = torch.from_numpy(gallery_feats)
     rows = []
     with torch.inference_mode():
-        for start in range(0, q.shape[0], chunk):
-            rows.append(adapter.score(q[start:start + chunk], g).float().cpu().numpy())
+        for start in range(0, query_feats.shape[0], chunk):
+            q = torch.from_numpy(query_feats[start:start + chunk]).to(adapter.device)
+            blocks = [adapter.score(q, gallery[g:g + g_step].to(adapter.device)).float().cpu()
+                      for g in range(0, gallery.shape[0], g_step)]
+            rows.append(torch.cat(blocks, dim=1).numpy() if blocks
+                        else np.zeros((q.shape[0], 0), np.float32))
             if progress:
-                progress("score pairs", min(start + chunk, q.shape[0]), q.shape[0])
+                progress("score pairs", min(start + chunk, query_feats.shape[0]),
+                         query_feats.shape[0])
     return np.concatenate(rows, axis=0).astype(np.float64)

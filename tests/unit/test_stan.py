@@ -241,3 +241,22 @@ def test_procedure_and_card(small: STANAdapter) -> None:
     assert (proc.sampling, proc.seq_len, proc.distance) == ("rrs", 6, "cosine")
     assert small.card.name == "stan" and "K" in small.card.defaults
     assert small.config["num_maps"] == 6 and small.config["backbone"] == "small"
+
+
+def test_pretrained_loads_in_prepare_training_before_any_resumed_state(tmp_path):
+    """The training loop calls prepare_training, then restores a resumed run's weights: ImageNet
+    weights must be loaded there (not lazily at the first loss, which would overwrite them)."""
+    from baselines.common.resnet import BACKBONES, ResNet
+
+    torch.manual_seed(5)
+    src = ResNet(BACKBONES["small"], with_fc=True)
+    torch.save(src.state_dict(), tmp_path / "small.pth")
+    ad = STANAdapter(num_classes=4, backbone="small", pretrained=str(tmp_path / "small.pth"))
+    ad.prepare_training()
+    resumed = {k: torch.full_like(v, 0.5) if v.is_floating_point() else v
+               for k, v in ad.model.state_dict().items()}
+    ad.model.load_state_dict(resumed)
+    ad.train().training_loss(torch.randn(4, 6, 3, 64, 32), torch.tensor([0, 0, 1, 1]))
+    for k, v in ad.model.backbone.state_dict().items():  # not the OIM table, updated by the loss
+        if v.is_floating_point() and "running" not in k:
+            assert torch.all(v == 0.5), k
