@@ -269,7 +269,7 @@ def test_lsvid_bad_input(lsvid):
         load("lsvid", lsvid)
 
 
-# ----------------------------------------------------------------------------- names off the grammar
+# ------------------------------------------------------------------- names off the grammar
 
 
 @pytest.mark.parametrize("rel", ["train/foo/0001/0001_C1_F0001_X1.jpg",  # identity folder
