@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -10,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "json_problem", "write_json_atomic", "write_text_atomic"]
+__all__ = ["atomic_write", "json_problem", "sha256_file", "write_json_atomic",
+           "write_text_atomic"]
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
@@ -77,3 +79,12 @@ def json_problem(obj: Any, path: str = "") -> str | None:
                 return found
         return None
     return f"a value of type {type(obj).__name__} at {where}"
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Return the hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

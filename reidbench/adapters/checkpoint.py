@@ -7,7 +7,6 @@ file's sha256 so results can name exactly which weights produced them.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import pickletools
@@ -18,21 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from reidbench.errors import CheckpointError, describe
-from reidbench.fileio import json_problem
+from reidbench.fileio import json_problem, sha256_file
 
 __all__ = ["Checkpoint", "load_checkpoint", "read_checkpoint_meta", "save_checkpoint",
            "sha256_file"]
 
 _META_KEY = "reidbench_meta"
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Return the hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any
 
 from reidbench.datasets import load
 from reidbench.errors import DataError, InputError, ReidbenchError, describe
+from reidbench.fileio import sha256_file
 
 __all__ = ["OFFICIAL_COUNTS", "VerifyReport", "verify", "write_manifest", "check_manifest"]
 
@@ -222,7 +223,7 @@ def write_manifest(root: str | Path, out: str | Path) -> dict[str, Any]:
     from reidbench.fileio import write_text_atomic
 
     base = Path(root)
-    entries = {p.relative_to(base).as_posix(): _sha256(p) for p in _files(base, Path(out))}
+    entries = {p.relative_to(base).as_posix(): sha256_file(p) for p in _files(base, Path(out))}
     total = hashlib.sha256("".join(f"{k} {v}\n" for k, v in entries.items()).encode()).hexdigest()
     manifest = {"schema": "reidbench.manifest/1", "total": total, "files": entries}
     write_text_atomic(out, json.dumps(manifest, indent=1) + "\n")
@@ -245,13 +246,6 @@ def check_manifest(root: str | Path, manifest_path: str | Path) -> list[str]:
     problems = [f"missing file {k}" for k in sorted(set(want) - set(have))]
     problems += [f"extra file {k}" for k in sorted(set(have) - set(want))]
     problems += [f"different content {k}" for k in sorted(set(want) & set(have))
-                 if _sha256(have[k]) != want[k]]
+                 if sha256_file(have[k]) != want[k]]
     return problems
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()

@@ -27,6 +27,7 @@ from typing import Any
 
 from reidbench.errors import DataError, InputError, describe
 from reidbench.fileio import write_json_atomic
+from reidbench.protocols.record import canonical_json
 
 __all__ = ["SWEEP_SCHEMA", "parse_grid", "run_sweep", "read_sweep", "sweep_settings",
            "settings_hash", "check_axes"]
@@ -88,8 +89,7 @@ def _json_ready(obj: Any) -> Any:
 
 def settings_hash(settings: dict[str, Any]) -> str:
     """sha256 (16 hex) of the canonical JSON of ``settings``."""
-    text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hashlib.sha256(canonical_json(settings).encode()).hexdigest()[:16]
 
 
 def sweep_settings(adapter_name: str, data_root: str | Path, dataset: str, protocol: str,

@@ -30,29 +30,8 @@ def ilids(tmp_path_factory):
                          config=TINY).root
 
 
-def _pid_features(ids, dataset, noise=0.6, seed=0):
-    """Features with known structure: a per-pid centre plus noise."""
-    rng = np.random.default_rng(seed)
-    centres = {}
-    rows = []
-    for i in ids:
-        pid = dataset.tracklet(i.split("#")[0]).pid
-        if pid not in centres:
-            centres[pid] = rng.normal(size=16)
-        rows.append(centres[pid] + noise * rng.normal(size=16))
-    return np.array(rows, dtype=np.float32)
-
-
-def _write_features(path, protocol, root, split=None, seed=0):
-    p = get_protocol(protocol)
-    ds = load(p.evaluation.dataset, root)
-    ids = build_evalset(ds, p, split or p.evaluation.splits[0]).ids()
-    np.savez(path, ids=np.array(ids), features=_pid_features(ids, ds, seed=seed))
-    return ids
-
-
-def test_features_file_metrics_equal_the_metric_engine(mars, tmp_path):
-    _write_features(tmp_path / "f.npz", "mars/v2v@1", mars)
+def test_features_file_metrics_equal_the_metric_engine(features_for, mars, tmp_path):
+    features_for(tmp_path / "f.npz", "mars/v2v@1", mars)
     res = evaluate("mars/v2v@1", mars, FeaturesSource(str(tmp_path / "f.npz")), bootstrap=50)
     ds = load("mars", mars)
     es = build_evalset(ds, get_protocol("mars/v2v@1"), "official")
@@ -77,7 +56,7 @@ def test_features_file_metrics_equal_the_metric_engine(mars, tmp_path):
     assert back.split_arrays()["ap"].shape == (len(es.query),)
 
 
-def test_mars_gallery_variants_differ_as_predicted(mars, tmp_path):
+def test_mars_gallery_variants_differ_as_predicted(features_for, mars, tmp_path):
     ds = load("mars", mars)
     official = build_evalset(ds, get_protocol("mars/v2v@1"), "official")
     torchreid = build_evalset(ds, get_protocol("mars/v2v-torchreid@1"), "official")
@@ -89,7 +68,7 @@ def test_mars_gallery_variants_differ_as_predicted(mars, tmp_path):
         pos = [g for g in torchreid.gallery if g.pid == q.pid and g.camid != q.camid]
         expect_skip += not pos
     for name in ("mars/v2v@1", "mars/v2v-torchreid@1"):
-        _write_features(tmp_path / "f.npz", name, mars)
+        features_for(tmp_path / "f.npz", name, mars)
         res = evaluate(name, mars, FeaturesSource(str(tmp_path / "f.npz")), bootstrap=0)
         if name == "mars/v2v@1":
             assert res.record["n_skipped"] == 0
@@ -106,10 +85,10 @@ def test_i2v_uses_the_first_frame_of_each_query(mars):
         assert "F001" in Path(t.frames[0]).name
 
 
-def test_multi_split_protocol_aggregates_ten_splits(ilids, tmp_path):
+def test_multi_split_protocol_aggregates_ten_splits(features_for, ilids, tmp_path):
     p = get_protocol("ilidsvid/v2v@1")
     for k, split in enumerate(p.evaluation.splits):
-        _write_features(tmp_path / f"{split}.npz", p.id, ilids, split=split, seed=k)
+        features_for(tmp_path / f"{split}.npz", p.id, ilids, split=split, seed=k)
     res = evaluate(p.id, ilids, FeaturesSource(str(tmp_path / "{split}.npz")), bootstrap=0)
     per_split = res.record["metrics"]["mAP"]["per_split"]
     assert len(per_split) == 10 and len(res.record["splits"]) == 10
@@ -119,8 +98,8 @@ def test_multi_split_protocol_aggregates_ten_splits(ilids, tmp_path):
         evaluate(p.id, ilids, FeaturesSource(str(tmp_path / "split0.npz")), bootstrap=0)
 
 
-def test_bad_features_files_fail_cleanly_and_write_nothing(mars, tmp_path):
-    ids = _write_features(tmp_path / "good.npz", "mars/v2v@1", mars)
+def test_bad_features_files_fail_cleanly_and_write_nothing(features_for, mars, tmp_path):
+    ids = features_for(tmp_path / "good.npz", "mars/v2v@1", mars)
     feats = np.load(tmp_path / "good.npz")["features"]
     cases = {
         "missing.npz": dict(ids=np.array(ids[:-1]), features=feats[:-1]),
@@ -193,8 +172,9 @@ def test_missing_dataset_file_is_one_clear_error(mars, tmp_path, capsys):
         load("mars", tmp_path)
 
 
-def test_validate_checks_a_features_file_against_a_protocol(mars, ilids, tmp_path, capsys):
-    ids = _write_features(tmp_path / "ok.npz", "mars/v2v@1", mars)
+def test_validate_checks_a_features_file_against_a_protocol(features_for, mars, ilids, tmp_path,
+                                                            capsys):
+    ids = features_for(tmp_path / "ok.npz", "mars/v2v@1", mars)
     assert main(["validate", str(tmp_path / "ok.npz"), "--protocol", "mars/v2v@1",
                  "--data", mars]) == 0
     z = np.load(tmp_path / "ok.npz")
@@ -206,7 +186,7 @@ def test_validate_checks_a_features_file_against_a_protocol(mars, ilids, tmp_pat
     assert "official:" in err and "1 missing" in err and repr(str(ids[0])) in err
     # a multi-split protocol: one file per split through a template; a split left out is named
     for split in get_protocol("ilidsvid/v2v@1").evaluation.splits[:-1]:
-        _write_features(tmp_path / f"il-{split}.npz", "ilidsvid/v2v@1", ilids, split=split)
+        features_for(tmp_path / f"il-{split}.npz", "ilidsvid/v2v@1", ilids, split=split)
     assert main(["validate", str(tmp_path / "il-{split}.npz"), "--protocol", "ilidsvid/v2v@1",
                  "--data", ilids, "--split", "split0"]) == 0
     capsys.readouterr()
