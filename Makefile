@@ -23,7 +23,7 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/reidbench demo
 
 test: $(VENV)/.installed
-	$(VENV)/bin/ruff check reidbench baselines tests benchmarks
+	$(VENV)/bin/ruff check reidbench reidbench_baselines tests benchmarks
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.bench-installed
@@ -39,7 +39,7 @@ bench-big: $(VENV)/.bench-installed
 		--benchmark-json .benchmarks/big.json
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check reidbench baselines tests benchmarks
+	$(VENV)/bin/ruff check reidbench reidbench_baselines tests benchmarks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks build *.egg-info

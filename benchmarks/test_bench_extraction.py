@@ -33,7 +33,7 @@ class FramePool(ModuleAdapter):
     card = AdapterCard(name="bench-framepool")
 
     def __init__(self, backbone: str) -> None:
-        from baselines.common import build_backbone
+        from reidbench_baselines.common import build_backbone
 
         super().__init__(build_backbone(backbone))
 

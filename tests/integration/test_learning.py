@@ -25,7 +25,7 @@ CASES = {
 # Learning rate per case (default 1e-3). READ at 5e-4: at 1e-3 Adam's first step moves every
 # weight of the discriminator's first Linear (2 Cv P = 8192 inputs with a common offset) by ~lr,
 # shifting each hidden unit by ~3.7 (pair loss 0.65 -> 2.4-2.9), and the pair loss is back at the
-# class prior only after ~15 iterations (see baselines/read/model.py).
+# class prior only after ~15 iterations (see reidbench_baselines/read/model.py).
 LR = {"read": 5e-4, "read:table_s1": 5e-4}
 
 

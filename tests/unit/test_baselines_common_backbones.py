@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from baselines.common import (
+from reidbench.errors import CheckpointError, InputError
+from reidbench_baselines.common import (
     BACKBONE_INFO,
     BACKBONES,
     ResNet,
@@ -14,7 +15,6 @@ from baselines.common import (
     build_backbone,
     load_pretrained,
 )
-from reidbench.errors import CheckpointError, InputError
 
 BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 

@@ -8,14 +8,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from baselines.common import (
+from reidbench.errors import InputError
+from reidbench_baselines.common import (
     BNNeck,
     NonLocalBlock,
     batch_hard_triplet,
     label_smoothed_ce,
     pairwise_euclidean,
 )
-from reidbench.errors import InputError
 
 # 1-D points 0, 2 (id 0) and 1, 4 (id 1). By hand:
 #   anchor 0: d_ap = 2, d_an = min(1, 4) = 1     -> gap 1

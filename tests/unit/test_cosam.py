@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from baselines.cosam import (
+from reidbench.errors import InputError
+from reidbench_baselines.cosam import (
     COSAM,
     COSAMConfig,
     COSAMLayer,
@@ -13,7 +14,6 @@ from baselines.cosam import (
     ncc_cost_volume,
     standardize_channels,
 )
-from reidbench.errors import InputError
 
 SMALL = dict(backbone="small", input_size=(64, 32), width=8)
 
@@ -154,8 +154,8 @@ def test_config_round_trips_through_a_dict():
 
 
 def test_adapter_pretrained_loads_before_training_not_when_rebuilt(tmp_path):
-    from baselines.common import BACKBONES, ResNet
-    from baselines.cosam import COSAMAdapter
+    from reidbench_baselines.common import BACKBONES, ResNet
+    from reidbench_baselines.cosam import COSAMAdapter
 
     torch.manual_seed(3)
     src = ResNet(BACKBONES["small"], with_fc=True)
@@ -173,7 +173,7 @@ def test_adapter_pretrained_loads_before_training_not_when_rebuilt(tmp_path):
 
 
 def test_card_and_recipe_follow_the_official_code():
-    from baselines.cosam import COSAMAdapter
+    from reidbench_baselines.cosam import COSAMAdapter
 
     assert "Apache-2.0" in COSAMAdapter.card.license
     r = COSAMAdapter.recipe

@@ -9,13 +9,13 @@ import warnings
 import pytest
 import torch
 
-from baselines.denseil import DenseILAdapter, DIDecoder, STEPEmb, pyramid_pool
-from baselines.denseil.adapter import random_frozen_encoder
-from baselines.denseil.decoder import MultiHeadAttention
-from baselines.denseil.model import DenseILConfig
 from reidbench.adapters import get_adapter, load_checkpoint, save_checkpoint
 from reidbench.errors import CheckpointError, InputError
 from reidbench.protocols import Procedure
+from reidbench_baselines.denseil import DenseILAdapter, DIDecoder, STEPEmb, pyramid_pool
+from reidbench_baselines.denseil.adapter import random_frozen_encoder
+from reidbench_baselines.denseil.decoder import MultiHeadAttention
+from reidbench_baselines.denseil.model import DenseILConfig
 
 TINY = dict(dim=16, heads=2)
 

@@ -8,11 +8,11 @@ import json
 import pytest
 import torch
 
-from baselines.common import BACKBONE_INFO
-from baselines.denseil import DenseILAdapter, DenseILConfig
-from baselines.denseil.model import decoder_width
 from reidbench.adapters import get_adapter, load_checkpoint, save_checkpoint
 from reidbench.errors import CheckpointError, InputError
+from reidbench_baselines.common import BACKBONE_INFO
+from reidbench_baselines.denseil import DenseILAdapter, DenseILConfig
+from reidbench_baselines.denseil.model import decoder_width
 
 
 @pytest.mark.parametrize(("backbone", "expected"), [

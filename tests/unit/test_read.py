@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.common import NonLocalBlock, batch_hard_triplet
-from baselines.read import (
+from reidbench.adapters import get_adapter, load_checkpoint, save_checkpoint
+from reidbench.errors import InputError
+from reidbench_baselines.common import NonLocalBlock, batch_hard_triplet
+from reidbench_baselines.read import (
     RATL_MARGINS,
     READAdapter,
     READConfig,
@@ -19,8 +21,6 @@ from baselines.read import (
     ratl_feature,
     ratl_logit,
 )
-from reidbench.adapters import get_adapter, load_checkpoint, save_checkpoint
-from reidbench.errors import InputError
 
 TINY = dict(input_size=(64, 32), key_dim=8, value_dim=16, hidden=32)
 

@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.stan import (
+from reidbench.adapters import get_adapter, load_checkpoint, save_checkpoint
+from reidbench.errors import CheckpointError, InputError
+from reidbench.protocols import Procedure
+from reidbench_baselines.stan import (
     FeatureEnhancement,
     OIMLoss,
     SpatialAttention,
@@ -17,9 +20,6 @@ from baselines.stan import (
     diversity_regularizer,
     temporal_similarity,
 )
-from reidbench.adapters import get_adapter, load_checkpoint, save_checkpoint
-from reidbench.errors import CheckpointError, InputError
-from reidbench.protocols import Procedure
 
 
 def _softmax_rows(m: np.ndarray) -> np.ndarray:
@@ -246,7 +246,7 @@ def test_procedure_and_card(small: STANAdapter) -> None:
 def test_pretrained_loads_in_prepare_training_before_any_resumed_state(tmp_path):
     """The training loop calls prepare_training, then restores a resumed run's weights: ImageNet
     weights must be loaded there (not lazily at the first loss, which would overwrite them)."""
-    from baselines.common.resnet import BACKBONES, ResNet
+    from reidbench_baselines.common.resnet import BACKBONES, ResNet
 
     torch.manual_seed(5)
     src = ResNet(BACKBONES["small"], with_fc=True)

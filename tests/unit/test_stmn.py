@@ -8,9 +8,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from baselines.common import BACKBONES, ResNet
-from baselines.stmn import STMN, STMNConfig, cosine_addressing, memory_spread_loss, stmn_loss
 from reidbench.errors import InputError
+from reidbench_baselines.common import BACKBONES, ResNet
+from reidbench_baselines.stmn import (
+    STMN,
+    STMNConfig,
+    cosine_addressing,
+    memory_spread_loss,
+    stmn_loss,
+)
 
 SMALL = dict(backbone="small", width=8)
 CLIP = (2, 6, 3, 64, 32)
@@ -150,7 +156,7 @@ def test_bad_input_is_one_clear_error():
 
 
 def test_adapter_pretrained_loads_before_training_not_when_rebuilt(tmp_path):
-    from baselines.stmn import STMNAdapter
+    from reidbench_baselines.stmn import STMNAdapter
 
     torch.manual_seed(5)
     src = ResNet(BACKBONES["small"], with_fc=True)
@@ -168,8 +174,8 @@ def test_adapter_pretrained_loads_before_training_not_when_rebuilt(tmp_path):
 
 
 def test_adapter_pretrained_of_another_backbone_is_one_error(tmp_path):
-    from baselines.stmn import STMNAdapter
     from reidbench.errors import CheckpointError
+    from reidbench_baselines.stmn import STMNAdapter
 
     torch.save(ResNet(BACKBONES["resnet18"]).state_dict(), tmp_path / "r18.pth")
     a = STMNAdapter(num_classes=2, backbone="small", pretrained=str(tmp_path / "r18.pth"))
@@ -178,7 +184,7 @@ def test_adapter_pretrained_of_another_backbone_is_one_error(tmp_path):
 
 
 def test_recipe_erases_per_frame_as_the_code():
-    from baselines.stmn import STMNAdapter
+    from reidbench_baselines.stmn import STMNAdapter
 
     r = STMNAdapter.recipe
     assert (r.erasing, r.flip, r.flip_per_frame, r.translate) == (0.5, 0.5, False, 0.0)

@@ -7,11 +7,11 @@ from typing import Any
 
 import torch
 
-from baselines.common import batch_hard_triplet, label_smoothed_ce, load_pretrained
-from baselines.stan.losses import diversity_regularizer
-from baselines.stan.model import STAN, STANConfig
 from reidbench.adapters import AdapterCard, TrainableAdapter, TrainRecipe
 from reidbench.protocols import Procedure
+from reidbench_baselines.common import batch_hard_triplet, label_smoothed_ce, load_pretrained
+from reidbench_baselines.stan.losses import diversity_regularizer
+from reidbench_baselines.stan.model import STAN, STANConfig
 
 __all__ = ["STANAdapter"]
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import torch
 
-from baselines.common import load_pretrained
-from baselines.cosam.model import COSAM, COSAMConfig, cosam_loss
 from reidbench.adapters import AdapterCard, TrainableAdapter, TrainRecipe
 from reidbench.protocols import Procedure
+from reidbench_baselines.common import load_pretrained
+from reidbench_baselines.cosam.model import COSAM, COSAMConfig, cosam_loss
 
 __all__ = ["COSAMAdapter"]
 

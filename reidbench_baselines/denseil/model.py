@@ -30,10 +30,10 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from baselines.common import BACKBONE_INFO, BNNeck, backbone_names, build_backbone
-from baselines.denseil.decoder import DIDecoder
 from reidbench.errors import InputError, describe
 from reidbench.registry import suggest
+from reidbench_baselines.common import BACKBONE_INFO, BNNeck, backbone_names, build_backbone
+from reidbench_baselines.denseil.decoder import DIDecoder
 
 __all__ = ["DenseILConfig", "DenseIL", "decoder_width"]
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import torch
 
-from baselines.stmn.losses import stmn_loss
-from baselines.stmn.model import STMN, STMNConfig
 from reidbench.adapters import AdapterCard, TrainableAdapter, TrainRecipe
 from reidbench.protocols import Procedure
+from reidbench_baselines.stmn.losses import stmn_loss
+from reidbench_baselines.stmn.model import STMN, STMNConfig
 
 __all__ = ["STMNAdapter"]
 

@@ -23,7 +23,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from baselines.common.resnet import conv_out
+from reidbench_baselines.common.resnet import conv_out
 
 __all__ = ["SEModule", "SEResNetBottleneck", "SEResNet"]
 

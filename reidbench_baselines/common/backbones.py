@@ -13,11 +13,11 @@ from pathlib import Path
 
 from torch import nn
 
-from baselines.common.pretrained import load_pretrained
-from baselines.common.resnet import BACKBONES, ResNet, small_spec
-from baselines.common.senet import SEResNet
 from reidbench.errors import InputError, describe
 from reidbench.registry import suggest
+from reidbench_baselines.common.pretrained import load_pretrained
+from reidbench_baselines.common.resnet import BACKBONES, ResNet, small_spec
+from reidbench_baselines.common.senet import SEResNet
 
 __all__ = ["BackboneInfo", "BACKBONE_INFO", "backbone_names", "build_backbone"]
 

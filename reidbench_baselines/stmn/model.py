@@ -36,9 +36,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.common import BNNeck, build_backbone
-from baselines.stmn.losses import memory_spread_loss
 from reidbench.errors import InputError, describe
+from reidbench_baselines.common import BNNeck, build_backbone
+from reidbench_baselines.stmn.losses import memory_spread_loss
 
 __all__ = ["STMNConfig", "STMN", "memory_spread_loss", "cosine_addressing"]
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import torch
 
-from baselines.common import batch_hard_triplet, label_smoothed_ce, load_pretrained
-from baselines.denseil.model import DenseIL, DenseILConfig
 from reidbench.adapters import AdapterCard, TrainableAdapter, TrainRecipe, load_checkpoint
 from reidbench.errors import CheckpointError, describe
 from reidbench.protocols import Procedure
+from reidbench_baselines.common import batch_hard_triplet, label_smoothed_ce, load_pretrained
+from reidbench_baselines.denseil.model import DenseIL, DenseILConfig
 
 __all__ = ["DenseILAdapter", "RANDOM_ENCODER_WARNING", "random_frozen_encoder"]
 

@@ -41,10 +41,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from baselines.common import BNNeck, build_backbone
-from baselines.stan.attention import FeatureEnhancement, SpatialAttention, TemporalAttention
-from baselines.stan.losses import DIVERSITY_VARIANTS, OIMLoss
 from reidbench.errors import InputError, describe
+from reidbench_baselines.common import BNNeck, build_backbone
+from reidbench_baselines.stan.attention import (
+    FeatureEnhancement,
+    SpatialAttention,
+    TemporalAttention,
+)
+from reidbench_baselines.stan.losses import DIVERSITY_VARIANTS, OIMLoss
 
 __all__ = ["STANConfig", "STAN", "clip_length_message"]
 

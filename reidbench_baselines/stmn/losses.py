@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from baselines.common.losses import batch_hard_triplet
 from reidbench.errors import InputError, describe
+from reidbench_baselines.common.losses import batch_hard_triplet
 
 __all__ = ["memory_spread_loss", "stmn_loss"]
 

@@ -4,18 +4,22 @@ Backbones (torchvision-keyed ResNets, Cadene-keyed SE-ResNet-50, a narrow CPU ba
 factory, local ImageNet weight loading, the non-local block, BNNeck and the shared losses.
 """
 
-from baselines.common.backbones import (
+from reidbench_baselines.common.backbones import (
     BACKBONE_INFO,
     BackboneInfo,
     backbone_names,
     build_backbone,
 )
-from baselines.common.bnneck import BNNeck
-from baselines.common.losses import batch_hard_triplet, label_smoothed_ce, pairwise_euclidean
-from baselines.common.non_local import NonLocalBlock
-from baselines.common.pretrained import check_state_keys, load_pretrained, read_state_dict
-from baselines.common.resnet import BACKBONES, BasicBlock, Bottleneck, ResNet
-from baselines.common.senet import SEResNet, SEResNetBottleneck
+from reidbench_baselines.common.bnneck import BNNeck
+from reidbench_baselines.common.losses import (
+    batch_hard_triplet,
+    label_smoothed_ce,
+    pairwise_euclidean,
+)
+from reidbench_baselines.common.non_local import NonLocalBlock
+from reidbench_baselines.common.pretrained import check_state_keys, load_pretrained, read_state_dict
+from reidbench_baselines.common.resnet import BACKBONES, BasicBlock, Bottleneck, ResNet
+from reidbench_baselines.common.senet import SEResNet, SEResNetBottleneck
 
 __all__ = [
     "BACKBONES",

@@ -29,10 +29,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from baselines.common import build_backbone, label_smoothed_ce
-from baselines.common.losses import batch_hard_triplet
-from baselines.cosam.layer import ATTENTION_KINDS, COSAMLayer
 from reidbench.errors import InputError, describe
+from reidbench_baselines.common import build_backbone, label_smoothed_ce
+from reidbench_baselines.common.losses import batch_hard_triplet
+from reidbench_baselines.cosam.layer import ATTENTION_KINDS, COSAMLayer
 
 __all__ = ["COSAMConfig", "COSAM", "cosam_loss"]
 

@@ -19,12 +19,12 @@ from typing import Any
 
 import torch
 
-from baselines.common import load_pretrained
-from baselines.read.discriminator import attend
-from baselines.read.losses import pair_loss, ratl_feature, ratl_logit
-from baselines.read.model import READ, READConfig
 from reidbench.adapters import AdapterCard, TrainableAdapter, TrainRecipe
 from reidbench.protocols import Procedure
+from reidbench_baselines.common import load_pretrained
+from reidbench_baselines.read.discriminator import attend
+from reidbench_baselines.read.losses import pair_loss, ratl_feature, ratl_logit
+from reidbench_baselines.read.model import READ, READConfig
 
 __all__ = ["READAdapter"]
 

@@ -75,9 +75,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from baselines.common import build_backbone
-from baselines.read.discriminator import ReciprocalAttentionDiscriminator
 from reidbench.errors import InputError, describe
+from reidbench_baselines.common import build_backbone
+from reidbench_baselines.read.discriminator import ReciprocalAttentionDiscriminator
 
 __all__ = ["RATL_MARGINS", "READConfig", "READ"]
 
@@ -139,7 +139,7 @@ class _Encoder(nn.Module):
 
     def __init__(self, cfg: READConfig, stem_relu: bool, non_local: tuple[int, int]) -> None:
         super().__init__()
-        from baselines.common import NonLocalBlock
+        from reidbench_baselines.common import NonLocalBlock
 
         self.trunk = build_backbone(cfg.backbone, last_stride=1, stem_relu=stem_relu)
         del self.trunk.layer4

@@ -1,8 +1,0 @@
-"""COSAM (Subramaniam, Nambiar, Mittal; ICCV 2019): model, COSAM layer and losses."""
-
-from baselines.cosam.adapter import COSAMAdapter
-from baselines.cosam.layer import COSAMLayer, ncc_cost_volume, standardize_channels
-from baselines.cosam.model import COSAM, COSAMConfig, cosam_loss
-
-__all__ = ["COSAM", "COSAMAdapter", "COSAMConfig", "COSAMLayer", "cosam_loss", "ncc_cost_volume",
-           "standardize_channels"]

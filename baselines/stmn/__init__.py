@@ -1,8 +1,0 @@
-"""STMN (Eom et al., ICCV 2021) as a reidbench plugin."""
-
-from baselines.stmn.adapter import STMNAdapter
-from baselines.stmn.losses import stmn_loss
-from baselines.stmn.model import STMN, STMNConfig, cosine_addressing, memory_spread_loss
-
-__all__ = ["STMN", "STMNAdapter", "STMNConfig", "cosine_addressing", "memory_spread_loss",
-           "stmn_loss"]
