@@ -112,7 +112,7 @@ def sklearn_loop(distmat: np.ndarray, q_pids: np.ndarray, g_pids: np.ndarray,
     """Per-query AP by a plain loop over scikit-learn's ``average_precision_score``.
 
     Same junk rule as the peers (same pid and same camera removed; nothing else). Queries without
-    a positive get NaN. AP only, no CMC (as in the spec's timings).
+    a positive get NaN. AP only, no CMC (AP timings only).
 
     Returns:
         ``(Q,)`` per-query AP (sklearn >= 0.19 definition: tied scores form one threshold).

@@ -42,7 +42,7 @@ def read_mat(path: Path) -> dict[str, Any]:
     """Variables of a MAT file: v5 via scipy, v7.3 (HDF5) via h5py (datasets as arrays, as stored).
 
     h5py returns MATLAB arrays transposed relative to MATLAB's shape; callers index by the stored
-    layout documented in specs/datasets.md (LS-VID ``query`` reads as ``(1, Nq)``).
+    layout documented in ``docs/datasets.md`` (LS-VID ``query`` reads as ``(1, Nq)``).
     """
     try:
         with open(path, "rb") as f:

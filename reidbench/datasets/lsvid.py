@@ -6,7 +6,7 @@ frames are the files under ``<root>/<prefix>_*`` (ordered by the frame token, th
 ``test/data/info_test.mat`` is MATLAB v7.3 (HDF5, read with h5py): ``query``, a (1, Nq) vector,
 holds 1-based rows of ``list_seq_test.txt``. The gallery is the whole test list (the protocol
 decides what to remove). Tracklet id: the prefix. Some loaders expect ``info/list_sequence/`` and
-``info/data/`` instead (spec P21); such a copy is refused with the commands that fix it.
+``info/data/`` instead (``docs/datasets.md``); such a copy is refused with the commands that fix it.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ N_CAMS = 15
 
 
 def _layout_fix(root: Path) -> str:
-    """How to fix a missing metadata file; names the move for the ``info/`` layout (spec P21)."""
+    """How to fix a missing metadata file; names the move for the ``info/`` layout."""
     if (root / "info" / "list_sequence").is_dir() or (root / "info" / "data").is_dir():
         return ("this copy has the info/list_sequence/ + info/data/ layout some loaders expect; "
                 "move or symlink them to list_sequence/ and test/data/ "

@@ -34,7 +34,8 @@ __all__ = ["load_mars"]
 _FIX = "copy info/ from the MARS-evaluation repository and the bbox_* folders from the dataset"
 
 
-#: File-name grammar (specs/datasets.md 1.2): pid (or ``00-1``), camera 1..6, T-number, frame.
+#: File-name grammar (MARS-evaluation utils/info_mars.m; docs/datasets.md): pid (or ``00-1``),
+#: camera 1..6, T-number, frame.
 _NAME = re.compile(r"^(\d{4}|00-1)C([1-6])T(\d{4})F(\d{3})\.jpg$")
 
 
@@ -43,7 +44,7 @@ def _folder(pid: int) -> str:
 
 
 def _check_tiling(table: np.ndarray, n_names: int, subset: str, mat_path: Path) -> None:
-    """Rows must tile the name list: start = previous end + 1, last end = line count (spec 1.4)."""
+    """Rows must tile the name list: start = previous end + 1, last end = line count."""
     fix = ("the name list and the table do not belong together; copy both from the same "
            "MARS-evaluation checkout")
     previous_end = 0

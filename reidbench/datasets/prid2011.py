@@ -6,9 +6,10 @@ person-folder lists; the 178-person list is taken as shipped, never re-derived f
 threshold). Without it, the official ``train_test_splits_prid.mat`` (the file iLIDS-VID ships in
 ``train-test people splits/``) is read instead: ``ls_set`` (S x M) holds 1-based indices into the
 sorted list of *qualifying* persons, the first M/2 columns of each row test, the rest train. The
-qualifying persons follow yolomax's rule (specs/datasets.md 4.3, P16): folders among the first 200
-sorted folders of both cameras with at least 27 frames in both; on the real data that gives the
-178 persons the file indexes, and the loader refuses a file whose M differs from the count.
+qualifying persons follow yolomax's rule (person-reid-lib ``prid2011.py``; ``docs/datasets.md``):
+folders among the first 200 sorted folders of both cameras with at least 27 frames in both; on
+the real data that gives the 178 persons the file indexes, and the loader refuses a file whose M
+differs from the count.
 Query = cam_a of the test persons, gallery = cam_b. Tracklet id: ``cam_a/person_0001``; camid 1
 (cam_a) or 2 (cam_b); pid the person number.
 """
@@ -47,7 +48,7 @@ _QUALIFY = (f"persons among the first {FIRST_FOLDERS} sorted folders of both cam
 
 
 def qualifying_persons(frames_a: Mapping[str, int], frames_b: Mapping[str, int]) -> list[str]:
-    """The sorted persons the official ``.mat`` indexes (yolomax's rule, specs 4.3).
+    """The sorted persons the official ``.mat`` indexes (yolomax's rule).
 
     Args:
         frames_a: Frame count per person folder of cam_a (every folder of the camera).

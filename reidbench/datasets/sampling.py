@@ -1,4 +1,4 @@
-"""Frame sampling strategies, shared by the engine and the baselines (specs/datasets.md §6.4).
+"""Frame sampling strategies, shared by the engine and the baselines (``docs/datasets.md``).
 
 Test-time strategies map a tracklet length ``n`` to a list of clips (each a list of frame indices);
 the tracklet feature is the pool of the clip features. Training strategies draw one clip of ``T``

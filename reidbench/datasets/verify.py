@@ -1,7 +1,7 @@
 """``reidbench data verify``: check a dataset copy and say exactly what is missing or wrong.
 
 Checks, in order: the copy parses (every metadata file present and well-formed); the counts match
-the official statistics (specs/datasets.md; skipped for a synthetic copy, recognised by its
+the official statistics (``docs/datasets.md``; skipped for a synthetic copy, recognised by its
 ``_reidbench_synth.json`` ground truth, whose own counts are checked instead); every referenced
 frame exists and is a decodable image (header check; ``full=True`` decodes every pixel); metadata is
 consistent (ids unique, splits refer to known tracklets, queries have the dataset's designation).
@@ -25,7 +25,7 @@ __all__ = ["OFFICIAL_COUNTS", "VerifyReport", "verify", "write_manifest", "check
 
 SYNTH_MANIFEST = "_reidbench_synth.json"
 
-#: Official counts per dataset (specs/datasets.md sections 1.5, 2.3, 3.3, 4.2, 5.2). "tracklets"
+#: Official counts per dataset (sources in docs/datasets.md). "tracklets"
 #: counts what the parser indexes: DukeV's 702 query copies are separate items (2196 + 702 + 2636),
 #: and so are their 111,848 frames. iLIDS-VID's frame total (about 42,460) and PRID-2011's folder
 #: counts are not exact in any source, so they are not checked. LS-VID figures come from loader

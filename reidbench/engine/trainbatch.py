@@ -13,9 +13,9 @@ seed. The augmentations are the ones the baselines' recipes name (:class:`TrainR
 
 Training frame sampling is :func:`reidbench.datasets.sampling.sample_train_clip`, plus
 ``"consecutive_gao"``: Gao & Nevatia's random consecutive crop, whose start is drawn from
-``[0, max(0, F-T-1)]`` (``random.randint(0, F-T-1)`` in their ``video_loader.py``; datasets spec,
-pitfall P20), so the last window of a tracklet is never drawn. COSAM's recipe uses it; the generic
-``"consecutive"`` strategy draws from ``[0, F-T]``.
+``[0, max(0, F-T-1)]`` (``random.randint(0, F-T-1)`` in their ``video_loader.py``; see
+``docs/datasets.md``), so the last window of a tracklet is never drawn. COSAM's recipe uses it;
+the generic ``"consecutive"`` strategy draws from ``[0, F-T]``.
 """
 
 from __future__ import annotations

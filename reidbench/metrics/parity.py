@@ -6,7 +6,7 @@ under the other MARS gallery protocol (gallery without the query tracklets). Eac
 bootstrap confidence intervals over queries (:mod:`reidbench.metrics.stats`) and the time its
 evaluation took. The rows are data; rendering them is the CLI's job.
 
-The differences the report makes visible (specs/metrics.md, section 8): the AP formula
+The differences the report makes visible (``docs/metrics.md``): the AP formula
 (noninterpolated vs trapezoid / sklearn < 0.19: 1-2 points), the gallery protocol (with or without
 the queries: counted queries and mAP change), the no-positive policy, and ties (only when
 distances tie: quantised features, re-ranked distances).

@@ -2,7 +2,8 @@
 
 ``rank_metrics(..., preset="mars_official")`` fixes the AP variant, tie policy, no-positive policy,
 junk rules and CMC mode; passing an option that contradicts the chosen preset raises ``InputError``.
-``reidbench metrics presets`` lists them. Facts behind each one: ``specs/metrics.md`` sections 2-6.
+``reidbench metrics presets`` lists them. The facts behind each one (formulas, policies and the
+code they come from) are in ``docs/metrics.md``.
 
 Tie order: torchreid-style code sorts with numpy's default (unstable, platform-dependent) argsort;
 no evaluator can reproduce that order on another machine, so those presets use ``stable``, which is

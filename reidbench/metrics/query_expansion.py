@@ -72,7 +72,7 @@ def query_expansion(
     Example:
         >>> q, g = query_expansion([[1.0, 0.0]], [[0.6, 0.8], [0.0, 1.0]], k=1)
         >>> np.round(q, 4).tolist()
-        [[0.9487, 0.3162]]
+        [[0.8944, 0.4472]]
     """
     if method not in QE_METHODS:
         raise InputError(describe("method", _WHERE, f"one of {list(QE_METHODS)}", repr(method), ""))

@@ -1,6 +1,6 @@
 """``rank_metrics``: mAP (every AP variant), CMC and mINP of a retrieval problem, in one pass.
 
-Definitions (``specs/metrics.md``): for a query, gallery items with the same pid and a different
+Definitions (``docs/metrics.md``): for a query, gallery items with the same pid and a different
 camera are **positives**; items with the same pid and the same camera (``same_camera="junk"``) and
 items whose pid is in ``junk_pids`` are **junk**, removed from the ranking; everything else
 (distractors, pid 0, included) is a **negative**. Lower distance = better.

@@ -18,7 +18,7 @@ What it computes, for the joint set of N = Q + G items (queries first, then the 
    numpy rounding (half to even: ``half_rounding="python"``, the authors' Python code, torchreid,
    COSAM) or ``round((k1+1)/2)`` with MATLAB rounding (half away from zero:
    ``half_rounding="matlab"``, the authors' ``re_ranking.m``). They agree for k1 = 20 and differ
-   whenever ``k1 % 4 == 3`` (specs/metrics.md, pitfall 2).
+   whenever ``k1 % 4 == 3`` (see ``docs/metrics.md``).
 4. ``V[i, j] = exp(-d(i, j))`` for ``j in R*(i)``, 0 elsewhere, each row normalised to sum 1.
 5. Local query expansion: ``V[i] <- mean of V[j] over the k2 nearest j of i`` (itself included;
    skipped when ``k2 == 1``).

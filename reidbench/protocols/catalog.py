@@ -1,7 +1,8 @@
 """The registered protocols. Each is data: add a new version rather than edit an old one.
 
-Sources for every choice: ../shared/specs/datasets.md sections 1.6-1.7 (the MARS gallery divergence)
-and 6 (protocols), ../shared/specs/metrics.md sections 2-5.
+Sources for every choice: ``docs/metrics.md`` (AP variants, junk and no-positive policies, the two
+MARS galleries, each with the official code it comes from) and ``docs/datasets.md`` (splits, query
+and gallery construction per dataset).
 """
 
 from __future__ import annotations

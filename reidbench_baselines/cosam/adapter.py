@@ -46,8 +46,8 @@ class COSAMAdapter(TrainableAdapter):
         sources=(("P,K", "8x4 (code)"), ("lr, wd", "Adam 3e-4, 5e-4 (code)"),
                  ("epochs", "800, StepLR 200 x0.1 (code)"),
                  ("frames", "4 consecutive, start in [0, F-T-1] (code: Gao & Nevatia loader)"),
-                 ("augmentation", "Random2DTranslation 0.5 and flip 0.5, per frame (code; "
-                  "spec 5.3)")),
+                 ("augmentation", "Random2DTranslation 0.5 and flip 0.5, per frame (code: "
+                  "vidreid_cosegmentation)")),
     )
 
     def __init__(self, num_classes: int = 0, **options: Any) -> None:

@@ -1,7 +1,7 @@
 """The COSAM layer: co-segmentation spatial attention (NCC cost volume) and channel attention.
 
 For the T frame maps ``X_1..X_T`` (C x H x W) of one tracklet (COSAM supplement, Algorithm 1;
-specs/baselines.md section 5.1):
+official code, InnovArul/vidreid_cosegmentation):
 
 1. reduction ``D_t = ReLU(BN(Conv1x1_{C->C'}(X_t)))``, ``C' = 256`` (64 when ``C <= 256``);
 2. per-position standardisation across channels ``D^_t(p) = (D_t(p) - mean_c) / (std_c + 1e-4)``

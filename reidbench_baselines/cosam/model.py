@@ -43,16 +43,16 @@ class COSAMConfig:
 
     backbone: str = "se_resnet50"  # supplement section 1: SE-ResNet50+COSAM_{4,5}+TP_avg is best
     cosam_stages: tuple[int, ...] = (4, 5)  # supplement Table 4 / section 2: de facto COSAM_{4,5}
-    seq_len: int = 4  # official code (spec 5.1 [C]): T = 4 frames per clip, train and test
-    input_size: tuple[int, int] = (256, 128)  # official code (spec 5.1 [C]): H x W
-    last_stride: int = 1  # official code, "TP" variant: layer4 stride 1 (spec 5.1 [C])
-    reduced_channels: int | None = None  # code: C' = 256, or 64 when C <= 256 (spec 5.1 [C])
-    mask_hidden: int = 64  # code: summary conv (T-1)HW -> 64 -> 1 (spec 5.1 [C])
-    eps: float = 1e-4  # code: std + 1e-4 in the standardisation (spec 5.1 [C])
+    seq_len: int = 4  # official code: T = 4 frames per clip, train and test
+    input_size: tuple[int, int] = (256, 128)  # official code: H x W
+    last_stride: int = 1  # official code, "TP" variant: layer4 stride 1
+    reduced_channels: int | None = None  # code: C' = 256, or 64 when C <= 256
+    mask_hidden: int = 64  # code: summary conv (T-1)HW -> 64 -> 1
+    eps: float = 1e-4  # code: std + 1e-4 in the standardisation
     attention: str = "both"  # supplement Table 3: spatial and channel together are best
-    label_smoothing: float = 0.1  # code: CE with label smoothing eps = 0.1 (spec 5.2 [C])
-    triplet_margin: float = 0.3  # code: batch-hard triplet, hard margin 0.3 (spec 5.2 [C])
-    stem_relu: bool = True  # COSAM uses the standard stem (spec 1.1)
+    label_smoothing: float = 0.1  # code: CE with label smoothing eps = 0.1
+    triplet_margin: float = 0.3  # code: batch-hard triplet, hard margin 0.3
+    stem_relu: bool = True  # COSAM's code uses the standard stem (ReLU)
     width: int | None = None  # base width of the "small" CPU backbone (None: its default, 16)
     pretrained: str | None = None  # ImageNet weights file, loaded by the adapter to train
 
@@ -154,7 +154,7 @@ class COSAM(nn.Module):
 
 def cosam_loss(out: dict[str, torch.Tensor], pids: torch.Tensor, cfg: COSAMConfig
                ) -> tuple[torch.Tensor, dict[str, float]]:
-    """``CE_LS(eps)(logits) + Tri_hard(m)(features)`` with equal weights (spec 5.2).
+    """``CE_LS(eps)(logits) + Tri_hard(m)(features)`` with equal weights (official code).
 
     Args:
         out: :meth:`COSAM.forward` output (needs ``logits``: build the model with classes).

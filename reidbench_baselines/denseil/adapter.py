@@ -44,7 +44,7 @@ class DenseILAdapter(TrainableAdapter):
 
     Decoder width and heads: unless ``dim``/``heads`` are given, ``dim`` is the encoder's conv5_x
     width and ``heads`` is 8, fewer when a head would be narrower than 32
-    (:func:`~baselines.denseil.model.decoder_width`). ResNet-50 keeps the spec's placeholder
+    (:func:`~baselines.denseil.model.decoder_width`). ResNet-50 keeps our placeholder
     ``d = 2048``, 8 heads ([D], "keeps the CNN width"); the CPU ``small`` backbone gets ``d = 128``,
     4 heads (reidbench choice, by the same rule), ``resnet18`` 512 and 8. Explicit values win. The
     resolved values are in :attr:`config`, so a checkpoint rebuilds the same architecture.
@@ -64,7 +64,7 @@ class DenseILAdapter(TrainableAdapter):
             "encoder": "pre-trained, then fixed while the DI decoder trains (supplement 2.1)",
             "decoder": "self-attention + Dense Attention per block (supplement Fig. 1c)",
             "decoder width": "d = the encoder's conv5_x width unless set: 2048 for ResNet-50 "
-                             "(spec placeholder [D], keeps the CNN width), 128 for the CPU "
+                             "(placeholder [D], keeps the CNN width), 128 for the CPU "
                              "'small' backbone (reidbench choice, same rule)",
             "heads": "8 unless set ([D]); fewer (4, 2, 1) when a head would be narrower than 32 "
                      "(reidbench choice: 4 for d = 128)",

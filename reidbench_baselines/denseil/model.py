@@ -45,7 +45,7 @@ def decoder_width(backbone: str, dim: int | None = None, heads: int | None = Non
                   ) -> tuple[int, int]:
     """Resolve the decoder width ``d`` and head count; explicit values win.
 
-    ``d`` defaults to the encoder's conv5_x width (the spec's placeholder ``d = 2048`` "keeps the
+    ``d`` defaults to the encoder's conv5_x width (our placeholder ``d = 2048`` "keeps the
     CNN width" of ResNet-50): 2048 for ``resnet50``/``se_resnet50``, 512 for ``resnet18`` and 128
     for ``small``. ``heads`` defaults to the largest of 8, 4, 2, 1 that divides ``d`` and leaves
     each head at least 32 wide (8 for ``d >= 256``; 4 for the small backbone's 128).

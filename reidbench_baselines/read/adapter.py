@@ -66,7 +66,7 @@ class READAdapter(TrainableAdapter):
               "~27 apart at initialisation and a hard margin is met by shrinking them all), "
               "margin 0.3, weight 1, batch-hard mining; ratl_feature='concat' uses [v_I; r], "
               "'hidden' the post-ReLU feature the released code returns next to its logits. "
-              "ratl_variant='logit' is the spec's logit-space alternative, margin 1.0 in logit "
+              "ratl_variant='logit' is a logit-space alternative of ours, margin 1.0 in logit "
               "units; ratl_margin=None means the variant's default and checkpoints store the "
               "resolved margin. Video net initialised as a copy of the image net (video_init="
               "'image' [D]; non-local blocks start as identities): both start as one function, "

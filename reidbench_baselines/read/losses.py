@@ -5,7 +5,7 @@ basis; every query image ``I`` reads it, giving the attention-block feature ``F(
 loss then pulls ``F(I_a, V)`` towards ``F(I_p, V)`` (a query image of the anchor's identity) and
 away from ``F(I_n, V)`` (another identity). We mine batch-hard positives and negatives among the
 query images for every (basis, anchor) with the shared batch-hard triplet (Euclidean, hard margin)
-and average over the bases. The spec's logit-space alternative (``ratl_logit``) ranks same-identity
+and average over the bases. Our logit-space alternative (``ratl_logit``) ranks same-identity
 logits instead, anchored on images and, reciprocally, on videos.
 """
 

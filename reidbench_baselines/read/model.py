@@ -33,7 +33,7 @@ Choices left open (also on the adapter card):
   post-ReLU 1024-d feature that the released code's network returns next to its logits), computed
   with every gallery video of the batch in turn as the basis. The seed gives no distance, margin or
   weight [D]: Euclidean distance between **L2-normalised** ``F(I, V)`` (``ratl_normalize``),
-  margin 0.3, weight 1. ``ratl_variant="logit"`` is the spec's logit-space alternative (margin 1.0
+  margin 0.3, weight 1. ``ratl_variant="logit"`` is a logit-space alternative of ours (margin 1.0
   in logit units, weight 1); ``"none"`` disables RATL. ``ratl_margin=None`` means the variant's
   default (:data:`RATL_MARGINS`); the config stores the resolved value.
 * Why normalised: the read-outs are not normalised, so a margin has no scale. On the synthetic
@@ -48,7 +48,7 @@ Choices left open (also on the adapter card):
 * Training pairs: every query frame of every clip against every other clip of the batch
   (``train_query_frames`` frames per clip; a clip never serves as its own memory,
   ``self_pairs=False``); the pair loss is 2-way CE (BCE with ``out_size=1``).
-* The spec's ``bidirectional`` reading (video -> image attention as well) is not implemented.
+* A ``bidirectional`` reading of "reciprocal" (video -> image attention as well) is not implemented.
 
 Short runs from scratch (synthetic MARS copy, small backbone, 64 x 32, one query frame per clip,
 held-out ``mars/i2v@1`` mAP):
@@ -82,7 +82,7 @@ from reidbench_baselines.read.discriminator import ReciprocalAttentionDiscrimina
 __all__ = ["RATL_MARGINS", "READConfig", "READ"]
 
 # Default RATL margin per variant [D], used when ``ratl_margin`` is not given: the feature variant
-# on L2-normalised F(I, V) (distances in [0, 2]), the logit variant in logit units (spec 2.2).
+# on L2-normalised F(I, V) (distances in [0, 2]), the logit variant in logit units.
 RATL_MARGINS: dict[str, float | None] = {"feature": 0.3, "logit": 1.0, "none": None}
 
 
@@ -106,7 +106,7 @@ class READConfig:
     hidden: int = 1024  # code
     out_size: int = 2  # code classifier_out_size = 2 (1 = BCE)
     freeze_image_bn: bool = True  # code: BN affine frozen in E_I
-    train_query_frames: int = 4  # [D] (spec 2.6): query frames per training clip
+    train_query_frames: int = 4  # [D]: query frames per training clip (test: 1)
     self_pairs: bool = False  # [D] a clip is never its own memory
     ratl_variant: str = "feature"  # supplement S2 ("logit", "none": alternatives)
     ratl_feature: str = "readout"  # [D] which attention-block feature (readout/concat/hidden)

@@ -44,7 +44,7 @@ class STANAdapter(TrainableAdapter):
             "id_loss": "OIM, scalar 30, momentum 0.5 (paper: OIM; open-reid defaults)",
             "diversity": "Hellinger, mean over frames of ||sqrt(S)sqrt(S)^T - I||_F^2, weight 1 "
                          "([D])",
-            "test": "RRS-test, 6 frames, one clip, cosine ([M]/[D])",
+            "test": "RRS-test, 6 frames, one clip, cosine ([D]; the paper's test rule unverified)",
         },
         notes="Eq. 2: W multiplies exp(-|i-j|/sigma) element-wise (W init 1), b[j] is added to "
               "every row, sigma = 1 frame, fixed. Eq. 3/4: row i of C_k pools the frames into "
@@ -53,8 +53,8 @@ class STANAdapter(TrainableAdapter):
               "parts. Temporal attention: one linear scorer per part, softmax over frames. "
               "Diversity: per-frame squared Frobenius (the code's batch norm is "
               "diversity_variant='code_batch_norm'). Optimiser and schedule are not in the "
-              "sources: Adam in reidbench's loop (the spec's open-reid SGD is not offered by the "
-              "shared loop). ImageNet weights: pass pretrained=<torchvision file>; without it the "
+              "sources: Adam in reidbench's loop (open-reid's SGD is not offered by the shared "
+              "loop). ImageNet weights: pass pretrained=<torchvision file>; without it the "
               "backbone starts random. N: the model option seq_len sizes W (N x N) and sets the "
               "training clip length; --seq-len must agree with it. K stays 6 whatever the grid: "
               "with fewer cells than maps (64 x 32 frames give 2 x 1 cells) the maps cannot be "
@@ -64,7 +64,7 @@ class STANAdapter(TrainableAdapter):
     recipe = TrainRecipe(
         P=8, K=4, seq_len=6, sampling="rrs", optimizer="adam", lr=3e-4, weight_decay=5e-4,
         epochs=60, step_size=40, gamma=0.1, flip=0.5,
-        sources=(("P,K", "8x4 [D] (spec 6.3)"), ("seq_len", "6 (code)"),
+        sources=(("P,K", "8x4 [D] (as COSAM and STMN)"), ("seq_len", "6 (code)"),
                  ("epochs, step", "60, x0.1 at 40 [D] (open-reid OIM defaults)"),
                  ("optimizer", "Adam 3e-4, wd 5e-4 [D]: the paper's is unknown")),
     )

@@ -43,7 +43,7 @@ class STMNAdapter(TrainableAdapter):
         sources=(("P,K", "8x4 (code)"), ("lr, wd", "Adam 1e-4, 1e-5 (code)"),
                  ("epochs", "200 (train.sh)"), ("step", "StepLR 50, 0.1 (code)"),
                  ("flip", "whole tracklet, 0.5 (code)"),
-                 ("erasing", "RandomErasing per frame, 0.5, filled with 0 (code; spec 3.3)")),
+                 ("erasing", "RandomErasing per frame, 0.5, filled with 0 (code)")),
     )
 
     def __init__(self, num_classes: int = 0, **options: Any) -> None:

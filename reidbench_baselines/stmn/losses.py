@@ -1,4 +1,4 @@
-"""STMN's losses: the memory spread loss and the full training objective (spec section 3.2)."""
+"""STMN's losses: the memory spread loss and the full training objective (official code)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def memory_spread_loss(p: torch.Tensor, alpha: float) -> torch.Tensor:
 
 def stmn_loss(out: dict[str, torch.Tensor], pids: torch.Tensor, alpha: float = 0.3
               ) -> tuple[torch.Tensor, dict[str, float]]:
-    """The STMN objective, all weights 1 (official code; spec section 3.2).
+    """The STMN objective, all weights 1 (official code, cvlab-yonsei/STMN).
 
     ``CE(mean_i cls_s(bn_s(f^s_i))) + CE(cls_t(bn_t(f))) + Tri_soft(mean_i f^s_i) + Tri_soft(f)
     + L^s_spread + L^t_spread``, with plain cross-entropy (no label smoothing) and the batch-hard

@@ -15,7 +15,7 @@ Choices the paper and code leave open, and what this implementation does:
   (``query_norm="none"``).
 - Spatial queries are per-position feature vectors (the paper's semantics); ``smem_reshape_quirk``
   reproduces the released code's reshape without a channel permute (GitHub issue #1).
-- Stem: ``stem_relu=True`` (the standard ResNet-50 the paper names, spec 1.1 [D]); the released
+- Stem: ``stem_relu=True`` (the standard ResNet-50 the paper names, our choice); the released
   STE-NVAN-derived code has no ReLU after ``bn1`` (``stem_relu=False`` for code-faithful runs).
 - Memory keys/values are compared by cosine similarity without temperature (code); keys and
   spatial values start from N(0, 1), temporal values from U(0, 1) (code).
@@ -52,9 +52,9 @@ class STMNConfig:
     alpha: float = 0.3  # spread-loss margin, both memories (supplement Table 2; train.sh)
     seq_len: int = 6  # L, frames per clip (supplement Table 3; train.sh --seq_len 6)
     backbone: str = "resnet50"  # paper: ResNet-50; "small" for CPU runs
-    stem_relu: bool = True  # spec 1.1 [D]; False = the released code's stem (no ReLU)
+    stem_relu: bool = True  # our choice; False = the released code's stem (no ReLU)
     query_norm: str = "l2"  # supplement section 2 ("none" = released code: last ReLU removed)
-    smem_reshape_quirk: bool = False  # True = released code's reshape (spec 3.1, issue #1)
+    smem_reshape_quirk: bool = False  # True = released code's reshape (cvlab-yonsei/STMN issue #1)
     width: int | None = None  # base width of the "small" CPU backbone (None: its default)
     pretrained: str | None = None  # ImageNet weights file (torchvision resnet50), loaded to train
 

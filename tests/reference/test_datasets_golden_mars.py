@@ -1,5 +1,5 @@
-"""Golden tests for the MARS parser on a hand-made copy in the official format (specs/datasets.md
-section 1 and pitfalls P1, P2, P7): CRLF name lists, int32 track tables, a (1, N) uint16
+"""Golden tests for the MARS parser on a hand-made copy in the official format (docs/datasets.md,
+MARS): CRLF name lists, int32 track tables, a (1, N) uint16
 ``query_IDX``, the literal ``00-1`` junk folder, pids from the table. Written without the generator.
 """
 

@@ -1,5 +1,5 @@
 """Golden tests for the DukeV, iLIDS-VID, PRID-2011 and LS-VID parsers on hand-made copies in the
-official formats (specs/datasets.md sections 2-5, pitfalls P9-P16, P21). Written without the
+official formats (docs/datasets.md). Written without the
 generator: every file is made here, as the real dataset has it.
 """
 

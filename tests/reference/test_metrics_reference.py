@@ -213,7 +213,7 @@ def test_streamed_from_features_equals_full_distmat():
 
 
 def test_query_metrics_reference_on_the_worked_example():
-    # the oracle itself, checked once against specs/metrics.md section 7
+    # the oracle itself, checked once against the worked example of docs/metrics.md
     d = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
     gp = [7, 3, 7, -1, 0, 7, 5, 7]
     gc = [1, 2, 2, 3, 4, 3, 2, 5]

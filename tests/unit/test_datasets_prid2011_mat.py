@@ -1,5 +1,5 @@
-"""PRID-2011 splits from the official ``train_test_splits_prid.mat`` (specs/datasets.md 4.3, P15,
-P16): hand-made copies written here with scipy.io.savemat, and the generator's ``mat_splits``
+"""PRID-2011 splits from the official ``train_test_splits_prid.mat`` (docs/datasets.md,
+PRID-2011): hand-made copies written here with scipy.io.savemat, and the generator's ``mat_splits``
 variant."""
 
 import json

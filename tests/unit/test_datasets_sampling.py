@@ -1,4 +1,4 @@
-"""Frame sampling strategies on hand-computed cases (specs/datasets.md 6.4, pitfalls P18-P20)."""
+"""Frame sampling strategies on hand-computed cases (docs/datasets.md, frame sampling)."""
 
 import numpy as np
 import pytest
@@ -10,7 +10,7 @@ from reidbench.errors import InputError, RegistryError
 
 
 def test_rrs_uses_ceil_chunks_and_pads_with_the_last_frame():
-    # F = 13, T = 6: interval 3, chunk starts 0, 3, 6, 9, 12, 12 (the spec's example)
+    # F = 13, T = 6: interval 3, chunk starts 0, 3, 6, 9, 12, 12 (docs/datasets.md)
     assert rrs_chunks(13, 6) == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 11], [12, 12, 12],
                                  [12, 12, 12]]
     assert sample_test_clips("rrs", 13, 6) == [[0, 3, 6, 9, 12, 12]]

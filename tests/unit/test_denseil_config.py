@@ -17,7 +17,7 @@ from reidbench_baselines.denseil.model import decoder_width
 
 @pytest.mark.parametrize(("backbone", "expected"), [
     ("small", (128, 4)),  # conv5_x width 128; 8 heads would be 16 wide, 4 are 32 wide
-    ("resnet50", (2048, 8)),  # the spec's placeholder, unchanged
+    ("resnet50", (2048, 8)),  # the placeholder, unchanged
     ("se_resnet50", (2048, 8)),
     ("resnet18", (512, 8)),
 ])

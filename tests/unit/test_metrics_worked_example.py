@@ -1,4 +1,4 @@
-"""Hand-computed cases, written as fractions: specs/metrics.md section 7 and small variations."""
+"""Hand-computed cases, written as fractions: docs/metrics.md (worked example) and variations."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from reidbench.errors import InputError
 from reidbench.metrics import rank_metrics
 
-# Query pid 7, camera 1; gallery sorted by distance 0.1 .. 0.8 (specs/metrics.md section 7).
+# Query pid 7, camera 1; gallery sorted by distance 0.1 .. 0.8 (docs/metrics.md, worked example).
 D = np.array([[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]])
 GP = np.array([7, 3, 7, -1, 0, 7, 5, 7])
 GC = np.array([1, 2, 2, 3, 4, 3, 2, 5])
@@ -87,7 +87,7 @@ def test_tie_table_rounded_values_from_the_spec():
 
 
 def test_five_negatives_then_two_tied_positives():
-    # specs/metrics.md 2.3/2.4: noninterp (1/6 + 2/7)/2 under any order, sklearn_step 2/7,
+    # docs/metrics.md, AP variants: noninterp (1/6 + 2/7)/2 under any order, sklearn_step 2/7,
     # sklearn_legacy 0.143, trapezoid 0.155
     d = np.array([[1, 2, 3, 4, 5, 6, 6]], dtype=float)
     gp = np.array([1, 2, 3, 4, 5, 9, 9])

@@ -5,7 +5,7 @@
 tokens ``<track>_<frame>_<camera>_<index>.jpg`` (camera 1..15), and ``test/data/info_test.mat``
 (and ``info_val.mat``): MATLAB v7.3 HDF5 with ``query`` of shape (1, Nq), 1-based list rows.
 
-The exact frame-name grammar of the real LS-VID is unconfirmed (specs/datasets.md section 5); this
+The exact frame-name grammar of the real LS-VID is unconfirmed (``docs/datasets.md``); this
 one satisfies every constraint the public loaders rely on.
 """
 

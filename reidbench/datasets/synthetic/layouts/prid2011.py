@@ -9,7 +9,7 @@ as 0199/0200 are in the real list).
 Variant ``"mat_splits"`` also writes the official ``train_test_splits_prid.mat`` at the root
 (``ls_set``, (10, ids) double, 1-based into the sorted listed persons, first ids/2 columns test),
 describing the same splits as the JSON. The .mat's persons are those with at least
-:data:`MAT_MIN_FRAMES` frames in both cameras (yolomax's rule, specs/datasets.md 4.3), so in this
+:data:`MAT_MIN_FRAMES` frames in both cameras (yolomax's rule, ``docs/datasets.md``), so in this
 variant every listed person gets at least that many frames in each camera (whatever
 ``config.max_len``) and every other tracklet at most one frame fewer; the random draws, the
 person lists and the splits are those of the default copy.
