@@ -89,6 +89,17 @@ class Adapter(ABC):
         """Return ``(Q, G)`` similarity scores; only for adapters with ``uses_scorer = True``."""
         raise NotImplementedError(f"{type(self).__name__} has no pairwise scorer")
 
+    @classmethod
+    def checkpoint_config(cls, stored: dict[str, Any]) -> dict[str, Any]:
+        """Constructor options that rebuild the model a checkpoint's stored config describes.
+
+        The engine calls this with ``meta["config"]`` before it builds the adapter. An adapter
+        whose defaults changed overrides it, so that a checkpoint written before an option existed
+        keeps the behaviour it was trained with (the stored config then lacks that option).
+        The default returns the stored options unchanged.
+        """
+        return dict(stored)
+
     def procedure(self, default: Procedure) -> Procedure:
         """Return the test-time procedure this model was designed for (default: the protocol's)."""
         return default

@@ -12,8 +12,10 @@ frames with a seeded generator. Every strategy handles ``n < T`` (including ``n 
 ``all_clips``   Every frame in consecutive clips of ``T`` (COSAM "dense"): clips start at 0, T,
                 2T, ...; the last, shorter clip is loop-padded with its own frames in order.
 ``interleaved`` STMN ``test_all``: ``div = n // T`` clips, clip ``i`` = frames ``{j*div + i}``;
-                the last ``n mod T`` frames are unused; ``n < T``: pad with frame ``n-2``
-                (``n-1`` when ``n = 1``, where STMN's code would loop forever).
+                the last ``n mod T`` frames are unused; ``n < T``: append the current
+                penultimate frame until there are ``T`` (the padding alternates ``n-2, n-1, ...``:
+                4 frames give ``0 1 2 3 2 3``), as STMN's code does; ``n = 1`` repeats frame 0,
+                where STMN's code would loop forever.
 ``evenly``      torchreid: ``n >= T``: drop ``n mod T`` tail frames, every ``(n // T)``-th frame;
                 else all frames and the last repeated.
 ``first``       The first frame only (I2V query image).
@@ -66,8 +68,8 @@ def _all_clips(n: int, t: int) -> list[list[int]]:
 
 def _interleaved(n: int, t: int) -> list[list[int]]:
     frames = list(range(n))
-    if n < t:
-        frames += [max(n - 2, 0)] * (t - n)
+    while len(frames) < t:  # STMN's main.py test_all: append the current penultimate frame
+        frames.append(frames[-2] if len(frames) > 1 else frames[-1])
     div = len(frames) // t
     return [[frames[j * div + i] for j in range(t)] for i in range(div)]
 

@@ -210,6 +210,10 @@ class AdapterSource:
                 raise CheckpointError(describe("metadata 'config'", str(ckpt), "a JSON object of "
                                                "adapter options", f"a {type(stored).__name__}",
                                                "re-save the checkpoint with a dict config"))
+            if stored:
+                from reidbench.adapters import adapter_class
+
+                stored = adapter_class(self.adapter_name).checkpoint_config(stored)
             resolved = {**stored, **self.options}
             adapter = get_adapter(self.adapter_name, **resolved)
             if loaded:

@@ -61,7 +61,8 @@ class READAdapter(TrainableAdapter):
                     "the basis (supplement S2)",
             "mAP": "sklearn < 0.19 (supplement S3): reidbench's 'sklearn_legacy' AP variant",
         },
-        notes="RATL [D] (the supplement gives no distance, margin or weight): Euclidean distance "
+        notes="docs/baselines/read.md compares every point with the official code. RATL [D] "
+              "(the supplement gives no distance, margin or weight): Euclidean distance "
               "between L2-normalised attended read-outs r (ratl_normalize; raw read-outs are "
               "~27 apart at initialisation and a hard margin is met by shrinking them all), "
               "margin 0.3, weight 1, batch-hard mining; ratl_feature='concat' uses [v_I; r], "
@@ -96,6 +97,13 @@ class READAdapter(TrainableAdapter):
         self.cfg = cfg
         self.score_budget = int(score_budget)
         self._prepared = False
+
+    @classmethod
+    def checkpoint_config(cls, stored: dict[str, Any]) -> dict[str, Any]:
+        """A stored config without ``memory_layout`` predates it: keep its per-frame slots."""
+        if stored and "memory_layout" not in stored:
+            return {**stored, "memory_layout": "frames"}
+        return dict(stored)
 
     def procedure(self, default: Procedure) -> Procedure:
         """Gallery: one RRS-test clip of T frames at the model's ``input_size``.
@@ -135,7 +143,7 @@ class READAdapter(TrainableAdapter):
             step = self.gallery_chunk(n_q * tq, k_g.shape[1])
             cols = []
             for s in range(0, k_g.shape[0], step):
-                k_c, v_c = k_g[s:s + step].to(device), v_g[s:s + step].to(device)
+                k_c, v_c = disc.memory(k_g[s:s + step].to(device), v_g[s:s + step].to(device))
                 readout, _ = attend(k_q, k_c, v_c)
                 hidden = img_term[:, None, :] + disc.readout_term(readout)
                 cols.append(disc.same_logit(disc.fc2(disc.relu(hidden))))

@@ -12,6 +12,15 @@ position reads every video location::
 The first Linear is applied as ``W_I vec(v_I) + W_R vec(r) + b`` (its two column blocks), which is
 the same function; ``W_I vec(v_I)`` is then computed once per query image, not once per pair.
 Class 1 (or the single logit when ``n_out = 1``) means "same identity".
+
+Memory layout (``memory_layout``). The official reader (``model/NonLocalBlock.py`` of
+github.com/minostauros/READ, lines 31 and 39-40) views the gallery memory ``(T, C, H, W)`` as
+``(C, T H W)`` without first moving ``T`` next to ``H W``, so memory slot ``j`` of channel ``c``
+holds element ``c T H W + j`` of the flattened ``(T, C, H, W)`` map: for ``T > 1`` each slot mixes
+the channels of several frames and positions (``"code"``, the default, which the released weights
+were trained with). ``"frames"`` is the paper's reading: slot ``(t, p)`` is frame ``t``'s feature at
+position ``p``. The two agree for ``T = 1``. The query side is not affected (the code keeps its
+frame axis).
 """
 
 from __future__ import annotations
@@ -19,7 +28,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["ReciprocalAttentionDiscriminator", "attend"]
+__all__ = ["MEMORY_LAYOUTS", "ReciprocalAttentionDiscriminator", "attend", "code_memory_slots"]
+
+MEMORY_LAYOUTS = ("code", "frames")
+
+
+def code_memory_slots(x: torch.Tensor, positions: int) -> torch.Tensor:
+    """Frame-major memory tokens ``(G, T P, C)`` -> the official reader's slots ``(G, T P, C)``.
+
+    Rebuilds the ``(T, C, P)`` map, reads it as ``(C, T P)`` (a view, as the code does) and
+    returns the ``T P`` slots of ``C`` channels each.
+    """
+    g, m, c = x.shape
+    t = m // positions
+    return x.reshape(g, t, positions, c).transpose(2, 3).reshape(g, c, m).transpose(1, 2)
 
 
 def attend(k_img: torch.Tensor, k_vid: torch.Tensor, v_vid: torch.Tensor
@@ -47,16 +69,26 @@ class ReciprocalAttentionDiscriminator(nn.Module):
         positions: ``P`` positions of the image/frame maps (128 = 16 x 8 for 256 x 128 input).
         hidden: Hidden width of the classifier (1024 in READ).
         out_size: 2 (two-way softmax, READ's default) or 1 (one BCE logit).
+        memory_layout: ``"code"`` (the official reader's slots) or ``"frames"`` (module docstring).
     """
 
     def __init__(self, value_dim: int, positions: int, hidden: int = 1024,
-                 out_size: int = 2) -> None:
+                 out_size: int = 2, memory_layout: str = "code") -> None:
         super().__init__()
         self.value_dim = value_dim
         self.positions = positions
+        self.memory_layout = memory_layout
         self.fc1 = nn.Linear(2 * value_dim * positions, hidden)
         self.fc2 = nn.Linear(hidden, out_size)
         self.relu = nn.ReLU()
+
+    def memory(self, k_vid: torch.Tensor, v_vid: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The memory slots the attention reads: frame-major tokens in :attr:`memory_layout`."""
+        if self.memory_layout == "frames":
+            return k_vid, v_vid
+        return (code_memory_slots(k_vid, self.positions),
+                code_memory_slots(v_vid, self.positions))
 
     def image_term(self, v_img: torch.Tensor) -> torch.Tensor:
         """``W_I vec(v_I) + b`` for image values ``(Q, P, Cv)`` -> ``(Q, hidden)``."""
@@ -77,14 +109,14 @@ class ReciprocalAttentionDiscriminator(nn.Module):
         Args:
             k_img: Image keys ``(Q, P, Ck)``.
             v_img: Image values ``(Q, P, Cv)``.
-            k_vid: Video keys ``(G, M, Ck)`` with ``M = T P``.
-            v_vid: Video values ``(G, M, Cv)``.
+            k_vid: Video keys ``(G, M, Ck)`` with ``M = T P``, frame-major.
+            v_vid: Video values ``(G, M, Cv)``, frame-major.
 
         Returns:
             ``{"logits": (Q, G, out_size), "readout": (Q, G, P, Cv), "hidden": (Q, G, hidden)}``;
             ``hidden`` is the post-ReLU feature the released code's network returns with the logits.
         """
-        readout, _ = attend(k_img, k_vid, v_vid)
+        readout, _ = attend(k_img, *self.memory(k_vid, v_vid))
         hidden = self.relu(self.image_term(v_img)[:, None, :] + self.readout_term(readout))
         return {"logits": self.fc2(hidden), "readout": readout, "hidden": hidden}
 

@@ -24,6 +24,11 @@ Choices left open (also on the adapter card):
 * Stem ReLU in ``E_V``: the released code omits it; we keep it (``video_stem_relu=True``) for
   our own training; ``False`` is the code-faithful form for released weights (which also expect
   BGR input).
+* Memory layout (``memory_layout``): the released reader flattens the gallery memory without
+  permuting frames and channels, so each memory slot mixes frames (``"code"``, default; see
+  :mod:`reidbench_baselines.read.discriminator`); ``"frames"`` gives per-frame slots.
+* Colour order: frames are RGB (``bgr_input=False``); the released code feeds OpenCV's BGR
+  frames normalised with the RGB statistics (``bgr_input=True``, which ``import-weights`` sets).
 * Initialisation of ``E_V`` [D]: ``video_init="image"`` copies ``E_I``'s initial trunk and heads
   into ``E_V`` (the non-local blocks start as identities), so both networks start as the same
   function, as they do in the paper, where both trunks start from the same ImageNet weights;
@@ -77,7 +82,10 @@ from torch import nn
 
 from reidbench.errors import InputError, describe
 from reidbench_baselines.common import build_backbone
-from reidbench_baselines.read.discriminator import ReciprocalAttentionDiscriminator
+from reidbench_baselines.read.discriminator import (
+    MEMORY_LAYOUTS,
+    ReciprocalAttentionDiscriminator,
+)
 
 __all__ = ["RATL_MARGINS", "READConfig", "READ"]
 
@@ -113,6 +121,8 @@ class READConfig:
     ratl_margin: float | None = None  # [D] None: the variant's default (RATL_MARGINS)
     ratl_normalize: bool = True  # [D] feature RATL on L2-normalised F(I, V)
     ratl_weight: float = 1.0  # [D]
+    memory_layout: str = "code"  # code NonLocalBlock.py ("frames": per-frame slots, paper)
+    bgr_input: bool = False  # [D] RGB; True = the released code's cv2 BGR frames
     pretrained: str | None = None  # torchvision ResNet-50 file for both networks
 
     def __post_init__(self) -> None:
@@ -121,7 +131,8 @@ class READConfig:
         checks = (("ratl_variant", self.ratl_variant, ("feature", "logit", "none")),
                   ("video_init", self.video_init, ("image", "independent")),
                   ("ratl_feature", self.ratl_feature, ("readout", "concat", "hidden")),
-                  ("out_size", self.out_size, (1, 2)))
+                  ("out_size", self.out_size, (1, 2)),
+                  ("memory_layout", self.memory_layout, MEMORY_LAYOUTS))
         for name, value, allowed in checks:
             if value not in allowed:
                 raise InputError(describe(name, "READ config", f"one of {allowed}", repr(value),
@@ -212,7 +223,8 @@ class READ(nn.Module):
         h, w = self.image_net.trunk.feature_hw(*cfg.input_size)[3]
         self.positions = h * w
         self.discriminator = ReciprocalAttentionDiscriminator(cfg.value_dim, self.positions,
-                                                              cfg.hidden, cfg.out_size)
+                                                              cfg.hidden, cfg.out_size,
+                                                              cfg.memory_layout)
 
     @property
     def image_dim(self) -> int:
@@ -227,10 +239,24 @@ class READ(nn.Module):
                                       tuple(frames.shape), "resize frames to input_size, or build "
                                       "READ with input_size=(H, W)"))
 
+    def _input(self, frames: torch.Tensor) -> torch.Tensor:
+        """Frames as the network expects them (``bgr_input``: the released code's colour order).
+
+        reidbench hands RGB frames normalised with the ImageNet mean and std; the released code
+        decodes frames with OpenCV (BGR) and normalises those channels with the same RGB
+        statistics, so channel ``c`` holds ``(bgr[c] - mean[c]) / std[c]``.
+        """
+        if not self.cfg.bgr_input:
+            return frames
+        mean = frames.new_tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
+        std = frames.new_tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+        rgb = frames * std + mean
+        return (rgb.flip(-3) - mean) / std
+
     def encode_images(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(N, 3, H, W)`` -> image keys ``(N, P, Ck)`` and values ``(N, P, Cv)``."""
         self._check(images, "images")
-        return self.image_net(images, 1)
+        return self.image_net(self._input(images), 1)
 
     def encode_videos(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, T, 3, H, W)`` -> memory keys ``(B, T*P, Ck)`` and values ``(B, T*P, Cv)``."""
@@ -238,7 +264,7 @@ class READ(nn.Module):
             raise InputError(describe("clips", "READ", "(B, T, 3, H, W)", tuple(clips.shape), ""))
         self._check(clips, "clips")
         net = self.video_net if self.video_net is not None else self.image_net
-        return net(clips.flatten(0, 1), clips.shape[1])
+        return net(self._input(clips.flatten(0, 1)), clips.shape[1])
 
     def pack(self, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         """Flatten keys and values ``(N, M, C)`` into one representation row per item."""

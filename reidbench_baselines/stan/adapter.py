@@ -42,17 +42,19 @@ class STANAdapter(TrainableAdapter):
             "attention MLP": "shared 1x1 conv C->64 + BN + ReLU, 1x1 conv 64->K + BN (code)",
             "enhancement": "eqs. 1-4 of supplement section 3.2.1",
             "id_loss": "OIM, scalar 30, momentum 0.5 (paper: OIM; open-reid defaults)",
-            "diversity": "Hellinger, mean over frames of ||sqrt(S)sqrt(S)^T - I||_F^2, weight 1 "
-                         "([D])",
+            "diversity": "Hellinger, sqrt(sum over the batch's frames of ||sqrt(S)sqrt(S)^T - "
+                         "I||_F^2 + 1e-5), weight 1 (first author's trainers.py)",
             "test": "RRS-test, 6 frames, one clip, cosine ([D]; the paper's test rule unverified)",
         },
-        notes="Eq. 2: W multiplies exp(-|i-j|/sigma) element-wise (W init 1), b[j] is added to "
+        notes="docs/baselines/stan.md compares every point with the author's code. Eq. 2: W "
+              "multiplies exp(-|i-j|/sigma) element-wise (W init 1), b[j] is added to "
               "every row, sigma = 1 frame, fixed. Eq. 3/4: row i of C_k pools the frames into "
               "frame i (sum_j C[i,j] x_j, the supplement's text), not the literal X_k C_k "
               "(orientation='eq4_literal'). FCN: one Linear(128,128) with bias shared by the K "
               "parts. Temporal attention: one linear scorer per part, softmax over frames. "
-              "Diversity: per-frame squared Frobenius (the code's batch norm is "
-              "diversity_variant='code_batch_norm'). Optimiser and schedule are not in the "
+              "Diversity: the author's code, a Frobenius norm over the batch (the paper's "
+              "per-frame squared form is diversity_variant='paper_sq_per_frame'). Optimiser and "
+              "schedule are not in the "
               "sources: Adam in reidbench's loop (open-reid's SGD is not offered by the shared "
               "loop). ImageNet weights: pass pretrained=<torchvision file>; without it the "
               "backbone starts random. N: the model option seq_len sizes W (N x N) and sets the "

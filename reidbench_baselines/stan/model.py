@@ -22,7 +22,8 @@ Choices left open by the paper and supplement (also on the adapter card):
   code; enhancement and temporal attention act on these 128-d features.
 * The enhancement choices of :mod:`baselines.stan.attention` (``psi_form``, ``sigma``,
   ``orientation``, a shared linear FCN).
-* ``diversity_weight=1.0`` with ``diversity_variant="paper_sq_per_frame"``.
+* ``diversity_weight=1.0`` with ``diversity_variant="code_batch_norm"`` (the first author's code;
+  ``"paper_sq_per_frame"`` is the per-frame reading of the paper).
 * Last stride 2 (the paper's 8 x 4 grid); ``last_stride=1`` gives 16 x 8.
 * ``K = 6`` whatever the grid. At small inputs the grid has fewer cells than maps (64 x 32 frames,
   as in the CPU tests: 2 x 1 cells, ``L = 2``), and ``K`` maps over ``L < K`` cells cannot have
@@ -82,7 +83,7 @@ class STANConfig:
     psi_form: str = "elementwise"  # [D] how W multiplies exp(-|i-j|/sigma)
     orientation: str = "rows"  # [D] row i of C_k pools into frame i (supplement text)
     diversity_weight: float = 1.0  # [D] lambda
-    diversity_variant: str = "paper_sq_per_frame"  # [D] mean_n ||sqrt(S)sqrt(S)^T - I||_F^2
+    diversity_variant: str = "code_batch_norm"  # code trainers.py ("paper_sq_per_frame": paper)
     id_loss: str = "oim"  # paper: OIM; "ce_triplet" = LSCE + batch-hard triplet
     oim_scalar: float = 30.0  # open-reid default
     oim_momentum: float = 0.5  # open-reid default

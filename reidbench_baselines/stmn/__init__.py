@@ -2,7 +2,14 @@
 
 from reidbench_baselines.stmn.adapter import STMNAdapter
 from reidbench_baselines.stmn.losses import stmn_loss
-from reidbench_baselines.stmn.model import STMN, STMNConfig, cosine_addressing, memory_spread_loss
+from reidbench_baselines.stmn.model import (
+    ADDRESSING,
+    STMN,
+    STMNConfig,
+    channel_norm_addressing,
+    cosine_addressing,
+    memory_spread_loss,
+)
 
-__all__ = ["STMN", "STMNAdapter", "STMNConfig", "cosine_addressing", "memory_spread_loss",
-           "stmn_loss"]
+__all__ = ["ADDRESSING", "STMN", "STMNAdapter", "STMNConfig", "channel_norm_addressing",
+           "cosine_addressing", "memory_spread_loss", "stmn_loss"]

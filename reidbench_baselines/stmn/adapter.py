@@ -29,13 +29,21 @@ class STMNAdapter(TrainableAdapter):
                 "re-implementation: MIT",
         defaults={"M": "10 (supplement Table 1)", "N": "5 (supplement Table 1)",
                   "alpha": "0.3 (supplement Table 2)", "L": "6 (supplement Table 3)",
-                  "test": "all frames, interleaved clips of 6, flip-averaged (code test_all)"},
-        notes="Query heads end in an L2 normalisation (supplement section 2; query_norm='none' "
-              "gives the code's form). Spatial queries are per-position vectors (paper), not the "
-              "code's reshape quirk. Spread loss over the whole batch. Checkpoint selection on a "
-              "validation split of training identities, never the test set. ImageNet weights: "
-              "pass pretrained=<torchvision resnet50 file> (loaded into the trunk and all three "
-              "layer4 heads before training); without it the backbone starts from scratch.",
+                  "test": "all frames, interleaved clips of 6, flip-averaged, tracklets under 6 "
+                          "frames padded as the code pads them, cosine distance (code test_all, "
+                          "util/cmc.py)"},
+        notes="Defaults compute what the official code computes (docs/baselines/stmn.md): "
+              "memory keys normalised per channel across the items (addressing='channel_norm'; "
+              "'cosine' is the paper's plain cosine), query heads without their last ReLU "
+              "(query_norm='none'; 'l2' is the supplement's L2 normalisation), the code's "
+              "query reshape without a channel permute (smem_reshape_quirk=True; False gives "
+              "per-position queries), no ReLU after the stem's bn1 (stem_relu=False). Spread "
+              "loss over the whole batch. Checkpoint selection on a validation split of "
+              "training identities, never the test set. ImageNet weights: pass "
+              "pretrained=<torchvision resnet50 file> (loaded into the trunk and all three "
+              "layer4 heads before training), as the official code starts from them; without "
+              "it the backbone starts from scratch. Released weights: reidbench import-weights "
+              "stmn FILE --out OUT.safetensors.",
     )
     recipe = TrainRecipe(
         P=8, K=4, seq_len=6, sampling="rrs", optimizer="adam", lr=1e-4, weight_decay=1e-5,
@@ -60,10 +68,21 @@ class STMNAdapter(TrainableAdapter):
             self.model.load_imagenet(self.cfg.pretrained)
         self._prepared = True
 
+    @classmethod
+    def checkpoint_config(cls, stored: dict[str, Any]) -> dict[str, Any]:
+        """A stored config without ``addressing`` predates it: keep its plain cosine."""
+        if stored and "addressing" not in stored:
+            return {**stored, "addressing": "cosine"}
+        return dict(stored)
+
     def procedure(self, default: Procedure) -> Procedure:
-        """STMN's test_all: interleaved clips of L frames, each averaged with its flip."""
+        """STMN's test_all, ranked by cosine distance as its ``util/cmc.py`` does.
+
+        Interleaved clips of L frames, each averaged with its flip; tracklets shorter than L are
+        padded as the code pads them (the ``interleaved`` sampler).
+        """
         return default.override(sampling="interleaved", seq_len=self.cfg.seq_len, flip=True,
-                                pooling="mean", distance="euclidean")
+                                pooling="mean", distance="cosine")
 
     def training_loss(self, clips: torch.Tensor, pids: torch.Tensor
                       ) -> tuple[torch.Tensor, dict[str, float]]:

@@ -9,21 +9,32 @@ memory starts as a no-op); the temporal memory (N items whose values are attenti
 L frames) gives the frame weights of the sequence feature. BNNeck heads on every frame feature and
 on the sequence feature; the retrieval embedding is ``bn_t(f)``.
 
-Choices the paper and code leave open, and what this implementation does:
-- Query heads: the supplement (section 2) replaces their last ReLU with an L2 normalisation over
-  channels at each position (``query_norm="l2"``, default); the released code only removes it
-  (``query_norm="none"``).
-- Spatial queries are per-position feature vectors (the paper's semantics); ``smem_reshape_quirk``
-  reproduces the released code's reshape without a channel permute (GitHub issue #1).
-- Stem: ``stem_relu=True`` (the standard ResNet-50 the paper names, our choice); the released
-  STE-NVAN-derived code has no ReLU after ``bn1`` (``stem_relu=False`` for code-faithful runs).
-- Memory keys/values are compared by cosine similarity without temperature (code); keys and
-  spatial values start from N(0, 1), temporal values from U(0, 1) (code).
+Defaults follow the official code (github.com/cvlab-yonsei/STMN, HEAD 298e2a8); where the paper's
+text reads differently, that reading is a named option (docs/baselines/stmn.md has the table):
+- Memory addressing (``addressing``): the code's memory modules (``smem_tmem/model/memory.py``,
+  lines 24-26 and 57-59) compute ``softmax_m(q_hat . K~_m)`` with the query L2-normalised and the
+  key matrix normalised per *channel* across the memory items (``F.normalize(key.t(), dim=1)``),
+  not per key (``"channel_norm"``, default). Each key column then has a norm of about
+  ``sqrt(D / M)``, which acts as a learned temperature (about 14 for M = 10 and 20 for N = 5 at
+  D = 2048). ``"cosine"`` is the paper's wording, a plain cosine without temperature.
+- Query heads: the released code only removes their last ReLU (``query_norm="none"``, default,
+  ``model/resnet.py`` ``Bottleneck_key``); the supplement (section 2) replaces it with an L2
+  normalisation over channels at each position (``query_norm="l2"``).
+- Spatial queries: the released code reshapes the ``(BL, D, h, w)`` query map straight to
+  ``(-1, D)`` without a channel permute (``memory.py`` line 22; GitHub issue #1), so each query row
+  mixes channels and positions (``smem_reshape_quirk=True``, default); ``False`` forms the paper's
+  per-position queries.
+- Stem: the released STE-NVAN-derived ResNet has no ReLU after ``bn1`` (``resnet.py`` lines
+  127-129; ``stem_relu=False``, default); ``True`` is the standard ResNet-50 the paper names.
+- Keys and spatial values start from N(0, 1), temporal values from U(0, 1) (code).
 - The LSTM has one layer, hidden size = feature size, zero initial state; its last output is the
   temporal query (code).
 - The spread loss is computed over the whole batch (the official run split it over 3 GPUs).
 - Layer4 clones: all three heads start from the same layer4 weights (ImageNet when given).
 - Clips must have exactly ``seq_len`` frames: the temporal values have length L.
+
+Checkpoints written before ``addressing`` existed were trained with the plain cosine:
+:meth:`reidbench_baselines.stmn.STMNAdapter.checkpoint_config` keeps them on it.
 """
 
 from __future__ import annotations
@@ -40,7 +51,8 @@ from reidbench.errors import InputError, describe
 from reidbench_baselines.common import BNNeck, build_backbone
 from reidbench_baselines.stmn.losses import memory_spread_loss
 
-__all__ = ["STMNConfig", "STMN", "memory_spread_loss", "cosine_addressing"]
+__all__ = ["ADDRESSING", "STMNConfig", "STMN", "memory_spread_loss", "channel_norm_addressing",
+           "cosine_addressing"]
 
 
 @dataclass(frozen=True)
@@ -52,9 +64,10 @@ class STMNConfig:
     alpha: float = 0.3  # spread-loss margin, both memories (supplement Table 2; train.sh)
     seq_len: int = 6  # L, frames per clip (supplement Table 3; train.sh --seq_len 6)
     backbone: str = "resnet50"  # paper: ResNet-50; "small" for CPU runs
-    stem_relu: bool = True  # our choice; False = the released code's stem (no ReLU)
-    query_norm: str = "l2"  # supplement section 2 ("none" = released code: last ReLU removed)
-    smem_reshape_quirk: bool = False  # True = released code's reshape (cvlab-yonsei/STMN issue #1)
+    stem_relu: bool = False  # code: no ReLU after bn1 (True: the standard ResNet-50 stem)
+    query_norm: str = "none"  # code: last ReLU removed ("l2": supplement section 2)
+    smem_reshape_quirk: bool = True  # code: reshape without permute (False: per-position queries)
+    addressing: str = "channel_norm"  # code memory.py ("cosine": the paper's plain cosine)
     width: int | None = None  # base width of the "small" CPU backbone (None: its default)
     pretrained: str | None = None  # ImageNet weights file (torchvision resnet50), loaded to train
 
@@ -65,6 +78,9 @@ class STMNConfig:
         if self.query_norm not in ("l2", "none"):
             raise InputError(describe("query_norm", "STMNConfig", "'l2' or 'none'",
                                       repr(self.query_norm), ""))
+        if self.addressing not in ADDRESSING:
+            raise InputError(describe("addressing", "STMNConfig", f"one of {sorted(ADDRESSING)}",
+                                      repr(self.addressing), ""))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of the options."""
@@ -72,9 +88,27 @@ class STMNConfig:
 
 
 def cosine_addressing(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-    """``softmax_m(cos(q, k_m))`` without temperature: ``(J, D) x (M, D) -> (J, M)``."""
+    """``softmax_m(cos(q, k_m))`` without temperature: ``(J, D) x (M, D) -> (J, M)``.
+
+    The paper's wording (``addressing="cosine"``).
+    """
     sim = F.normalize(queries, dim=1) @ F.normalize(keys, dim=1).t()
     return sim.softmax(dim=1)
+
+
+def channel_norm_addressing(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+    """The official code's addressing: ``(J, D) x (M, D) -> (J, M)``.
+
+    ``softmax_m(sum_d q_hat[j, d] K[m, d] / ||K[:, d]||)``: the query is L2-normalised over its
+    ``D`` channels, the key matrix over the ``M`` items of each channel
+    (``F.normalize(key.t(), dim=1)`` in ``smem_tmem/model/memory.py``), so the similarity is not
+    bounded by 1 and the keys' scale acts as a learned temperature.
+    """
+    return (F.normalize(queries, dim=1) @ F.normalize(keys.t(), dim=1)).softmax(dim=1)
+
+
+#: Memory addressing functions by :attr:`STMNConfig.addressing`.
+ADDRESSING = {"channel_norm": channel_norm_addressing, "cosine": cosine_addressing}
 
 
 class STMN(nn.Module):
@@ -161,12 +195,12 @@ class STMN(nn.Module):
 
         The read-out is the convex combination ``sum_m p(m) V^s_m`` (before the memory BN).
         """
-        p = cosine_addressing(queries, self.spatial_keys)
+        p = ADDRESSING[self.cfg.addressing](queries, self.spatial_keys)
         return p, p @ self.spatial_values
 
     def read_temporal(self, query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Address the temporal memory: ``(B, D)`` -> (``p`` (B, N), frame weights ``a`` (B, L))."""
-        p = cosine_addressing(query, self.temporal_keys)
+        p = ADDRESSING[self.cfg.addressing](query, self.temporal_keys)
         return p, (p @ self.temporal_values).softmax(dim=1)
 
     def forward(self, clips: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -30,7 +30,7 @@ def test_all_clips_loop_pads_the_last_clip():
 def test_interleaved_is_stmn_test_all():
     # div = 13 // 6 = 2 clips {j*2 + i}; frame 12 is never used
     assert sample_test_clips("interleaved", 13, 6) == [[0, 2, 4, 6, 8, 10], [1, 3, 5, 7, 9, 11]]
-    assert sample_test_clips("interleaved", 4, 6) == [[0, 1, 2, 3, 2, 2]]  # pad with frame F-2
+    assert sample_test_clips("interleaved", 4, 6) == [[0, 1, 2, 3, 2, 3]]  # penultimate, again
     assert sample_test_clips("interleaved", 1, 3) == [[0, 0, 0]]  # STMN would loop forever
 
 
@@ -86,3 +86,14 @@ def test_every_strategy_gives_valid_clips(n, t):
     assert rrs == sorted(rrs) and rrs[0] == 0
     clip = sample_train_clip("rrs", n, t, np.random.default_rng(n * 31 + t))
     assert clip == sorted(clip) and all(0 <= i < n for i in clip)
+
+
+def test_interleaved_pads_short_tracklets_as_stmn_code():
+    """STMN main.py test_all: ``while f != L: seqs = cat([seqs, seqs[:, -2:-1]])`` (n >= 2)."""
+    for t in (4, 6):
+        for n in range(2, t):
+            seqs = list(range(n))
+            while len(seqs) != t:
+                seqs = seqs + seqs[-2:-1]
+            assert sample_test_clips("interleaved", n, t) == [seqs], (n, t)
+    assert sample_test_clips("interleaved", 3, 6) == [[0, 1, 2, 1, 2, 1]]

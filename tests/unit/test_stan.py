@@ -21,6 +21,8 @@ from reidbench_baselines.stan import (
     temporal_similarity,
 )
 
+PAPER = "paper_sq_per_frame"
+
 
 def _softmax_rows(m: np.ndarray) -> np.ndarray:
     e = np.exp(m - m.max(axis=1, keepdims=True))
@@ -92,15 +94,18 @@ def test_diversity_zero_for_disjoint_and_maximal_for_identical() -> None:
     disjoint = torch.zeros(2, 3, 6)
     for k in range(3):
         disjoint[:, k, 2 * k:2 * k + 2] = 0.5
-    assert diversity_regularizer(disjoint).item() == pytest.approx(0.0, abs=1e-7)
+    assert diversity_regularizer(disjoint, PAPER).item() == pytest.approx(0.0, abs=1e-7)
     identical = torch.full((2, 3, 6), 1 / 6)
-    assert diversity_regularizer(identical).item() == pytest.approx(3 * 2, rel=1e-6)
+    assert diversity_regularizer(identical, PAPER).item() == pytest.approx(3 * 2, rel=1e-6)
     # code form: sqrt of the sum over every frame of the batch
     assert diversity_regularizer(identical, "code_batch_norm").item() == pytest.approx(
-        math.sqrt(2 * 3 * 2), rel=1e-6)
+        math.sqrt(2 * 3 * 2 + 1e-5), rel=1e-6)
+    assert diversity_regularizer(disjoint, "code_batch_norm").item() == pytest.approx(
+        math.sqrt(1e-5), rel=1e-4)  # trainers.py: sqrt(sum + 1e-5)
+    assert get_adapter("stan", backbone="small").cfg.diversity_variant == "code_batch_norm"
     rng = torch.Generator().manual_seed(1)
     random_maps = torch.rand(2, 3, 6, generator=rng).softmax(-1)
-    val = diversity_regularizer(random_maps).item()
+    val = diversity_regularizer(random_maps, PAPER).item()
     assert 0.0 < val < 6.0
     with pytest.raises(InputError, match="diversity_variant"):
         diversity_regularizer(identical, "kl")
@@ -109,7 +114,7 @@ def test_diversity_zero_for_disjoint_and_maximal_for_identical() -> None:
 def test_diversity_partial_overlap_by_hand() -> None:
     # two maps over 2 cells: (1, 0) and (0.5, 0.5): Bhattacharyya coefficient sqrt(0.5)
     maps = torch.tensor([[[1.0, 0.0], [0.5, 0.5]]])
-    assert diversity_regularizer(maps).item() == pytest.approx(2 * 0.5, rel=1e-6)
+    assert diversity_regularizer(maps, PAPER).item() == pytest.approx(2 * 0.5, rel=1e-6)
 
 
 def test_spatial_attention_maps_and_parts() -> None:
@@ -191,11 +196,11 @@ def test_diversity_floor_with_more_maps_than_cells() -> None:
     grouped = torch.zeros(1, 6, 2)
     grouped[0, :3, 0] = 1.0
     grouped[0, 3:, 1] = 1.0
-    assert diversity_regularizer(grouped).item() == pytest.approx(12.0, abs=1e-6)
+    assert diversity_regularizer(grouped, PAPER).item() == pytest.approx(12.0, abs=1e-6)
     rng = torch.Generator().manual_seed(0)
     for _ in range(20):
         maps = (3 * torch.randn(4, 6, 2, generator=rng)).softmax(-1)
-        assert diversity_regularizer(maps).item() > 12.0 - 1e-6
+        assert diversity_regularizer(maps, PAPER).item() > 12.0 - 1e-6
 
 
 @pytest.mark.parametrize("id_loss", ["oim", "ce_triplet"])

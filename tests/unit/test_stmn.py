@@ -12,7 +12,9 @@ from reidbench.errors import InputError
 from reidbench_baselines.common import BACKBONES, ResNet
 from reidbench_baselines.stmn import (
     STMN,
+    STMNAdapter,
     STMNConfig,
+    channel_norm_addressing,
     cosine_addressing,
     memory_spread_loss,
     stmn_loss,
@@ -31,6 +33,84 @@ def test_cosine_addressing_hand_values():
     p = cosine_addressing(torch.tensor([[3.0, 0.0]]), torch.tensor([[1.0, 0.0], [0.0, 2.0]]))
     e = math.e
     assert torch.allclose(p, torch.tensor([[e / (e + 1), 1 / (e + 1)]]))
+
+
+def test_channel_norm_addressing_hand_values():
+    # keys [[1, 1], [1, 0]]: channel norms sqrt(2) and 1, so K~ = [[1/sqrt2, 1], [1/sqrt2, 0]];
+    # the query [0, 2] normalises to [0, 1]: similarities 1 and 0 (a plain cosine gives 0.707, 0)
+    keys = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
+    p = channel_norm_addressing(torch.tensor([[0.0, 2.0]]), keys)
+    e = math.e
+    assert torch.allclose(p, torch.tensor([[e / (e + 1), 1 / (e + 1)]]))
+    c = math.exp(1 / math.sqrt(2))
+    assert torch.allclose(cosine_addressing(torch.tensor([[0.0, 2.0]]), keys),
+                          torch.tensor([[c / (c + 1), 1 / (c + 1)]]))
+
+
+def test_channel_norm_addressing_equals_the_direct_sum():
+    torch.manual_seed(3)
+    q, keys = torch.randn(5, 7), torch.randn(4, 7)
+    want = torch.empty(5, 4, dtype=torch.float64)
+    for j in range(5):
+        qn = math.sqrt(sum(float(q[j, d]) ** 2 for d in range(7)))
+        for m in range(4):
+            want[j, m] = sum(float(q[j, d]) / qn * float(keys[m, d])
+                             / math.sqrt(sum(float(keys[i, d]) ** 2 for i in range(4)))
+                             for d in range(7))
+    assert torch.allclose(channel_norm_addressing(q, keys).double(), want.softmax(dim=1),
+                          atol=1e-6)
+
+
+def test_channel_norm_acts_as_a_temperature_of_sqrt_d_over_m():
+    torch.manual_seed(0)
+    for m, want in ((10, 14.3), (5, 20.2)):
+        keys = torch.randn(m, 2048)
+        norms = torch.nn.functional.normalize(keys.t(), dim=1).t().norm(dim=1)
+        assert norms.mean().item() == pytest.approx(want, rel=0.05)
+
+
+def test_defaults_are_the_official_code():
+    cfg = STMNConfig()
+    assert (cfg.addressing, cfg.query_norm, cfg.smem_reshape_quirk, cfg.stem_relu) == (
+        "channel_norm", "none", True, False)
+    model = _model().eval()
+    x = torch.randn(1, 6, 3, 64, 32)
+    with torch.no_grad():
+        out = model(x)
+        trunk = model.trunk
+        h = trunk.layer3(trunk.layer2(trunk.layer1(trunk.stem(x.flatten(0, 1)))))
+        q = model.spatial_head(h)  # no normalisation layer, reshaped without a permute
+    assert torch.allclose(out["p_spatial"], channel_norm_addressing(q.reshape(-1, q.shape[1]),
+                                                                    model.spatial_keys),
+                          atol=1e-6)
+    with pytest.raises(InputError, match="addressing"):
+        STMNConfig(addressing="dot")
+
+
+def test_procedure_is_the_code_test_all_with_cosine_distance():
+    from reidbench.protocols import Procedure
+
+    proc = STMNAdapter(backbone="small").procedure(Procedure())
+    assert (proc.sampling, proc.seq_len, proc.flip, proc.distance) == (
+        "interleaved", 6, True, "cosine")
+
+
+def test_checkpoints_written_before_addressing_keep_the_cosine(tmp_path):
+    from reidbench.adapters import save_checkpoint
+    from reidbench.engine.sources import AdapterSource
+    from reidbench.protocols import get_protocol
+
+    old = {"num_classes": 2, **STMNConfig(backbone="small", width=8).to_dict()}
+    del old["addressing"]
+    assert STMNAdapter.checkpoint_config(old)["addressing"] == "cosine"
+    assert STMNAdapter.checkpoint_config({**old, "addressing": "channel_norm"}) == {
+        **old, "addressing": "channel_norm"}
+    assert STMNAdapter.checkpoint_config({}) == {}
+    model = STMNAdapter(**old).model
+    save_checkpoint(tmp_path / "old.safetensors", model.state_dict(),
+                    {"baseline": "stmn", "config": old})
+    source = AdapterSource("stmn", str(tmp_path / "old.safetensors"))
+    assert source.adapter("test", get_protocol("mars/v2v@1")).cfg.addressing == "cosine"
 
 
 def test_spread_loss_zero_for_balanced_usage_alpha_for_uniform():
@@ -92,7 +172,8 @@ def test_spatial_queries_are_per_position_unless_quirk():
             q = F.normalize(model.spatial_head(h), dim=1)  # (6, D, 4, 2)
         frame, row, col = 2, 3, 1
         index = (frame * 4 + row) * 2 + col
-        per_position = cosine_addressing(q[frame, :, row, col][None], model.spatial_keys)[0]
+        per_position = channel_norm_addressing(q[frame, :, row, col][None],
+                                               model.spatial_keys)[0]
         same = torch.allclose(out["p_spatial"][index], per_position, atol=1e-6)
         assert same != quirk
 
