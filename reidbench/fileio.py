@@ -12,7 +12,24 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["atomic_write", "json_problem", "sha256_file", "write_json_atomic",
-           "write_text_atomic"]
+           "write_text_atomic", "write_texts_atomic", "umask_mode"]
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it; restored at once
+    os.umask(mask)
+    return mask
+
+
+def umask_mode(path: str | Path) -> None:
+    """Give a temporary file or folder the mode a plain ``open``/``mkdir`` would have given it.
+
+    ``mkstemp`` makes 0600 files and ``mkdtemp`` 0700 folders; under the user's umask a plain
+    create gives 0644 / 0755 (umask 022). Temporary files are private while written; once
+    renamed into place they are ordinary files.
+    """
+    p = Path(path)
+    os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~_umask())
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
@@ -24,9 +41,39 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     tmp_path = Path(tmp)
     try:
         write(tmp_path)
+        umask_mode(tmp_path)
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def write_texts_atomic(files: list[tuple[Path, str]]) -> list[Path]:
+    """Write several UTF-8 text files all or nothing: every temporary file first, then renames.
+
+    If rendering or writing any of them fails (disk full, a folder that cannot be created),
+    every temporary file is removed and no target is touched. Only the final renames, each atomic,
+    run once every file is on disk.
+
+    Returns:
+        The targets, in order.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for target, text in files:
+            target = Path(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                       dir=target.parent)
+            os.close(fd)
+            staged.append((Path(tmp), target))
+            Path(tmp).write_text(text, encoding="utf-8")
+            umask_mode(tmp)
+        for tmp_path, target in staged:
+            os.replace(tmp_path, target)
+    finally:
+        for tmp_path, _ in staged:
+            tmp_path.unlink(missing_ok=True)
+    return [Path(t) for t, _ in files]
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:

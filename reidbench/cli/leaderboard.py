@@ -44,17 +44,38 @@ def add_cmd(
     result_dir: str = typer.Argument(..., help="A result directory written by `reidbench "
                                      "evaluate` (results.json + per_query.npz)."),
     leaderboards: str = typer.Option("leaderboards", "--leaderboards", help="Leaderboard root."),
+    verify: str = typer.Option(None, "--verify", help="The features file or checkpoint the "
+                               "result was computed from ({split} template for multi-split "
+                               "protocols): re-run the evaluation and file the entry as "
+                               "verified only if every number matches."),
+    data: str = typer.Option(None, "--data", help="With --verify: the dataset copy to re-run "
+                             "on (default: the dataset root the record names)."),
+    device: str = typer.Option("cpu", "--device", help="With --verify: where a checkpoint "
+                               "runs (cpu, cuda, auto)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Validate a result record and file it under leaderboards/submissions/.
 
-    Filing is atomic; duplicates and invalid records are refused.
+    Filing is atomic; duplicates and invalid records are refused. Without --verify the entry is
+    self-reported; with it, verified (leaderboards/SCHEMA.md, verification levels).
     """
-    from reidbench.leaderboard.add import add_submission
+    from reidbench.leaderboard.add import add_submission, checked_record
 
-    sub = add_submission(result_dir, leaderboards)
+    verification = None
+    if verify is not None:
+        from reidbench.engine.verify import verify_result
+
+        checked_record(result_dir)  # the record's own checks first: no re-run for a bad record
+        verification = verify_result(result_dir, verify, data, device=device)
+    elif data is not None:
+        typer.echo("error: --data goes with --verify (the dataset copy the evaluation is re-run "
+                   "on)", err=True)
+        raise typer.Exit(code=2)
+    sub = add_submission(result_dir, leaderboards, verification)
     if as_json:
         typer.echo(json.dumps({"name": sub.name, "path": str(sub.path),
-                               "protocol": sub.record["protocol"]["id"]}, indent=2))
+                               "protocol": sub.record["protocol"]["id"],
+                               "verification": sub.verification}, indent=2))
     else:
-        typer.echo(f"filed {sub.path} (protocol {sub.record['protocol']['id']})")
+        typer.echo(f"filed {sub.path} (protocol {sub.record['protocol']['id']}, "
+                   f"{sub.verification})")

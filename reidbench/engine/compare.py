@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from reidbench.engine.consistency import require_consistent
 from reidbench.engine.results import EvalResult, read_result
 from reidbench.errors import DataError, IncomparableResultsError, describe
 
@@ -25,6 +26,18 @@ def why_incomparable(a: EvalResult, b: EvalResult) -> str | None:
              if ea.get(k) != eb.get(k)]
     return (f"{a.record['protocol']['id']} vs {b.record['protocol']['id']} differ in "
             + "; ".join(diffs))
+
+
+def _require_consistent(path: str | Path, res: EvalResult) -> None:
+    """Refuse a record whose numbers disagree with its own per-query arrays (as validate does)."""
+    from reidbench.fileio import sha256_file
+
+    p = Path(path)
+    folder = p.parent if p.name == "results.json" else p
+    npz = folder / "per_query.npz"
+    require_consistent(res.record, res.per_query,
+                       per_query_sha256=sha256_file(npz) if npz.is_file() else None,
+                       where=str(folder / "results.json"))
 
 
 def _paired_ap(a: EvalResult, b: EvalResult, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -49,12 +62,16 @@ def compare_results(path_a: str | Path, path_b: str | Path, *, resamples: int = 
     """Paired comparison of two result directories on per-query headline AP.
 
     Raises:
+        DataError: A record that disagrees with its own ``per_query.npz`` (the check ``reidbench
+            validate`` runs, :mod:`reidbench.engine.consistency`).
         IncomparableResultsError: If the protocol fingerprints differ (the message lists the
             differing evaluation fields) or the query sets differ.
     """
     from reidbench.metrics.stats import paired_test
 
     a, b = read_result(path_a), read_result(path_b)
+    for path, res in ((path_a, a), (path_b, b)):
+        _require_consistent(path, res)
     where = f"{path_a} vs {path_b}"
     reason = why_incomparable(a, b)
     if reason:

@@ -106,6 +106,7 @@ def evaluate(
                      fingerprint)
     record["source"]["train_dataset"] = train_dataset
     record["warnings"] = warnings
+    record["bootstrap"] = bootstrap  # resamples behind the CIs: a re-run (--verify) needs them
     record["timings"]["total_seconds"] = round(time.perf_counter() - t0, 3)
     per_query = {f"{s.split}/{k}": v for s in split_scores for k, v in s.per_query.items()}
     return EvalResult(record, per_query)

@@ -9,6 +9,7 @@ The schema is documented in docs/results-schema.md.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -23,10 +24,10 @@ from typing import Any
 import numpy as np
 
 from reidbench.errors import DataError, InputError, describe
-from reidbench.fileio import json_problem
+from reidbench.fileio import json_problem, umask_mode
 
 __all__ = ["RESULT_SCHEMA", "EvalResult", "SplitScores", "check_out_dir", "read_result",
-           "load_per_query"]
+           "load_per_query", "recover_out_dir"]
 
 RESULT_SCHEMA = "reidbench.result/1"
 SUMMARY_KEYS = ("mAP", "rank1", "rank5", "rank10", "rank20", "mINP")
@@ -101,15 +102,18 @@ class EvalResult:
                 ``out_dir`` is a file or a folder holding other files.
         """
         out = Path(out_dir)
-        text = _record_json(self.record)
         arrays = io.BytesIO()
         np.savez_compressed(arrays, **self.per_query)
+        # the record names its arrays: another result's per_query.npz beside it is refused
+        self.record["per_query_sha256"] = hashlib.sha256(arrays.getvalue()).hexdigest()
+        text = _record_json(self.record)
         check_out_dir(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
         try:
             (tmp / "per_query.npz").write_bytes(arrays.getvalue())
             (tmp / "results.json").write_text(text)
+            umask_mode(tmp)  # mkdtemp makes it 0700; the result folder gets the user's umask
             _swap_in(tmp, out)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -123,13 +127,17 @@ RESULT_FILES = frozenset({"results.json", "per_query.npz"})
 def check_out_dir(out_dir: str | Path) -> None:
     """Refuse an output path that :meth:`EvalResult.write` could not (or must not) replace.
 
-    A missing path, an empty folder and a previous result directory are fine.
+    A missing path, an empty folder and a previous result directory are fine. What a writer killed
+    between its two renames left behind is recovered first (:func:`recover_out_dir`). The parent
+    must be a folder this user can write (found here, before anything is computed).
 
     Raises:
         InputError: ``out_dir`` is an existing file, or a folder holding files other than a
-            result's.
+            result's, or it cannot be created (a file on its path, a read-only parent).
     """
     out = Path(out_dir)
+    _check_parent_writable(out)
+    recover_out_dir(out)
     if out.is_dir():
         others = sorted(p.name for p in out.iterdir() if p.name not in RESULT_FILES)
         if others:
@@ -139,6 +147,58 @@ def check_out_dir(out_dir: str | Path) -> None:
     elif out.exists() or out.is_symlink():
         raise InputError(describe("--out", str(out), "a folder for results.json and "
                                   "per_query.npz", "an existing file", "pass a folder path"))
+
+
+def _check_parent_writable(out: Path) -> None:
+    """Refuse ``--out`` whose nearest existing ancestor is a file or is not writable."""
+    parent = out.parent
+    while not parent.exists() and not parent.is_symlink() and parent != parent.parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise InputError(describe("--out", str(out), "a path under a folder", f"{parent} is a "
+                                  "file", "pass a result folder whose parents are folders"))
+    target = out if out.is_dir() else parent
+    if not os.access(target, os.W_OK | os.X_OK):
+        raise InputError(describe("--out", str(out), "a folder this user can write",
+                                  f"{target} is read-only", "pass a writable location for the "
+                                  "result, or fix its permissions"))
+
+
+def _leftovers(out: Path, suffix: str) -> list[Path]:
+    if not out.parent.is_dir():
+        return []
+    return sorted((p for p in out.parent.glob(f".{glob_escape(out.name)}.*{suffix}")
+                   if p.is_dir()), key=lambda p: p.stat().st_mtime)
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob metacharacters escaped (a folder named ``run[1]``)."""
+    import glob
+
+    return glob.escape(name)
+
+
+def recover_out_dir(out_dir: str | Path) -> None:
+    """Undo what an :meth:`EvalResult.write` killed between its two renames left behind.
+
+    The writer renames a previous result to ``.<name>.*.old`` and then the finished new one,
+    ``.<name>.*.tmp``, onto ``<name>``. Killed between the two, ``<name>`` is missing: the newest
+    complete ``.tmp`` (both files written) is renamed into place, else the ``.old`` result is put
+    back. Every other ``.old``/``.tmp`` sibling of ``<name>`` is then removed.
+    """
+    out = Path(out_dir)
+    olds, tmps = _leftovers(out, ".old"), _leftovers(out, ".tmp")
+    if not olds and not tmps:
+        return
+    if not out.exists():
+        complete = [t for t in tmps if all((t / f).is_file() for f in RESULT_FILES)]
+        for candidate in (complete[-1:] or olds[-1:]):
+            try:
+                os.rename(candidate, out)
+            except OSError:
+                pass
+    for p in _leftovers(out, ".old") + _leftovers(out, ".tmp"):
+        shutil.rmtree(p, ignore_errors=True)
 
 
 def _record_json(record: dict[str, Any]) -> str:

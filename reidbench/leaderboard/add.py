@@ -7,11 +7,19 @@ the protocol fingerprint and the sha256 of the checkpoint(s) or features file(s)
 ``<protocol slug>--<fingerprint>--<sha256[:16]>``. Filing is atomic and safe against two
 concurrent adds: the files are written into a temporary folder beside the target and renamed onto
 it; a rename onto an existing submission fails, so exactly one of two identical adds wins and the
-other is refused as a duplicate. An exclusive lock file (``O_EXCL``) serialises the duplicate scan.
+other is refused as a duplicate. An exclusive lock file (``O_EXCL``) holding the adder's pid
+serialises the duplicate scan; a lock whose process is gone (killed mid-add) is taken over, and the
+hidden half-copies such a process left (``.<name>.*``) are removed by the next add.
+
+Verification levels (leaderboards/SCHEMA.md): a submission is *self-reported* unless
+``reidbench leaderboard add --verify`` re-ran its evaluation and every number matched; it then
+holds ``verification.json`` naming the sha256 of the ``results.json`` and ``per_query.npz`` it
+verified, and is *verified* while both files still have those digests.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -24,10 +32,17 @@ from typing import Any
 from reidbench.errors import DataError, describe
 
 __all__ = ["SUBMISSIONS_DIR", "Submission", "submission_identity", "add_submission",
-           "load_submissions"]
+           "load_submissions", "checked_submissions", "VERIFIED", "SELF_REPORTED",
+           "VERIFICATION_FILE", "VERIFICATION_SCHEMA", "checked_record"]
 
 SUBMISSIONS_DIR = "submissions"
 _LOCK = ".add.lock"
+VERIFIED = "verified"
+SELF_REPORTED = "self-reported"
+VERIFICATION_FILE = "verification.json"
+VERIFICATION_SCHEMA = "reidbench.verification/1"
+#: A hidden half-copy older than this (seconds) is removed even if its adder might be alive.
+_STALE_COPY_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -38,28 +53,13 @@ class Submission:
         name: Folder name under ``leaderboards/submissions/``.
         path: The folder.
         record: Its ``results.json``.
+        verification: :data:`VERIFIED` or :data:`SELF_REPORTED`.
     """
 
     name: str
     path: Path
     record: dict[str, Any]
-
-
-def _shas(record: dict[str, Any]) -> list[str]:
-    found: list[str] = []
-    src = record.get("source") or {}
-    adapter = src.get("adapter") or {}
-    if adapter.get("checkpoint_sha256"):
-        found.append(str(adapter["checkpoint_sha256"]))
-    for sha in (src.get("features_sha256") or {}).values():
-        if sha:
-            found.append(str(sha))
-    for split in record.get("splits") or []:
-        info = split.get("source") or {}
-        for key in ("checkpoint_sha256", "sha256"):
-            if info.get(key):
-                found.append(str(info[key]))
-    return sorted(set(found))
+    verification: str = SELF_REPORTED
 
 
 def submission_identity(record: dict[str, Any], where: str = "results.json") -> tuple[str, str]:
@@ -73,7 +73,9 @@ def submission_identity(record: dict[str, Any], where: str = "results.json") -> 
     """
     import hashlib
 
-    shas = _shas(record)
+    from reidbench.engine.consistency import evaluated_sha256s
+
+    shas = evaluated_sha256s(record)
     if not shas:
         raise DataError(describe("field source.adapter.checkpoint_sha256", where,
                                  "the sha256 of the checkpoint or features file evaluated",
@@ -81,6 +83,16 @@ def submission_identity(record: dict[str, Any], where: str = "results.json") -> 
                                  "features file; a submission must name what it evaluated"))
     sha = shas[0] if len(shas) == 1 else hashlib.sha256("\n".join(shas).encode()).hexdigest()
     return str(record["protocol"]["fingerprint"]), sha
+
+
+def checked_record(result_dir: str | Path) -> dict[str, Any]:
+    """The record of a result directory if it passes the check ``reidbench validate`` runs.
+
+    Raises:
+        DataError: Its first problem (and how many more there are).
+    """
+    p = Path(result_dir)
+    return _check(p.parent if p.name == "results.json" else p)
 
 
 def _check(result_dir: Path) -> dict[str, Any]:
@@ -100,7 +112,33 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this machine."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _lock_owner(path: Path) -> int | None:
+    """The pid written in a lock file; None when unreadable or not yet written."""
+    try:
+        text = path.read_text(encoding="ascii", errors="replace")[:32].strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
 class _Lock:
+    """An ``O_EXCL`` lock file holding the owner's pid; a dead owner's lock is taken over."""
+
     def __init__(self, path: Path, timeout: float = 30.0) -> None:
         self.path, self.timeout = path, timeout
 
@@ -108,28 +146,99 @@ class _Lock:
         deadline = time.monotonic() + self.timeout
         while True:
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
                 os.write(fd, str(os.getpid()).encode())
                 os.close(fd)
                 return self
             except FileExistsError:
+                if self._break_stale():
+                    continue
                 if time.monotonic() > deadline:
+                    owner = _lock_owner(self.path)
                     raise DataError(describe("lock file", str(self.path), "no other add running",
-                                             "a lock held for over "
-                                             f"{self.timeout:.0f} s", "if no add is running, "
-                                             "delete the stale lock file")) from None
+                                             f"a lock held for over {self.timeout:.0f} s by "
+                                             f"process {owner if owner else '(unknown)'}",
+                                             "wait for that add to finish, or delete the lock "
+                                             "file if that process is not an add")) from None
                 time.sleep(0.05)
+
+    def _break_stale(self) -> bool:
+        """Remove the lock when the pid in it is gone; True when it was removed."""
+        owner = _lock_owner(self.path)
+        if owner is None:  # being written right now, or garbage: judge by its age
+            try:
+                age = time.time() - self.path.stat().st_mtime
+            except OSError:
+                return True  # gone already
+            if age < 5.0:
+                return False
+        elif _pid_alive(owner):
+            return False
+        # rename first so that two adds breaking the same stale lock cannot both proceed
+        grave = self.path.with_name(f"{self.path.name}.stale.{os.getpid()}")
+        try:
+            os.rename(self.path, grave)
+        except OSError:
+            return True  # someone else broke it first: retry the O_EXCL create
+        if _lock_owner(grave) != owner:  # it changed hands meanwhile: put it back if we can
+            try:
+                os.link(grave, self.path)
+            except OSError:
+                pass
+        grave.unlink(missing_ok=True)
+        return True
 
     def __exit__(self, *exc: object) -> None:
         self.path.unlink(missing_ok=True)
 
 
-def add_submission(result_dir: str | Path, leaderboards: str | Path = "leaderboards") -> Submission:
+def _remove_half_copies(root: Path) -> None:
+    """Remove hidden ``.<name>.*`` temporary folders an add killed mid-copy left behind.
+
+    Called while holding the lock: a live add makes its copy only under the lock, so any such
+    folder older than the lock was left by a dead process; very old ones are removed regardless.
+    """
+    for d in root.iterdir():
+        if d.name.startswith(".") and d.name != _LOCK and d.is_dir():
+            owner = d.name.rsplit(".", 1)[-1]
+            pid = int(owner[3:]) if owner.startswith("pid") and owner[3:].isdigit() else None
+            try:
+                old = time.time() - d.stat().st_mtime > _STALE_COPY_S
+            except OSError:
+                continue
+            if pid is None or not _pid_alive(pid) or old or pid == os.getpid():
+                shutil.rmtree(d, ignore_errors=True)
+
+
+def _check_writable(root: Path, where: str) -> None:
+    """Refuse a leaderboard root that is a file or cannot be written, before anything is copied."""
+    for p in (root.parent, root):
+        if p.exists() and not p.is_dir():
+            raise DataError(describe("--leaderboards", where, "a folder (the leaderboard root, "
+                                     "holding submissions/)", f"{p} is a file",
+                                     "pass the leaderboards/ folder"))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(describe("--leaderboards", where, "a folder reidbench can create",
+                                 f"{type(exc).__name__} on {root}: {exc.strerror or exc}",
+                                 "pass a writable leaderboards/ folder")) from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise DataError(describe("--leaderboards", where, "a writable folder",
+                                 f"{root} is read-only for this user",
+                                 "pass a writable leaderboards/ folder, or fix its permissions"))
+
+
+def add_submission(result_dir: str | Path, leaderboards: str | Path = "leaderboards",
+                   verification: dict[str, Any] | None = None) -> Submission:
     """Validate a result directory and file it under ``<leaderboards>/submissions/``.
 
     Args:
         result_dir: A result directory written by ``reidbench evaluate`` (or its results.json).
         leaderboards: The leaderboard root.
+        verification: What ``leaderboard add --verify`` established (every number reproduced);
+            stored as ``verification.json`` with the digests of the files it covers. None files a
+            self-reported entry.
 
     Returns:
         The filed submission.
@@ -145,29 +254,77 @@ def add_submission(result_dir: str | Path, leaderboards: str | Path = "leaderboa
     record = _check(src)
     fingerprint, sha = submission_identity(record, str(src / "results.json"))
     root = Path(leaderboards) / SUBMISSIONS_DIR
-    root.mkdir(parents=True, exist_ok=True)
+    _check_writable(root, "reidbench leaderboard add")
     name = f"{_slug(record['protocol']['id'])}--{fingerprint}--{sha[:16]}"
     target = root / name
-    with _Lock(root / _LOCK):
-        for other in load_submissions(leaderboards):
-            if other.name == name or submission_identity(other.record, str(other.path)) == (
-                    fingerprint, sha):
-                raise DataError(describe("submission", str(src), "a new (protocol, model) pair",
-                                         f"a duplicate of {other.path}", "a model is filed once "
-                                         "per protocol; delete the old one to replace it"))
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    try:
+        with _Lock(root / _LOCK):
+            _remove_half_copies(root)
+            _refuse_duplicate(src, leaderboards, name, fingerprint, sha)
+            _copy_in(src, root, name, target, verification)
+    except OSError as exc:  # a disk or permission fault found while copying
+        raise DataError(describe("submission", str(root), "a folder the copy can be written to",
+                                 f"{type(exc).__name__}: {exc.strerror or exc}",
+                                 "check the disk and the folder's permissions; nothing was "
+                                 "filed")) from None
+    level = VERIFIED if verification is not None else SELF_REPORTED
+    return Submission(name, target, record, level)
+
+
+def _refuse_duplicate(src: Path, leaderboards: str | Path, name: str, fingerprint: str,
+                      sha: str) -> None:
+    for other in load_submissions(leaderboards):
+        if other.name == name or submission_identity(other.record, str(other.path)) == (
+                fingerprint, sha):
+            raise DataError(describe("submission", str(src), "a new (protocol, model) pair",
+                                     f"a duplicate of {other.path}", "a model is filed once "
+                                     "per protocol; delete the old one to replace it"))
+
+
+def _copy_in(src: Path, root: Path, name: str, target: Path,
+             verification: dict[str, Any] | None) -> None:
+    """Copy the result into a hidden folder, then rename it onto ``target`` (atomic)."""
+    from reidbench.fileio import sha256_file, umask_mode
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=f".pid{os.getpid()}", dir=root))
+    try:
+        for fname in ("results.json", "per_query.npz"):
+            shutil.copyfile(src / fname, tmp / fname)
+        if verification is not None:
+            doc = {"schema": VERIFICATION_SCHEMA, "level": VERIFIED,
+                   "results_sha256": sha256_file(tmp / "results.json"),
+                   "per_query_sha256": sha256_file(tmp / "per_query.npz"), **verification}
+            (tmp / VERIFICATION_FILE).write_text(json.dumps(doc, indent=2) + "\n")
+        umask_mode(tmp)
         try:
-            for fname in ("results.json", "per_query.npz"):
-                shutil.copyfile(src / fname, tmp / fname)
-            try:
-                os.rename(tmp, target)  # atomic; fails if the target exists
-            except OSError:
-                raise DataError(describe("submission", str(src), "a new (protocol, model) pair",
-                                         f"a duplicate of {target}", "")) from None
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
-    return Submission(name, target, record)
+            os.rename(tmp, target)  # atomic; fails if the target exists
+        except OSError:
+            raise DataError(describe("submission", str(src), "a new (protocol, model) pair",
+                                     f"a duplicate of {target}", "")) from None
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _verification_level(folder: Path) -> str:
+    """:data:`VERIFIED` when ``verification.json`` covers the files as they are now."""
+    from reidbench.fileio import sha256_file
+
+    doc_path = folder / VERIFICATION_FILE
+    if not doc_path.is_file():
+        return SELF_REPORTED
+    try:
+        doc = json.loads(doc_path.read_text(encoding="utf-8")[:100_000])
+    except (OSError, ValueError, RecursionError):
+        return SELF_REPORTED
+    if not isinstance(doc, dict) or doc.get("level") != VERIFIED:
+        return SELF_REPORTED
+    try:
+        same = (doc.get("results_sha256") == sha256_file(folder / "results.json")
+                and doc.get("per_query_sha256") == sha256_file(folder / "per_query.npz"))
+    except OSError:
+        return SELF_REPORTED
+    return VERIFIED if same else SELF_REPORTED
 
 
 def load_submissions(leaderboards: str | Path = "leaderboards") -> list[Submission]:
@@ -183,5 +340,21 @@ def load_submissions(leaderboards: str | Path = "leaderboards") -> list[Submissi
         return []
     out = []
     for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        out.append(Submission(d.name, d, read_result(d).record))
+        out.append(Submission(d.name, d, read_result(d).record, _verification_level(d)))
     return out
+
+
+def checked_submissions(leaderboards: str | Path = "leaderboards") -> list[Submission]:
+    """Every filed submission, each passing the check ``reidbench validate`` runs.
+
+    ``leaderboard build`` reads submissions through this, so a record edited after filing (a
+    summary that disagrees with its own ``per_query.npz``) is refused exactly as ``validate``,
+    ``leaderboard add`` and ``compare`` refuse it.
+
+    Raises:
+        DataError: The first problem of the first submission that fails the check.
+    """
+    subs = load_submissions(leaderboards)
+    for sub in subs:
+        _check(sub.path)
+    return subs

@@ -351,7 +351,7 @@ def missing_leaderboards(protocols: Sequence[str], tables: Sequence[Table],
 
 
 def _source_text(e: Entry) -> str:
-    text = f"{e.source}: {e.origin}"
+    text = f"{e.level if e.source == 'evaluated' else e.source}: {e.origin}"
     if e.also:
         text += f" (also quoted in {', '.join(e.also)}"
         text += f"; differs: {', '.join(e.differs)})" if e.differs else ")"
@@ -413,5 +413,11 @@ def _leaderboard(proto: Any, entries: list[Entry], sort_by: str | None) -> Table
         "Published numbers as printed; evaluated numbers with two decimals and the bootstrap "
         "95% CI in brackets (± std over splits for multi-split protocols).",
     ]
+    if any(e.source == "evaluated" for e in entries):
+        notes.append("Source: published = a number printed in a paper; self-reported = a "
+                     "submission's own result record (checked consistent with its per-query "
+                     "arrays, not re-run); verified = a submission whose evaluation `reidbench "
+                     "leaderboard add --verify` re-ran, every number matching "
+                     "(leaderboards/SCHEMA.md).")
     return Table(f"leaderboard-{_slug(proto.id)}", title, caption, columns, text, values, marks,
                  sections, notes)

@@ -58,6 +58,9 @@ class Entry:
         own: True when the table is the method's own paper (a published record citing nothing).
         also: Origins of the other published records of the same result (``"also quoted in"``).
         differs: Cells where those other records disagree beyond rounding (``"R1 80.1 in X"``).
+        level: Verification level (leaderboards/SCHEMA.md): ``published`` (a paper's number),
+            ``self-reported`` (a submission's own record) or ``verified`` (a submission whose
+            evaluation ``leaderboard add --verify`` re-ran with every number matching).
     """
 
     label: str
@@ -74,6 +77,7 @@ class Entry:
     own: bool = False
     also: tuple[str, ...] = ()
     differs: tuple[str, ...] = ()
+    level: str = "published"
 
 
 def _published_check(rec: dict[str, Any]) -> Any:
@@ -175,8 +179,10 @@ def _paper_name(f: LeaderboardFile) -> str:
     return names.get(key, key)
 
 
-def evaluated_entry(record: dict[str, Any], origin: str) -> Entry:
+def evaluated_entry(record: dict[str, Any], origin: str, level: str = "self-reported") -> Entry:
     """A leaderboard entry from an evaluated result record (``results.json`` as a dict).
+
+    ``level`` is the submission's verification level (``self-reported`` or ``verified``).
 
     Values are converted from fractions to percent and printed with two decimals, followed by the
     bootstrap 95% CI (``79.61 [78.90, 80.30]``) or, for multi-split protocols, ``± std``.
@@ -217,4 +223,4 @@ def evaluated_entry(record: dict[str, Any], origin: str) -> Entry:
     backbone = str(config.get("backbone") or (card.get("defaults") or {}).get("backbone",
                                                                              "unknown"))
     return Entry(label, "evaluated", origin, backbone, ev["dataset"], ev["mode"],
-                 ev.get("train_dataset"), cells, check, proto["id"])
+                 ev.get("train_dataset"), cells, check, proto["id"], level=level)

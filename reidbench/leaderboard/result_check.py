@@ -10,7 +10,11 @@ A result record (``results.json`` + ``per_query.npz``, docs/results-schema.md) i
 * every metric name is one of :data:`~reidbench.leaderboard.schema.METRICS`, every value a
   fraction in [0, 1], every bootstrap CI ``[lo, hi]`` within [0, 1] with ``lo <= value <= hi``;
 * ``splits`` names splits of the protocol, each once;
-* ``per_query.npz`` exists, loads, and holds arrays for every split.
+* ``per_query.npz`` exists, loads, and holds arrays for every split;
+* the record is consistent with itself
+  (:func:`reidbench.engine.consistency.consistency_problems`): every summary number equals its
+  recomputation from ``per_query.npz``, whose sha256 the record names, and the record names the
+  sha256 of what was evaluated.
 
 :func:`check_result` returns every problem, one line each, naming the file and the field.
 """
@@ -167,8 +171,11 @@ def _check_splits(p: _Problems, splits: Any, registered: Any, ap_names: tuple[st
     return names
 
 
-def _check_per_query(problems: list[str], folder: Path, split_names: list[str]) -> None:
+def _check_per_query(problems: list[str], folder: Path, split_names: list[str],
+                     record: dict[str, Any]) -> None:
+    from reidbench.engine.consistency import consistency_problems
     from reidbench.engine.results import load_per_query
+    from reidbench.fileio import sha256_file
 
     npz = folder / "per_query.npz"
     if not npz.is_file():
@@ -186,6 +193,9 @@ def _check_per_query(problems: list[str], folder: Path, split_names: list[str]) 
             problems.append(describe("per_query.npz", str(npz), f"arrays of split {name!r} "
                                      f"({name}/ap, {name}/topk_index, ...)", "none",
                                      "re-run the evaluation"))
+    if not problems:  # the numbers are compared once the structure holds
+        problems += consistency_problems(record, arrays, per_query_sha256=sha256_file(npz),
+                                         where=str(folder / "results.json"))
 
 
 def check_result(record: Any, folder: str | Path) -> list[str]:
@@ -215,5 +225,5 @@ def check_result(record: Any, folder: str | Path) -> list[str]:
     _check_summary(p, record.get("metrics"), "metrics")
     _check_variants(p, record.get("metrics_by_variant", {}), "metrics_by_variant", ap_names)
     names = _check_splits(p, record.get("splits"), registered, ap_names)
-    _check_per_query(p.items, folder, names)
+    _check_per_query(p.items, folder, names, record)
     return p.items

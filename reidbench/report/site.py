@@ -24,8 +24,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from reidbench.fileio import atomic_write
-from reidbench.leaderboard.add import load_submissions
+from reidbench.errors import DataError, describe
+from reidbench.fileio import atomic_write, write_texts_atomic
+from reidbench.leaderboard.add import checked_submissions
 from reidbench.leaderboard.build import (
     evaluated_entry,
     leaderboard_tables,
@@ -34,7 +35,7 @@ from reidbench.leaderboard.build import (
     published_entries,
 )
 from reidbench.leaderboard.records import load_leaderboards
-from reidbench.report.tables import CSS, FORMATS, write_table
+from reidbench.report.tables import CSS, FORMATS, render_table, write_table
 
 __all__ = ["build_tables", "build_ablations", "build_sweep_report", "write_html_report",
            "ABLATIONS"]
@@ -72,17 +73,28 @@ def build_tables(leaderboards: str | Path, out_dir: str | Path,
 
     Returns:
         The files written.
+
+    Every table is built and rendered before the first file is written, and the files are then
+    written all or nothing (:func:`~reidbench.fileio.write_texts_atomic`): a build that fails
+    (a bad record, an inconsistent submission, a full disk) leaves ``out_dir`` as it was.
     """
     files = load_leaderboards(leaderboards)
     out = Path(out_dir)
-    paths: list[Path] = []
+    rendered: list[tuple[Path, str]] = []
     for t in paper_tables(files):
-        paths += write_table(t, out / "tables", formats)
+        rendered += render_table(t, out / "tables", formats)
     entries = published_entries(files)
-    entries += [evaluated_entry(s.record, s.name) for s in load_submissions(leaderboards)]
+    entries += [evaluated_entry(s.record, s.name, s.verification)
+                for s in checked_submissions(leaderboards)]
     tables = leaderboard_tables(entries, protocols, sort_by)
     for t in tables:
-        paths += write_table(t, out / "leaderboards", formats)
+        rendered += render_table(t, out / "leaderboards", formats)
+    try:
+        paths = write_texts_atomic(rendered)
+    except OSError as exc:
+        raise DataError(describe("--out", str(out), "a folder the tables can be written to",
+                                 f"{type(exc).__name__}: {exc.strerror or exc}",
+                                 "pass a writable folder; nothing was written")) from None
     if protocols and warn is not None:
         for message in missing_leaderboards(protocols, tables, files):
             warn(message)

@@ -225,6 +225,13 @@ def to_csv(t: Table) -> str:
 _RENDER = {"md": to_markdown, "latex": to_latex, "html": to_html, "csv": to_csv}
 
 
+def render_table(t: Table, out_dir: str | Path, formats: Iterable[str] = FORMATS
+                 ) -> list[tuple[Path, str]]:
+    """``(<out_dir>/<t.key>.<suffix>, text)`` for each format, nothing written."""
+    return [(Path(out_dir) / f"{t.key}{_SUFFIX[fmt]}", _RENDER[fmt](t))
+            for fmt in parse_formats(list(formats))]
+
+
 def write_table(t: Table, out_dir: str | Path, formats: Iterable[str] = FORMATS) -> list[Path]:
     """Write ``<out_dir>/<t.key>.<suffix>`` for each format, atomically; return the paths."""
     paths = []

@@ -98,14 +98,16 @@ def test_evaluated_rows(files, tmp_path):
     tables = _by_key(leaderboard_tables(entries))
     t = tables["leaderboard-mars-v2v-1"]
     top = t.text.iloc[0]
-    assert top["method"] == "tiny" and top["source"] == "evaluated: sub-a"
+    assert top["method"] == "tiny" and top["source"] == "self-reported: sub-a"
     assert top["mAP"] == "90.00 [85.00, 95.00]" and top["comparable"] == "yes"
     assert t.marks.iloc[0]["mAP"] == "best"
-    other = [i for i in range(len(t.sections)) if t.text.iloc[i]["source"] == "evaluated: sub-b"]
+    other = [i for i in range(len(t.sections))
+             if t.text.iloc[i]["source"] == "self-reported: sub-b"]
     assert t.sections[other[0]] == NOT_COMPARABLE
     # the torchreid-style submission gets its own leaderboard, where it is comparable
     t2 = tables["leaderboard-mars-v2v-torchreid-1"]
-    row = [i for i in range(len(t2.sections)) if t2.text.iloc[i]["source"] == "evaluated: sub-b"]
+    row = [i for i in range(len(t2.sections))
+           if t2.text.iloc[i]["source"] == "self-reported: sub-b"]
     assert t2.sections[row[0]] == RANKED and t2.text.iloc[row[0]]["comparable"] == "yes"
 
 

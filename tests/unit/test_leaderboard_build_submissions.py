@@ -99,6 +99,6 @@ def test_cli_add_then_build(tmp_path, capsys):
     assert main(["leaderboard", "build", "--leaderboards", str(lb), "--out", str(tmp_path / "o"),
                  "--format", "md", "--protocol", "mars/v2v@1"]) == 0
     md = (tmp_path / "o" / "leaderboards" / "leaderboard-mars-v2v-1.md").read_text()
-    assert "| tiny | evaluated: mars-v2v-1--" in md
+    assert "| tiny | self-reported: mars-v2v-1--" in md
     assert "**75.00 [70.00, 80.00]**" not in md  # 75 < DenseIL's 87.0: not best
     assert "75.00 [70.00, 80.00]" in md

@@ -23,6 +23,8 @@ TOPK = np.array([[0, 2, 1, 3, 4, 5], [4, 2, 1, 0, 3, 5], [5, 0, 1, 2, 3, 4]])
 DIST = np.array([[0.0, 0.2, 0.3, 0.4, 0.5, 0.6], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
                  [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]])
 AP = np.array([0.5, 1.0, np.nan])
+FIRST_RANK = np.array([2, 1, 0])  # q0 finds g1 after the junk g0 and the wrong g2
+INP = np.array([0.5, 1.0, np.nan])  # one positive each, at ranks 2 and 1
 EXPECTED_Q0 = ["junk", "wrong", "correct", "junk", "wrong", "wrong"]
 CMC = [0.5, 1.0, 1.0, 1.0, 1.0]
 
@@ -57,13 +59,20 @@ def make_dataset(root: Path):
 def write_result(out: Path, *, protocol: str = "mars/v2v@1", sha: str = "ab" * 32,
                  n_parameters: int | None = 2_500_000, seconds: float = 0.9,
                  map_value: float = 0.75, cmc: list[float] | None = None) -> Path:
-    """results.json + per_query.npz as docs/results-schema.md describes them."""
+    """results.json + per_query.npz as docs/results-schema.md describes them.
+
+    The record is consistent with its arrays (``map_value`` in [0.5, 1] sets q0's AP to
+    ``2 * map_value - 1``), as `reidbench validate` requires; ``cmc`` other than the default makes
+    it inconsistent (for tests that only read it).
+    """
+    import hashlib
+
     proto = get_protocol(protocol)
     out.mkdir(parents=True, exist_ok=True)
     metrics = {"mAP": {"value": map_value, "ci": [map_value - 0.05, map_value + 0.05]},
                "rank1": {"value": 0.5, "ci": [0.0, 1.0]}, "rank5": {"value": 1.0, "ci": None},
                "rank10": {"value": 1.0, "ci": None}, "rank20": {"value": 1.0, "ci": None},
-               "mINP": {"value": 0.4, "ci": None}}
+               "mINP": {"value": 0.75, "ci": None}}
     record = {
         "schema": "reidbench.result/1", "created": "2024-01-01T00:00:00Z",
         "protocol": {"id": proto.id, "name": proto.name, "version": proto.version,
@@ -83,7 +92,10 @@ def write_result(out: Path, *, protocol: str = "mars/v2v@1", sha: str = "ab" * 3
     }
     (out / "results.json").write_text(json.dumps(record, indent=2))
     p = "official/"
-    arrays = {p + "topk_index": TOPK, p + "topk_distance": DIST, p + "ap": AP,
+    ap = AP.copy()
+    ap[0] = 2 * map_value - 1
+    arrays = {p + "topk_index": TOPK, p + "topk_distance": DIST, p + "ap": ap,
+              p + "ap_noninterp": ap, p + "first_rank": FIRST_RANK, p + "inp": INP,
               p + "counted": np.isfinite(AP),
               p + "query_ids": np.array([q for q, _, _ in QUERIES]),
               p + "gallery_ids": np.array([g for g, _, _ in GALLERY]),
@@ -92,6 +104,8 @@ def write_result(out: Path, *, protocol: str = "mars/v2v@1", sha: str = "ab" * 3
               p + "gallery_pids": np.array([x for _, x, _ in GALLERY]),
               p + "gallery_camids": np.array([c for _, _, c in GALLERY])}
     np.savez(out / "per_query.npz", **arrays)
+    record["per_query_sha256"] = hashlib.sha256((out / "per_query.npz").read_bytes()).hexdigest()
+    (out / "results.json").write_text(json.dumps(record, indent=2))
     return out
 
 
