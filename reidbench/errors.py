@@ -48,9 +48,24 @@ class ReidbenchError(Exception):
     """Base class of every error reidbench raises on purpose.
 
     The CLI catches this class, prints the message on one line and exits non-zero.
+
+    Args:
+        message: The one-line message (built with :func:`describe`).
+        param: The library parameter the message is about (``"device"``, ``"out_dir"``), when it
+            is about one. Library messages name parameters, never command-line flags; the CLI
+            maps ``param`` (and ``name=value`` mentions of it) to its flag when it prints.
+
+    Example:
+        >>> err = InputError("device in evaluate: expected 'cpu', got 'tpu'.", param="device")
+        >>> err.param
+        'device'
     """
 
     exit_code: int = 2
+
+    def __init__(self, *args: object, param: str | None = None) -> None:
+        super().__init__(*args)
+        self.param = param
 
 
 class InputError(ReidbenchError, ValueError):

@@ -84,8 +84,8 @@ def get_adapter(name: str, **config: Any) -> Adapter:
             raise
         raise InputError(describe(f"option {match.group(1)!r}" if match.group(1) else "options",
                                   f"adapter {name!r}", "options the adapter takes",
-                                  str(exc), "check --config and the checkpoint's stored config"
-                                  )) from None
+                                  str(exc), "check the model options and the checkpoint's "
+                                  "stored config"), param="config") from None
 
 
 def _check_options(cls: type[Adapter], name: str, config: dict[str, Any]) -> None:
@@ -100,7 +100,8 @@ def _check_options(cls: type[Adapter], name: str, config: dict[str, Any]) -> Non
         raise InputError(describe(f"option {unknown[0]!r}", f"adapter {name!r}",
                                   f"one of {takes}" if takes else "no options",
                                   f"unknown option(s) {unknown[:3]}",
-                                  suggest(unknown[0], takes) or "check --config"))
+                                  suggest(unknown[0], takes) or "check the model options"),
+                         param="config")
 
 
 def adapter_class(name: str) -> type[Adapter]:

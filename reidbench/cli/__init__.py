@@ -3,7 +3,9 @@
 Each verb group lives in its own module (``reidbench/cli/<group>.py``) that defines a
 ``typer.Typer`` named ``app`` (or single commands registered onto the root); :func:`build_app`
 assembles them. The library is imported lazily inside commands so ``reidbench --help`` stays fast.
-Every :class:`~reidbench.errors.ReidbenchError` becomes one line on stderr and a non-zero exit.
+Every :class:`~reidbench.errors.ReidbenchError` becomes one line on stderr and a non-zero exit;
+what the commands share (option parsing, checks, progress, the parameter -> flag table) lives in
+:mod:`reidbench.cli._common`, and no command module imports another.
 """
 
 from __future__ import annotations
@@ -73,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     except ReidbenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from reidbench.cli._common import render_error
+
+        print(f"error: {render_error(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -3,177 +3,131 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import typer
 
+from reidbench.cli._common import CONFIG_HELP, DEVICE_HELP, JSON_HELP, SEED_HELP, SPLIT_HELP
+
 app = typer.Typer()
-
-
-class _ProgressLine:
-    """A progress callback that redraws one line on stderr with an ETA.
-
-    The timer restarts when the stage changes; text after ``" | "`` (e.g. a running loss) is shown
-    but is not part of the stage. :meth:`close` ends a line left open (a run that stops with an
-    error), so the error message starts on a line of its own.
-    """
-
-    def __init__(self) -> None:
-        self.stage: str | None = None
-        self.t0 = 0.0
-        self.open = False
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        import time
-
-        now = time.perf_counter()
-        key = stage.split(" | ")[0]
-        if key != self.stage:
-            self.close()
-            self.stage, self.t0 = key, now
-        elapsed = now - self.t0
-        eta = elapsed / done * (total - done) if done else 0.0
-        self.open = done < total
-        end = "" if self.open else "\n"
-        sys.stderr.write(f"\r{stage}: {done}/{total}  {elapsed:5.1f}s  eta {eta:5.1f}s   {end}")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        """End the current line if it is still open."""
-        if self.open:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-            self.open = False
-
-
-def _progress_printer() -> _ProgressLine:
-    """A progress callback that redraws one line on stderr (see :class:`_ProgressLine`)."""
-    return _ProgressLine()
-
-
-def format_summary(record: dict[str, Any]) -> str:
-    """Format a result record's headline metrics (percent) as a small text table."""
-    m = record["metrics"]
-    lines = [f"protocol  {record['protocol']['id']}  (fingerprint "
-             f"{record['protocol']['fingerprint']}, headline AP {record['headline_ap']})",
-             f"queries   {record['n_queries']}  skipped {record['n_skipped']}"]
-    for key in ("mAP", "rank1", "rank5", "rank10", "rank20", "mINP"):
-        v = m[key]
-        extra = ""
-        if v.get("std") is not None:
-            extra = f" +- {100 * v['std']:.2f} (over {len(v['per_split'])} splits)"
-        elif v.get("ci"):
-            extra = f"  [{100 * v['ci'][0]:.2f}, {100 * v['ci'][1]:.2f}] 95% CI"
-        lines.append(f"{key:<9} {100 * v['value']:6.2f}{extra}")
-    others = ", ".join(f"{var} {100 * vals['mAP']:.2f}"
-                       for var, vals in record["metrics_by_variant"].items()
-                       if var != record["headline_ap"])
-    lines.append(f"mAP under other AP variants: {others}")
-    return "\n".join(lines)
 
 
 @app.command("evaluate")
 def evaluate_cmd(
-    protocol: str = typer.Option(..., "--protocol", "-p", help="Protocol id, e.g. mars/v2v@1."),
+    protocol: list[str] = typer.Option(..., "--protocol", "-p", help="Protocol id, e.g. "  # noqa: B008
+                                       "mars/v2v@1. Repeat it or give a comma list to evaluate "
+                                       "several; each result then goes to OUT/<protocol>/."),
     data: str = typer.Option(..., "--data", help="Root of the dataset copy (official layout)."),
-    out: str = typer.Option(..., "--out", help="Result directory to write."),
+    out: str = typer.Option(..., "--out", "-o", help="Result directory to write."),
     features: str = typer.Option(None, "--features", help="Features .npz (use {split} for "
                                  "multi-split protocols)."),
     adapter: str = typer.Option(None, "--adapter", help="Adapter name or module:Class."),
     checkpoint: str = typer.Option(None, "--checkpoint", help="Checkpoint (use {split} for "
                                    "multi-split protocols)."),
-    config: str = typer.Option(None, "--config", help="Adapter options as JSON."),
-    device: str = typer.Option("auto", "--device", help="auto (the GPU when torch sees one), "
-                               "cpu, cuda or cuda:N."),
-    batch_size: int = typer.Option(32, "--batch-size"),
-    workers: int = typer.Option(0, "--workers"),
-    cache: str = typer.Option(None, "--cache", help="Feature cache folder."),
+    config: str = typer.Option(None, "--config", help=CONFIG_HELP),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    batch_size: int = typer.Option(32, "--batch-size", help="Clips per forward pass."),
+    workers: int = typer.Option(0, "--workers", help="DataLoader workers decoding frames (0: in "
+                                "the main process)."),
+    cache: str = typer.Option(None, "--cache", help="Feature cache folder (reused across runs "
+                              "of the same model and procedure)."),
+    split: str = typer.Option(None, "--split", help=SPLIT_HELP + " Default: every split."),
+    limit: int = typer.Option(None, "--limit", help="Quick check: N queries per split and a "
+                              "gallery scaled down alike. Recorded in the result, which can "
+                              "never be filed in a leaderboard."),
     seq_len: int = typer.Option(None, "--seq-len", help="Override the clip length."),
     sampling: str = typer.Option(None, "--sampling", help="Override the sampling strategy."),
     height: int = typer.Option(None, "--height", help="Override the frame height (default: the "
-                               "checkpoint's training size, else the protocol's)."),
+                               "checkpoint's training size, else the adapter card's)."),
     width: int = typer.Option(None, "--width", help="Override the frame width (with --height)."),
     distance: str = typer.Option(None, "--distance", help="Override the distance."),
     rerank: bool = typer.Option(None, "--rerank/--no-rerank", help="k-reciprocal re-ranking."),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples (0: no CI)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help=SEED_HELP),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a result already in "
+                                   "--out (without it, such an --out is refused)."),
     as_json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
 ) -> None:
     """Evaluate a features file or a model checkpoint under a protocol and write the result."""
+    from pathlib import Path
+
+    from reidbench.cli._common import (
+        ProgressLine,
+        check_frame_size,
+        check_option,
+        check_result_out,
+        format_summary,
+        parse_config,
+        parse_protocols,
+        protocol_folder,
+        split_name,
+    )
     from reidbench.engine import AdapterSource, FeaturesSource, evaluate
     from reidbench.engine.distributed import is_main, maybe_init
     from reidbench.engine.results import check_out_dir
-    from reidbench.errors import InputError, describe
+    from reidbench.protocols import get_protocol
 
+    command = "reidbench evaluate"
     maybe_init()
-
-    if (features is None) == (adapter is None):
-        raise InputError(describe("--features/--adapter", "reidbench evaluate", "exactly one of "
-                                  "them", "both" if features else "neither",
-                                  "pass --features FILE or --adapter NAME --checkpoint FILE"))
-    check_out_dir(out)  # before any computing: a result that cannot be written is not computed
+    check_option((features is None) != (adapter is None), "--features/--adapter", command,
+                 "exactly one of them", "both" if features else "neither",
+                 "pass --features FILE or --adapter NAME --checkpoint FILE")
     if features:
-        if checkpoint or config:
-            raise InputError(describe("--checkpoint/--config", "reidbench evaluate --features",
-                                      "no model options (the features are given)",
-                                      "--checkpoint" if checkpoint else "--config",
-                                      "drop them, or evaluate the model with --adapter"))
-        source: Any = FeaturesSource(features)
-    else:
-        source = AdapterSource(adapter, checkpoint, _parse_config(config), device, batch_size,
-                               workers, cache)
-    if (height is None) != (width is None):
-        raise InputError(describe("--height/--width", "reidbench evaluate", "both or neither",
-                                  f"only --{'height' if width is None else 'width'}",
-                                  "pass both, e.g. --height 256 --width 128"))
+        check_option(not (checkpoint or config), "--checkpoint/--config",
+                     command + " --features", "no model options (the features are given)",
+                     "--checkpoint" if checkpoint else "--config",
+                     "drop them, or evaluate the model with --adapter")
+    check_frame_size(height, width, command)
+    check_option(1 <= batch_size <= 65536, "--batch-size", command, "clips in 1..65536",
+                 batch_size)
+    check_option(0 <= workers <= 256, "--workers", command, "a number of workers in 0..256",
+                 workers)
+    check_option(0 <= bootstrap <= 1_000_000, "--bootstrap", command, "resamples in "
+                 "0..1,000,000", bootstrap)
+    check_option(limit is None or limit >= 1, "--limit", command, "a number of queries >= 1",
+                 limit, "leave it out to evaluate every query")
+    protocols = [get_protocol(pid) for pid in parse_protocols(protocol)]
+    check_option(bool(protocols), "--protocol", command, "a protocol id", repr(protocol), "")
+    outs = {p.id: Path(out) if len(protocols) == 1 else Path(out) / protocol_folder(p.id)
+            for p in protocols}
+    for target in outs.values():  # before any computing: a result that cannot be written
+        check_out_dir(target)
+        check_result_out(target, overwrite, command)
+    splits = [split_name(split)] if split else None
+    source: Any = (FeaturesSource(features) if features else
+                   AdapterSource(adapter, checkpoint, parse_config(config, command), device,
+                                 batch_size, workers, cache))
     overrides = {"seq_len": seq_len, "sampling": sampling, "distance": distance,
                  "rerank": rerank, "input_size": (height, width) if height else None}
-    progress = None if as_json else _progress_printer()
-    try:
-        result = evaluate(protocol, data, source, procedure=overrides, bootstrap=bootstrap,
-                          seed=seed, progress=progress)
-    finally:
-        if progress is not None:
-            progress.close()
-    if not is_main():
-        return
-    for warning in result.record.get("warnings", []):
-        typer.echo(f"warning: {warning}", err=True)
-    result.write(out)
-    if as_json:
-        typer.echo(json.dumps(result.record, indent=2))
-    else:
-        typer.echo(format_summary(result.record))
-        typer.echo(f"written to {out}/results.json and {out}/per_query.npz")
-
-
-def _parse_config(config: str | None) -> dict[str, Any]:
-    """``--config`` as a JSON object of adapter options."""
-    from reidbench.errors import InputError, describe
-
-    if not config:
-        return {}
-    try:
-        options = json.loads(config)
-    except json.JSONDecodeError as exc:
-        raise InputError(describe("--config", "reidbench evaluate", "a JSON object",
-                                  f"invalid JSON ({exc.msg})",
-                                  "quote it, e.g. --config '{\"M\": 10}'")) from None
-    if not isinstance(options, dict):
-        raise InputError(describe("--config", "reidbench evaluate", "a JSON object of adapter "
-                                  "options", f"a JSON {type(options).__name__}",
-                                  "pass e.g. --config '{\"M\": 10}'"))
-    return options
+    for proto in protocols:
+        progress = None if as_json else ProgressLine()
+        try:
+            result = evaluate(proto, data, source, procedure=overrides, splits=splits,
+                              bootstrap=bootstrap, seed=seed, limit=limit, progress=progress)
+        finally:
+            if progress is not None:
+                progress.close()
+        if not is_main():
+            continue
+        for warning in result.record.get("warnings", []):
+            typer.echo(f"warning: {warning}", err=True)
+        result.write(outs[proto.id])
+        if as_json:
+            typer.echo(json.dumps(result.record, indent=2))
+        else:
+            typer.echo(format_summary(result.record))
+            typer.echo(f"written to {outs[proto.id]}/results.json and "
+                       f"{outs[proto.id]}/per_query.npz")
 
 
 @app.command("compare")
 def compare_cmd(
     result_a: str = typer.Argument(..., help="First result directory."),
     result_b: str = typer.Argument(..., help="Second result directory."),
-    resamples: int = typer.Option(10000, "--resamples"),
-    seed: int = typer.Option(0, "--seed"),
-    as_json: bool = typer.Option(False, "--json"),
+    resamples: int = typer.Option(10000, "--resamples", help="Paired bootstrap resamples of the "
+                                  "mAP difference."),
+    seed: int = typer.Option(0, "--seed", help=SEED_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Paired significance test on per-query AP; refuses results of different protocols."""
     from reidbench.engine.compare import compare_results

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
+
+from reidbench.cli._common import CONFIG_HELP, DEVICE_HELP
 
 app = typer.Typer()
 
@@ -14,40 +14,54 @@ def sweep_cmd(
     adapter: str = typer.Argument(..., help="Trainable baseline, e.g. stmn."),
     grid: str = typer.Option(..., "--grid", help="Axes, e.g. 'M=5,10,20 N=5,10,20'."),
     data: str = typer.Option(..., "--data", help="Dataset copy (e.g. a synthetic MARS)."),
-    dataset: str = typer.Option("mars", "--dataset"),
-    protocol: str = typer.Option("mars/v2v@1", "--protocol", "-p"),
-    out: str = typer.Option(..., "--out", help="Sweep folder (resumable under the same "
+    dataset: str = typer.Option("mars", "--dataset", help="Its layout: mars, dukev, ilidsvid, "
+                                "prid2011, lsvid."),
+    protocol: str = typer.Option("mars/v2v@1", "--protocol", "-p", help="Protocol every cell is "
+                                 "evaluated under (its mode is checked before training)."),
+    out: str = typer.Option(..., "--out", "-o", help="Sweep folder (resumable under the same "
                             "settings; other settings are refused)."),
     trials: int = typer.Option(1, "--trials", help="Seeds per cell."),
-    config: str = typer.Option('{"backbone": "small"}', "--config", help="Shared model options."),
-    epochs: int = typer.Option(None, "--epochs"),
-    iters: int = typer.Option(None, "--iters-per-epoch"),
-    minutes: float = typer.Option(None, "--max-minutes", help="Per-run training budget."),
-    height: int = typer.Option(128, "--height"),
-    width: int = typer.Option(64, "--width"),
-    seed: int = typer.Option(0, "--seed"),
+    config: str = typer.Option('{"backbone": "small"}', "--config", help=CONFIG_HELP + " Shared "
+                               "by every cell."),
+    epochs: int = typer.Option(None, "--epochs", help="Epochs per run (default: the recipe's)."),
+    iters: int = typer.Option(None, "--iters-per-epoch", help="Iterations per epoch."),
+    minutes: float = typer.Option(None, "--max-minutes", help="Per-run training budget in "
+                                  "minutes."),
+    height: int = typer.Option(128, "--height", help="Frame height of training and evaluation."),
+    width: int = typer.Option(64, "--width", help="Frame width of training and evaluation."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the first trial (trial t uses seed + t)."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     fresh: bool = typer.Option(False, "--fresh", help="Delete the folder's cells/ and sweep.json "
                                "and start over instead of resuming."),
 ) -> None:
     """Train + evaluate ADAPTER on every grid cell x trial; write sweep.json (mean +- std later).
 
-    Grid axes must be model options of ADAPTER (checked before training). Re-running into the same
-    --out resumes only when every setting (config, training options, data, protocol) is unchanged.
+    Grid axes must be model options of ADAPTER and the protocol's mode one ADAPTER evaluates
+    (both checked before training). Re-running into the same --out resumes only when every setting
+    (config, training options, data, protocol) is unchanged.
     """
-    from reidbench.cli.evaluate import _progress_printer
-    from reidbench.engine.sweep import parse_grid, run_sweep
-    from reidbench.engine.train import TrainOptions
-    from reidbench.errors import InputError, describe
+    import time
 
+    from reidbench.cli._common import ProgressLine, calm_openmp, check_frame_size, parse_config
+
+    calm_openmp()
+    from reidbench.engine.sweep import parse_grid, run_sweep
+    from reidbench.engine.train import TrainOptions, check_train_options
+
+    t0 = time.perf_counter()
+    command = "reidbench sweep"
+    model_config = parse_config(config, command)
+    check_frame_size(height, width, command)
+    options = check_train_options(TrainOptions(
+        epochs=epochs, iters_per_epoch=iters, max_minutes=minutes, input_size=(height, width),
+        seed=seed, val_fraction=0.0, device=device))
+    progress = ProgressLine()
     try:
-        model_config = json.loads(config) if config else {}
-    except json.JSONDecodeError as exc:
-        raise InputError(describe("--config", "reidbench sweep", "a JSON object", exc.msg,
-                                  "")) from None
-    options = TrainOptions(epochs=epochs, iters_per_epoch=iters, max_minutes=minutes,
-                           input_size=(height, width), seed=seed, val_fraction=0.0)
-    result = run_sweep(adapter, data, dataset, protocol, parse_grid(grid), out, trials=trials,
-                       model_config=model_config, train_options=options,
-                       procedure={"input_size": (height, width)}, fresh=fresh,
-                       progress=_progress_printer())
-    typer.echo(f"{len(result['rows'])} runs; {out}/sweep.json")
+        result = run_sweep(adapter, data, dataset, protocol, parse_grid(grid), out,
+                           trials=trials, model_config=model_config, train_options=options,
+                           procedure={"input_size": (height, width)}, fresh=fresh,
+                           progress=progress)
+    finally:
+        progress.close()
+    typer.echo(f"{len(result['rows'])} runs in {time.perf_counter() - t0:.1f} s; "
+               f"{out}/sweep.json")

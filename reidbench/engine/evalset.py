@@ -20,7 +20,8 @@ from reidbench.types import Tracklet
 if TYPE_CHECKING:
     from reidbench.datasets import VideoDataset
 
-__all__ = ["EvalItem", "EvalSet", "build_evalset", "dataset_fingerprint", "I2V_QUERY_SUFFIX"]
+__all__ = ["EvalItem", "EvalSet", "build_evalset", "dataset_fingerprint", "limit_evalset",
+           "I2V_QUERY_SUFFIX"]
 
 #: Suffix of a query image's id in I2V mode: ``"<tracklet id>#first"``.
 I2V_QUERY_SUFFIX = "#first"
@@ -42,7 +43,8 @@ class EvalSet:
     """The query and gallery items of one split of one protocol.
 
     ``dataset_fingerprint`` (:func:`dataset_fingerprint`, empty when not computed) keys the feature
-    cache.
+    cache. ``split_ids`` is set on a quick-check subset (:func:`limit_evalset`): the ids of the
+    whole split, which a features file must still hold.
     """
 
     protocol_id: str
@@ -50,9 +52,15 @@ class EvalSet:
     query: tuple[EvalItem, ...]
     gallery: tuple[EvalItem, ...]
     dataset_fingerprint: str = ""
+    split_ids: tuple[str, ...] | None = None
 
     def ids(self) -> list[str]:
-        """Every item id a features file must hold: queries then gallery, each once."""
+        """Every item id a features file must hold: queries then gallery, each once.
+
+        For a quick-check subset these are the whole split's ids (the file is the split's).
+        """
+        if self.split_ids is not None:
+            return list(self.split_ids)
         seen: dict[str, None] = {}
         for item in self.query + self.gallery:
             seen.setdefault(item.id, None)
@@ -107,6 +115,46 @@ def build_evalset(dataset: VideoDataset, protocol: Protocol, split: str,
     make_query = _first_frame if ev.mode == "i2v" else _video
     return EvalSet(protocol.id, split, tuple(make_query(t) for t in queries),
                    tuple(_video(t) for t in gallery), fingerprint)
+
+
+def limit_evalset(evalset: EvalSet, limit: int) -> EvalSet:
+    """A scaled-down copy of ``evalset`` for a quick check (``evaluate(limit=N)``).
+
+    It keeps ``N`` queries spread evenly over the query list, every gallery item of their
+    identities (so each kept query keeps all its positives and junk), and the same share
+    ``N / Q`` of the other gallery items, spread evenly. The numbers are those of an easier,
+    smaller problem: a check that the pipeline runs, never a result to compare or file.
+
+    Args:
+        evalset: The split's full query and gallery sets.
+        limit: Queries to keep (>= 1; a limit of ``Q`` or more keeps everything).
+
+    Returns:
+        The subset, whose :meth:`EvalSet.ids` are still the whole split's.
+
+    Raises:
+        InputError: ``limit`` is not a whole number >= 1.
+    """
+    from dataclasses import replace
+
+    from reidbench.errors import InputError
+
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise InputError(describe("limit", "evaluate", "a whole number of queries >= 1",
+                                  repr(limit), "leave it out to evaluate every query"),
+                         param="limit")
+    n_q = len(evalset.query)
+    if limit >= n_q:
+        return evalset
+    keep_q = [evalset.query[(i * n_q) // limit] for i in range(limit)]
+    pids = {q.pid for q in keep_q}
+    own = [g for g in evalset.gallery if g.pid in pids]
+    others = [g for g in evalset.gallery if g.pid not in pids]
+    n_other = max(1, round(len(others) * limit / n_q)) if others else 0
+    picked = {others[(i * len(others)) // n_other].id for i in range(n_other)}
+    keep_ids = {g.id for g in own} | picked
+    gallery = tuple(g for g in evalset.gallery if g.id in keep_ids)
+    return replace(evalset, query=tuple(keep_q), gallery=gallery, split_ids=tuple(evalset.ids()))
 
 
 def dataset_fingerprint(dataset: VideoDataset) -> str:

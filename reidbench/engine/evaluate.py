@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from reidbench.engine.evalset import build_evalset, dataset_fingerprint
+from reidbench.engine.evalset import EvalSet, build_evalset, dataset_fingerprint, limit_evalset
 from reidbench.engine.provenance import environment, utc_now
 from reidbench.engine.results import RESULT_SCHEMA, SUMMARY_KEYS, EvalResult, SplitScores
 from reidbench.engine.scoring import score_split
@@ -33,6 +33,7 @@ def evaluate(
     bootstrap: int = 1000,
     seed: int = 0,
     topk: int = 20,
+    limit: int | None = None,
     progress: Progress | None = None,
 ) -> EvalResult:
     """Evaluate a model or a features file under a protocol.
@@ -47,6 +48,9 @@ def evaluate(
         bootstrap: Bootstrap resamples for CIs (0 disables).
         seed: Seed for the bootstrap and any random sampling.
         topk: Gallery items kept per query in ``per_query.npz``.
+        limit: A quick check on ``limit`` queries per split (and a gallery scaled down alike,
+            see :func:`~reidbench.engine.evalset.limit_evalset`). The record says so
+            (``limit``) and such a result is never filed in a leaderboard.
         progress: ``callback(stage, done, total)``; the CLI renders it.
 
     Returns:
@@ -70,9 +74,12 @@ def evaluate(
     proto = get_protocol(protocol) if isinstance(protocol, str) else protocol
     ev = proto.evaluation
     run_splits = list(splits) if splits else list(ev.splits)
+    if limit is not None:
+        limit_evalset(EvalSet(proto.id, "", (), ()), limit)  # check the value before any work
     unknown = [s for s in run_splits if s not in ev.splits]
     if unknown:
-        raise ProtocolError(describe("split", proto.id, f"one of {list(ev.splits)}", unknown, ""))
+        raise ProtocolError(describe("split", proto.id, f"one of {list(ev.splits)}", unknown, ""),
+                            param="split")
     is_adapter = isinstance(source, AdapterSource)
     _check_overrides(procedure or {}, is_adapter)
     dataset = load(ev.dataset, data_root)
@@ -88,6 +95,8 @@ def evaluate(
     split_info: dict[str, Any] = {}
     for split in run_splits:
         evalset = build_evalset(dataset, proto, split, fingerprint)
+        if limit is not None:
+            evalset = limit_evalset(evalset, limit)
         t_split = time.perf_counter()
         inputs = source.inputs(evalset, proto, proc, progress)
         t_feat = time.perf_counter() - t_split
@@ -105,6 +114,10 @@ def evaluate(
     record = _record(proto, proc, dataset, data_root, source, split_scores, split_info, seed,
                      fingerprint)
     record["source"]["train_dataset"] = train_dataset
+    if limit is not None:
+        record["limit"] = limit
+        warnings = [*warnings, f"a quick check on at most {limit} queries per split (limit): "
+                    "not comparable with full results, and never filed in a leaderboard"]
     record["warnings"] = warnings
     record["bootstrap"] = bootstrap  # resamples behind the CIs: a re-run (--verify) needs them
     record["timings"]["total_seconds"] = round(time.perf_counter() - t0, 3)
@@ -119,10 +132,11 @@ _EXTRACTION_FIELDS = ("sampling", "seq_len", "pooling", "flip", "input_size")
 def _check_overrides(overrides: dict[str, Any], is_adapter: bool) -> None:
     given = sorted(k for k in _EXTRACTION_FIELDS if overrides.get(k) is not None)
     if given and not is_adapter:
-        raise InputError(describe("procedure override", "evaluate --features",
+        raise InputError(describe("procedure", "evaluate of a FeaturesSource",
                                   "only options that act on given features (distance, rerank, "
                                   "normalize)", f"{given}: the features file was extracted "
-                                  "elsewhere", "drop them, or evaluate the model with --adapter"))
+                                  "elsewhere", "drop them, or evaluate the model (AdapterSource)"),
+                         param=given[0])
 
 
 def _check_procedure(proc: Procedure, adapter: Any) -> None:
@@ -131,20 +145,21 @@ def _check_procedure(proc: Procedure, adapter: Any) -> None:
 
     if proc.sampling not in SAMPLERS:
         names = SAMPLERS.names()
-        raise InputError(describe("sampling", "the procedure (--sampling)", f"one of {names}",
-                                  repr(proc.sampling), suggest(str(proc.sampling), names)))
+        raise InputError(describe("sampling", "the procedure", f"one of {names}",
+                                  repr(proc.sampling), suggest(str(proc.sampling), names)),
+                         param="sampling")
     size = tuple(proc.input_size)
     if len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
         raise InputError(describe("input_size", "the procedure", "(height, width), two positive "
-                                  "integers", repr(proc.input_size), ""))
+                                  "integers", repr(proc.input_size), ""), param="input_size")
     for name in ("flip", "rerank", "normalize"):
         if not isinstance(getattr(proc, name), bool):
             raise InputError(describe(name, "the procedure", "true or false",
-                                      repr(getattr(proc, name)), ""))
+                                      repr(getattr(proc, name)), ""), param=name)
     if proc.rerank and adapter.uses_scorer:
         raise ProtocolError(describe("rerank", "the procedure", "a feature-based model",
                                      f"the pairwise scorer {adapter.card.name!r}",
-                                     "drop --rerank for this adapter"))
+                                     "use rerank=false for this adapter"), param="rerank")
 
 
 def _check_training_dataset(proto: Protocol, declared: dict[str, str | None]

@@ -141,12 +141,14 @@ def check_out_dir(out_dir: str | Path) -> None:
     if out.is_dir():
         others = sorted(p.name for p in out.iterdir() if p.name not in RESULT_FILES)
         if others:
-            raise InputError(describe("--out", str(out), "a new folder, an empty one or a previous "
-                                      "result directory", f"a folder holding {others[:3]}",
-                                      "pass a new folder for the result"))
+            raise InputError(describe("out_dir", str(out), "a new folder, an empty one or a "
+                                      "previous result directory", f"a folder holding "
+                                      f"{others[:3]}", "pass a new folder for the result"),
+                             param="out_dir")
     elif out.exists() or out.is_symlink():
-        raise InputError(describe("--out", str(out), "a folder for results.json and "
-                                  "per_query.npz", "an existing file", "pass a folder path"))
+        raise InputError(describe("out_dir", str(out), "a folder for results.json and "
+                                  "per_query.npz", "an existing file", "pass a folder path"),
+                         param="out_dir")
 
 
 def _check_parent_writable(out: Path) -> None:

@@ -170,13 +170,14 @@ class AdapterSource:
                  config: dict[str, Any] | None = None, device: str = "cpu", batch_size: int = 32,
                  num_workers: int = 0, cache_dir: str | None = None) -> None:
         if not isinstance(config, dict | None):
-            raise InputError(describe("--config", "reidbench evaluate", "a JSON object",
-                                      f"a {type(config).__name__}", "pass e.g. '{\"M\": 10}'"))
+            raise InputError(describe("config", "AdapterSource", "a dict of model options",
+                                      f"a {type(config).__name__}", "pass e.g. {'M': 10}"),
+                             param="config")
         device = resolve_device(device)
         if batch_size < 1 or num_workers < 0:
-            raise InputError(describe("--batch-size/--workers", "reidbench evaluate",
-                                      "a batch size >= 1 and workers >= 0",
-                                      f"{batch_size} and {num_workers}", ""))
+            bad = "batch_size" if batch_size < 1 else "num_workers"
+            raise InputError(describe(bad, "AdapterSource", "a batch size >= 1 and workers >= 0",
+                                      f"{batch_size} and {num_workers}", ""), param=bad)
         self.adapter_name = adapter_name
         self.checkpoint = checkpoint
         self.options = dict(config or {})
@@ -267,15 +268,15 @@ class AdapterSource:
     def procedure_for(self, protocol: Protocol) -> Procedure:
         """The adapter's own procedure, starting from the protocol's default.
 
-        A checkpoint that records the frame size it was trained at (``meta["input_size"]``,
-        written by ``reidbench train``) is evaluated at that size, not the protocol's default.
+        The frame size is the one the checkpoint records it was trained at (``meta["input_size"]``,
+        written by ``reidbench train``), else the adapter card's ``input_size``; the protocol's
+        default size applies to neither.
         """
         split = protocol.evaluation.splits[0]
-        base = protocol.procedure
+        adapter = self.adapter(split, protocol)
         trained = self.trained_input_size(split, protocol)
-        if trained is not None:
-            base = base.override(input_size=trained)
-        return self.adapter(split, protocol).procedure(base)
+        size = trained if trained is not None else tuple(adapter.card.input_size)
+        return adapter.procedure(protocol.procedure.override(input_size=size))
 
     def trained_input_size(self, split: str, protocol: Protocol) -> tuple[int, int] | None:
         """``(height, width)`` the split's checkpoint was trained at; None when not recorded.
@@ -384,21 +385,21 @@ def _check_device(device: str) -> None:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise InputError(describe("--device", "reidbench evaluate", "'auto', 'cpu', 'cuda' or "
-                                  "'cuda:N'", repr(device), "")) from None
+        raise InputError(describe("device", "resolve_device", "'auto', 'cpu', 'cuda' or "
+                                  "'cuda:N'", repr(device), ""), param="device") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise InputError(describe("--device", "reidbench evaluate", "a device this torch can "
-                                      "use", f"{device!r}, but torch {torch.__version__} sees no "
-                                      "CUDA device", "pass --device cpu, or install a CUDA build "
-                                      "of torch on a machine with a GPU"))
+            raise InputError(describe("device", "resolve_device", "a device this torch can use",
+                                      f"{device!r}, but torch {torch.__version__} sees no CUDA "
+                                      "device", "use device=cpu (or auto), or install a CUDA "
+                                      "build of torch on a machine with a GPU"), param="device")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise InputError(describe("--device", "reidbench evaluate",
+            raise InputError(describe("device", "resolve_device",
                                       f"one of cuda:0..cuda:{torch.cuda.device_count() - 1}",
-                                      repr(device), ""))
+                                      repr(device), ""), param="device")
     elif dev.type != "cpu":
-        raise InputError(describe("--device", "reidbench evaluate", "'cpu' or 'cuda[:N]'",
-                                  repr(device), ""))
+        raise InputError(describe("device", "resolve_device", "'cpu' or 'cuda[:N]'",
+                                  repr(device), ""), param="device")
 
 
 def _normalize(qf: np.ndarray, gf: np.ndarray, procedure: Procedure

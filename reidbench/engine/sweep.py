@@ -25,7 +25,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from reidbench.errors import DataError, InputError, describe
+from reidbench.errors import DataError, InputError, ProtocolError, describe
 from reidbench.fileio import write_json_atomic
 from reidbench.protocols.record import canonical_json
 
@@ -67,7 +67,7 @@ def parse_grid(spec: str) -> dict[str, list[Any]]:
         name, sep, values = part.partition("=")
         if not sep or not name or not values:
             raise InputError(describe("grid axis", repr(spec), "NAME=v1,v2,...", repr(part),
-                                      "e.g. --grid 'M=5,10,20 N=5,10'"))
+                                      "e.g. 'M=5,10,20 N=5,10'"), param="grid")
         if name in grid:
             raise InputError(describe(f"grid axis {name!r}", repr(spec), "each axis once",
                                       "a repeat", ""))
@@ -188,15 +188,15 @@ def check_axes(adapter_name: str, grid: dict[str, list[Any]],
 
     cls = adapter_class(adapter_name)
     if not issubclass(cls, TrainableAdapter):
-        raise InputError(describe(f"adapter {adapter_name!r}", "reidbench sweep",
+        raise InputError(describe(f"adapter {adapter_name!r}", "run_sweep",
                                   "a TrainableAdapter", cls.__name__, "pick a trainable baseline"))
     try:
         instance = cls(num_classes=2, **(model_config or {}))
     except (TypeError, ValueError) as exc:
         reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise InputError(describe("--config", f"reidbench sweep {adapter_name}", "model options "
-                                  f"{adapter_name} accepts", reason, "fix the shared options")
-                         ) from None
+        raise InputError(describe("model_config", f"run_sweep {adapter_name}", "model options "
+                                  f"{adapter_name} accepts", reason, "fix the shared options"),
+                         param="model_config") from None
     known = sorted(_option_names(cls, instance))
     for axis in grid:
         if axis not in known:
@@ -207,6 +207,26 @@ def check_axes(adapter_name: str, grid: dict[str, list[Any]],
             raise InputError(describe(f"grid axis {axis!r}", f"reidbench sweep {adapter_name}",
                                       f"a model option of {adapter_name}", "an unknown name",
                                       hint))
+
+
+def check_mode(adapter_name: str, protocol: str) -> None:
+    """Refuse, before anything is trained, a protocol whose mode the adapter cannot evaluate.
+
+    Raises:
+        ProtocolError: The protocol's mode (``v2v``, ``i2v``) is not among the adapter's modes.
+        RegistryError: An unknown adapter or protocol.
+    """
+    from reidbench.adapters import adapter_class
+    from reidbench.protocols import get_protocol
+
+    proto = get_protocol(protocol)
+    modes = list(adapter_class(adapter_name).card.modes)
+    mode = proto.evaluation.mode
+    if mode not in modes:
+        raise ProtocolError(describe("protocol", f"run_sweep {adapter_name}",
+                                     f"a protocol of a mode {adapter_name} evaluates ({modes})",
+                                     f"{proto.id} ({mode})", f"pick a {'/'.join(modes)} "
+                                     "protocol"), param="protocol")
 
 
 def _cell_record(settings: dict[str, Any], cell: dict[str, Any], trial: int, seed: int
@@ -242,17 +262,23 @@ def run_sweep(adapter_name: str, data_root: str | Path, dataset: str, protocol: 
         progress: ``callback(stage, done, total)``.
 
     Raises:
-        InputError: An axis that is not a model option of the adapter.
+        InputError: A run setting out of range, or an axis that is not a model option of the
+            adapter (checked before anything is trained).
+        ProtocolError: A protocol of a mode the adapter cannot evaluate (checked first too).
         DataError: ``out_dir`` holds runs made with other settings (and ``fresh`` is False).
     """
     from reidbench.engine.evaluate import evaluate
     from reidbench.engine.results import read_result
     from reidbench.engine.sources import AdapterSource
-    from reidbench.engine.train import TrainOptions, train
+    from reidbench.engine.train import TrainOptions, check_train_options, train
 
-    base = train_options or TrainOptions()
+    base = check_train_options(train_options or TrainOptions())
+    if not isinstance(trials, int) or isinstance(trials, bool) or not 1 <= trials <= 1000:
+        raise InputError(describe("trials", "run_sweep", "a whole number in 1..1000", trials, ""),
+                         param="trials")
     out = Path(out_dir)
     check_axes(adapter_name, grid, model_config)
+    check_mode(adapter_name, protocol)
     settings = sweep_settings(adapter_name, data_root, dataset, protocol, model_config, base,
                               procedure)
     if fresh:
@@ -264,6 +290,8 @@ def run_sweep(adapter_name: str, data_root: str | Path, dataset: str, protocol: 
         _check_cell(out / "cells" / _cell_name(cell, trial),
                     _cell_record(settings, cell, trial, base.seed + trial))
     rows: list[dict[str, Any]] = []
+    if progress:  # the line's clock starts now, not when the first cell is done
+        progress("sweep", 0, len(jobs))
     for cell, trial in jobs:
         folder = out / "cells" / _cell_name(cell, trial)
         seed = base.seed + trial
@@ -276,7 +304,7 @@ def run_sweep(adapter_name: str, data_root: str | Path, dataset: str, protocol: 
                             model_config={**(model_config or {}), **cell},
                             options=replace(base, seed=seed, resume=True))
             res = evaluate(protocol, data_root,
-                           AdapterSource(adapter_name, summary["checkpoint"]),
+                           AdapterSource(adapter_name, summary["checkpoint"], device=base.device),
                            procedure=procedure, bootstrap=0, seed=seed)
             res.write(result_dir)
         record = read_result(result_dir).record

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -32,7 +33,7 @@ from reidbench.engine.trainbatch import load_batch
 from reidbench.errors import InputError, describe
 from reidbench.fileio import write_json_atomic
 
-__all__ = ["TrainOptions", "train"]
+__all__ = ["TrainOptions", "check_train_options", "train"]
 
 Progress = Callable[[str, int, int], None]
 Notify = Callable[[str], None]
@@ -54,7 +55,7 @@ class TrainOptions:
         val_fraction: Share of training identities held out for model selection (0: none).
         max_minutes: Stop after this wall time (a checkpoint is written).
         seed: Seed of sampling, augmentations, initialisation and the validation split.
-        device: ``"cpu"`` or ``"cuda"``.
+        device: ``"auto"`` (the GPU when torch sees one), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         resume: Continue from ``out/last.pt`` when present.
     """
 
@@ -68,8 +69,60 @@ class TrainOptions:
     val_fraction: float = 0.1
     max_minutes: float | None = None
     seed: int = 0
-    device: str = "cpu"
+    device: str = "auto"
     resume: bool = True
+
+
+#: Fewer held-out identities than this make the validation mAP too noisy to pick an epoch by.
+_FEW_VAL_IDS = 10
+
+#: Upper bounds of the run settings: far beyond any real run, low enough that nothing overflows
+#: (``itertools.islice`` takes at most ``sys.maxsize``; JSON records need finite numbers).
+_LIMITS = {"epochs": 100_000, "iters_per_epoch": 10_000_000, "P": 4096, "K": 4096,
+           "seq_len": 4096}
+
+
+def check_train_options(options: TrainOptions) -> TrainOptions:
+    """Check every run setting before anything is read or written; resolve ``device="auto"``.
+
+    Returns:
+        ``options`` with the device resolved (``"auto"`` -> ``"cuda"`` or ``"cpu"``).
+
+    Raises:
+        InputError: The first setting out of range, naming its parameter (e.g. ``epochs``).
+    """
+    import math
+
+    from reidbench.engine.sources import resolve_device
+
+    def need(ok: bool, name: str, expected: str, got: object, fix: str = "") -> None:
+        if not ok:
+            raise InputError(describe(name, "train", expected, got, fix), param=name)
+
+    def whole(v: object) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    for name, top in _LIMITS.items():
+        v = getattr(options, name)
+        need(v is None or (whole(v) and 1 <= v <= top), name,
+             f"a whole number in 1..{top:,} (or None: the recipe's)", v)
+    lr = options.lr
+    need(lr is None or (isinstance(lr, int | float) and math.isfinite(lr) and 0 < lr <= 10),
+         "lr", "a learning rate in (0, 10]", lr)
+    size = tuple(options.input_size) if isinstance(options.input_size, list | tuple) else ()
+    need(len(size) == 2 and all(whole(v) and 1 <= v <= 4096 for v in size), "input_size",
+         "(height, width), two whole numbers of pixels in 1..4096", options.input_size)
+    vf = options.val_fraction
+    need(isinstance(vf, int | float) and 0 <= vf < 1, "val_fraction",
+         "a share of the training identities in [0, 1)", vf, "e.g. val_fraction=0.1, or 0 for "
+         "no validation")
+    mm = options.max_minutes
+    need(mm is None or (isinstance(mm, int | float) and math.isfinite(mm) and mm > 0),
+         "max_minutes", "a positive number of minutes (or None: no budget)", mm)
+    need(whole(options.seed) and 0 <= options.seed < 2**32, "seed",
+         "a whole number in 0..2**32-1", options.seed)
+    return replace(options, device=resolve_device(options.device),
+                   input_size=(int(size[0]), int(size[1])))
 
 
 def _split_ids(pids: np.ndarray, fraction: float, seed: int) -> tuple[set[int], set[int]]:
@@ -143,18 +196,20 @@ def _resume(last: Path, run: dict[str, Any], modules: dict[str, Any]) -> dict[st
     import torch
 
     saved = torch.load(str(last), map_location="cpu", weights_only=True)
-    fix = f"train into a new --out folder, or pass --no-resume to start over in {last.parent}"
+    fix = f"train into a new out_dir, or start over in {last.parent} with resume=false"
     old = json.loads(saved["run"]) if "run" in saved else None
     if old is not None and old != run:
-        raise InputError(describe(str(last), "reidbench train (resume)",
-                                  "a run of the same settings", "; ".join(_changes(old, run)), fix))
+        raise InputError(describe(str(last), "train (resume)",
+                                  "a run of the same settings", "; ".join(_changes(old, run)), fix),
+                         param="resume")
     try:
         for name, module in modules.items():
             module.load_state_dict(saved[name])
     except (RuntimeError, KeyError, ValueError) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise InputError(describe(str(last), "reidbench train (resume)", "a resume state of "
-                                  f"this {run['baseline']} model", reason, fix)) from None
+        raise InputError(describe(str(last), "train (resume)", "a resume state of "
+                                  f"this {run['baseline']} model", reason, fix),
+                         param="resume") from None
     return {"epoch": int(saved["epoch"]), "history": list(saved["history"]),
             "best_val_map": saved["best_val_map"]}
 
@@ -182,10 +237,11 @@ def _build(cls: type, model_config: dict[str, Any], num_classes: int, size: tupl
     if own is None or tuple(own) == tuple(size):
         return adapter
     if "input_size" in model_config:
-        raise InputError(describe("model config input_size", f"reidbench train {cls.__name__}",
-                                  f"the training frame size {size[0]}x{size[1]}",
-                                  f"{own[0]}x{own[1]}", "give --height/--width equal to the "
-                                  "--config input_size, or drop one of them"))
+        raise InputError(describe("input_size", f"train {cls.__name__}",
+                                  f"the model config's input_size {own[0]}x{own[1]}",
+                                  f"training frames of {size[0]}x{size[1]}", "give the training "
+                                  "frames the model config's input_size, or drop one of them"),
+                         param="input_size")
     torch.manual_seed(seed)
     return cls(**{**model_config, "input_size": list(size), "num_classes": num_classes})
 
@@ -212,9 +268,12 @@ def train(adapter_name: str, data_root: str | Path, dataset_name: str, out_dir: 
         The summary written to ``train.json``.
 
     Raises:
-        InputError: No training tracklets, an untrainable adapter, conflicting input sizes, or a
-            ``last.pt`` of another run in ``out_dir`` (with ``resume``).
+        InputError: A run setting out of range (checked first, see :func:`check_train_options`),
+            model options the adapter refuses, no training tracklets, an untrainable adapter,
+            conflicting input sizes, or a ``last.pt`` of another run in ``out_dir`` (with
+            ``resume``).
     """
+    options = check_train_options(options)
     out = Path(out_dir)
     created = not out.exists()
     try:
@@ -243,8 +302,6 @@ def _train(adapter_name: str, data_root: str | Path, dataset_name: str, out: Pat
                                   "none", "check the dataset copy with `reidbench data verify`"))
     train_ids, val_ids = _split_ids(np.array([t.pid for t in pool]), options.val_fraction,
                                     options.seed)
-    if not val_ids and notify:
-        notify(_no_validation_notice(len(train_ids), options.val_fraction))
     train_set = [t for t in pool if t.pid in train_ids]
     val_set = [t for t in pool if t.pid in val_ids]
     label_of = {pid: i for i, pid in enumerate(sorted(train_ids))}
@@ -252,10 +309,27 @@ def _train(adapter_name: str, data_root: str | Path, dataset_name: str, out: Pat
 
     cls = adapter_class(adapter_name)
     if not issubclass(cls, TrainableAdapter):
-        raise InputError(describe(f"adapter {adapter_name!r}", "reidbench train",
+        raise InputError(describe(f"adapter {adapter_name!r}", "train",
                                   "a TrainableAdapter", cls.__name__, "pick a trainable baseline"))
     size = (int(options.input_size[0]), int(options.input_size[1]))
-    adapter = _build(cls, model_config, len(label_of), size, options.seed)
+    try:
+        adapter = _build(cls, model_config, len(label_of), size, options.seed)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        unknown = re.search(r"unexpected keyword argument '(\w+)'", reason)
+        if unknown:
+            reason = f"unknown option {unknown.group(1)!r}"
+        raise InputError(describe("model_config", f"train {adapter_name}", "model options "
+                                  f"{adapter_name} accepts", reason[:200], "fix the model "
+                                  "options"), param="model_config") from None
+    if notify and not val_ids:
+        notify(_no_validation_notice(len(train_ids), options.val_fraction))
+    elif notify and len(val_ids) < _FEW_VAL_IDS:
+        notify(f"warning: validation on only {len(val_ids)} held-out identities: its mAP is "
+               "noisy and easily 100.00, so the epoch it picks is close to arbitrary (raise "
+               "--val-fraction or train on more identities)")
     if hasattr(adapter, "prepare_training"):  # ImageNet weights etc., before any resume state
         adapter.prepare_training()
     overrides = {k: getattr(options, k) for k in ("epochs", "lr", "P", "K", "seq_len")}

@@ -105,7 +105,12 @@ def _check(result_dir: Path) -> dict[str, Any]:
         more = f" ({len(report.problems) - 1} more problem(s); run `reidbench validate " \
             f"{result_dir}`)" if len(report.problems) > 1 else ""
         raise DataError(report.problems[0] + more)
-    return read_result(result_dir).record
+    record = read_result(result_dir).record
+    if record.get("limit") is not None:
+        raise DataError(describe("result", str(result_dir), "an evaluation of every query",
+                                 f"a quick check on {record['limit']} queries per split (limit)",
+                                 "evaluate again without the limit to file it"))
+    return record
 
 
 def _slug(text: str) -> str:

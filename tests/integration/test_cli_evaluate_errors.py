@@ -148,7 +148,7 @@ def test_options_and_modes_are_checked_before_any_work(synth_copy, features_for,
     adapter = ["-p", "dukev/v2v@1", "--data", root, "--adapter", STRIPE]
     cases = [
         ([*adapter, "--config", '{"dimm": 4}'], "Did you mean 'dim'"),
-        ([*adapter, "--config", "[4]"], "a JSON list"),
+        ([*adapter, "--config", "[4]"], "a JSON array"),
         ([*adapter, "--device", "tpu"], "--device"),
         ([*adapter, "--sampling", "evenlyy"], "Did you mean 'evenly'"),
         (["-p", "dukev/i2v@1", "--data", root, "--adapter", f"{__name__}:VideoOnly"],

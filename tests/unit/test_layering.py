@@ -19,6 +19,7 @@ LAYERS = [
     {"engine"},
     {"leaderboard"},
     {"report"},
+    {"demo"},
     {"cli", "__main__"},
 ]
 

@@ -36,7 +36,7 @@ def test_check_axes_accepts_options_and_refuses_bad_shared_config():
     from reidbench.engine.sweep import check_axes
 
     check_axes("stmn", {"M": [5], "N": [5], "alpha": [0.1]}, {"backbone": "small"})
-    with pytest.raises(InputError, match=r"--config .*bogus"):
+    with pytest.raises(InputError, match=r"model_config .*bogus"):
         check_axes("stmn", {"M": [5]}, {"backbone": "small", "bogus": 1})
     with pytest.raises(InputError, match="num_classes"):  # set by training, not an axis
         check_axes("stmn", {"num_classes": [5]}, {"backbone": "small"})
