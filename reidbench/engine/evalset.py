@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from reidbench.errors import DataError, ProtocolError, describe
-from reidbench.protocols import Protocol
+from reidbench.protocols import I2V_QUERY_SUFFIX, Protocol
 from reidbench.types import Tracklet
 
 if TYPE_CHECKING:
@@ -22,10 +22,6 @@ if TYPE_CHECKING:
 
 __all__ = ["EvalItem", "EvalSet", "build_evalset", "dataset_fingerprint", "limit_evalset",
            "I2V_QUERY_SUFFIX"]
-
-#: Suffix of a query image's id in I2V mode: ``"<tracklet id>#first"``.
-I2V_QUERY_SUFFIX = "#first"
-
 
 @dataclass(frozen=True)
 class EvalItem:

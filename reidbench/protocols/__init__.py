@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from reidbench.errors import ProtocolError, describe
 from reidbench.protocols.catalog import BUILTIN_PROTOCOLS
-from reidbench.protocols.record import Evaluation, Procedure, Protocol, canonical_json
+from reidbench.protocols.record import (
+    I2V_QUERY_SUFFIX,
+    Evaluation,
+    Procedure,
+    Protocol,
+    canonical_json,
+    split_item_id,
+)
 from reidbench.registry import Registry, suggest
 
 __all__ = [
     "Evaluation",
+    "I2V_QUERY_SUFFIX",
     "Procedure",
     "Protocol",
     "PROTOCOLS",
     "canonical_json",
     "get_protocol",
     "list_protocols",
+    "split_item_id",
 ]
 
 PROTOCOLS: Registry[Protocol] = Registry("protocol", base=Protocol)

@@ -20,9 +20,24 @@ from typing import Any
 
 from reidbench.errors import InputError, describe
 
-__all__ = ["Evaluation", "Procedure", "Protocol", "canonical_json"]
+__all__ = ["Evaluation", "Procedure", "Protocol", "canonical_json", "I2V_QUERY_SUFFIX",
+           "split_item_id"]
 
 MODES = ("v2v", "i2v")
+
+#: Suffix of a query image's id in I2V mode: ``"<tracklet id>#first"`` (its first frame).
+I2V_QUERY_SUFFIX = "#first"
+
+
+def split_item_id(item_id: str) -> tuple[str, bool]:
+    """``(tracklet id, is_first_frame_image)`` of an evaluation item id.
+
+    ``"0001C1T0001#first"`` -> ``("0001C1T0001", True)`` (an I2V query image);
+    ``"0001C1T0001"`` -> ``("0001C1T0001", False)`` (a tracklet).
+    """
+    if item_id.endswith(I2V_QUERY_SUFFIX):
+        return item_id[: -len(I2V_QUERY_SUFFIX)], True
+    return item_id, False
 GALLERIES = ("with_query", "without_query", "dataset")
 AGGREGATES = ("single", "mean_std_over_splits")
 DISTANCES = ("euclidean", "sqeuclidean", "cosine")

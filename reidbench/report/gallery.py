@@ -31,7 +31,10 @@ from matplotlib.figure import Figure
 from reidbench.engine.results import EvalResult, read_result
 from reidbench.errors import DataError, InputError, describe
 from reidbench.fileio import atomic_write
+from reidbench.leaderboard.entries import result_label
+from reidbench.protocols import split_item_id
 from reidbench.report._mpl import GREEN, GREY, RED, new_figure, save_figure
+from reidbench.report.pages import page, site_root_of, write_stylesheet
 
 __all__ = ["GalleryItem", "QueryStrip", "query_strips", "strip_figure", "write_gallery",
            "ap_percent", "STATUS_COLOURS"]
@@ -153,15 +156,19 @@ def ap_percent(ap: float) -> str:
     return f"{pct:.2f}%" if pct >= 0.01 else f"{pct:.1e}%"
 
 
-def _frames(dataset: Any, tid: str, n: int, size: tuple[int, int]) -> np.ndarray:
+def _frames(dataset: Any, item_id: str, n: int, size: tuple[int, int]) -> np.ndarray:
+    """A strip of ``n`` evenly spaced frames of an item (an I2V query image: its one frame)."""
     from reidbench.datasets.decode import load_frame
 
+    tid, first_only = split_item_id(item_id)
     try:
         t = dataset.tracklet(tid)
     except (KeyError, DataError):
         raise DataError(describe(f"tracklet {tid!r}", str(dataset.root), "a tracklet of the "
                                  "dataset copy the result was computed on", "no such id",
                                  "pass the same --data root as the evaluation")) from None
+    if first_only:
+        return load_frame(t.frames[0], size)
     idx = np.unique(np.linspace(0, len(t.frames) - 1, min(n, len(t.frames))).round().astype(int))
     imgs = [load_frame(t.frames[i], size) for i in idx]
     return np.concatenate(imgs, axis=1)
@@ -174,16 +181,31 @@ def strip_figure(strip: QueryStrip, dataset: Any, *, frames: int = 4,
     Axes carry ``gid`` ``query`` / ``correct`` / ``wrong`` / ``junk``; borders use
     :data:`STATUS_COLOURS` (the query's is black).
     """
-    n = 1 + len(strip.items)
-    fig = new_figure(1.25 * n * max(frames, 1) / 3 + 0.5, 2.2)
-    axes = fig.subplots(1, n, squeeze=False)[0]
-    panels = [("query", f"query {strip.id}\npid {strip.pid}, AP {ap_percent(strip.ap)}",
+    tid, image = split_item_id(strip.id)
+    head = "query image (first frame)" if image else "query"
+    panels = [("query", f"{head}\n{tid}\npid {strip.pid}, AP {ap_percent(strip.ap)}",
                strip.id)]
     for it in strip.items:
         head = "junk" if it.rank is None else f"#{it.rank}"
         panels.append((it.status, f"{head} d={it.distance:.3f}\n{it.id}", it.id))
-    for ax, (status, label, tid) in zip(axes, panels, strict=True):
-        ax.imshow(_frames(dataset, tid, frames, size))
+    imgs = [_frames(dataset, item_id, frames, size) for _, _, item_id in panels]
+    # every frame at the same scale: each panel as wide as its strip, in a slot wide enough for
+    # its label (axes placed by hand; a layout engine would rescale narrow panels)
+    scale, gap, title_px, margin = 1.5, 12, 44, 6
+    slots = [max(img.shape[1], 3 * size[1]) * scale + gap for img in imgs]
+    h_px = max(img.shape[0] for img in imgs) * scale
+    fig_w, fig_h = sum(slots) + 2 * margin, h_px + title_px + 2 * margin
+    fig = new_figure(fig_w / 100, fig_h / 100)
+    fig.set_layout_engine("none")
+    axes, x = [], margin
+    for slot, img in zip(slots, imgs, strict=True):
+        w, h = img.shape[1] * scale, img.shape[0] * scale
+        left = x + (slot - w) / 2
+        axes.append(fig.add_axes((left / fig_w, (margin + h_px - h) / fig_h, w / fig_w,
+                                  h / fig_h)))
+        x += slot
+    for ax, (status, label, _), img in zip(axes, panels, imgs, strict=True):
+        ax.imshow(img, aspect="auto")
         ax.set_gid(status)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -238,14 +260,31 @@ def write_gallery(result_dir: str | Path, data_root: str | Path, out_dir: str | 
     text = buf.getvalue()
     atomic_write(out / "gallery.csv", lambda tmp: tmp.write_text(text, encoding="utf-8"))
     paths.append(out / "gallery.csv")
-    body = "".join(f'<figure><img src="{html.escape(p.name)}" alt="{html.escape(p.stem)}">'
-                   f"</figure>\n" for p in paths[:-1])
-    page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>Retrieval gallery</title></head><body>\n<h1>Retrieval gallery: "
-            f"{html.escape(result.record['protocol']['id'])}</h1>\n<p>Green: same person; red: "
-            f"another person; grey: junk (ignored by the protocol). Order: "
-            f"{'worst AP first' if worst_first else 'evaluation order'}.</p>\n{body}"
-            f'<p><a href="gallery.csv">gallery.csv</a></p></body></html>\n')
-    atomic_write(out / "index.html", lambda tmp: tmp.write_text(page, encoding="utf-8"))
+    site, root = site_root_of(out, 2)
+    write_stylesheet(site)
+    atomic_write(out / "index.html", lambda tmp: tmp.write_text(
+        _gallery_page(result, split, worst_first, paths[:-1], root), encoding="utf-8"))
     paths.append(out / "index.html")
     return paths
+
+
+def _gallery_page(result: EvalResult, split: str | None, worst_first: bool, pngs: list[Path],
+                  root: str) -> str:
+    """The gallery's page: which model, protocol, split and dataset copy, then the strips."""
+    e = html.escape
+    rec = result.record
+    split_name = split or rec["splits"][0]["split"]
+    name = result_label(rec)
+    ds = rec.get("dataset") or {}
+    src = rec.get("source") or {}
+    facts = [("Model", name), ("Protocol", rec["protocol"]["id"]), ("Split", split_name),
+             ("Dataset", f"{ds.get('name', '?')} at {ds.get('root', '?')}"
+                         + (" (synthetic copy)" if ds.get("synthetic") else "")),
+             ("Source", str(src.get("kind", "?")))]
+    meta = "".join(f"<li><b>{e(k)}:</b> {e(str(v))}</li>" for k, v in facts)
+    body = "".join(f'<figure><img src="{e(p.name)}" alt="{e(p.stem)}"></figure>\n' for p in pngs)
+    return page(f"Retrieval gallery: {name} on {rec['protocol']['id']}, {split_name}",
+                f'<ul class="meta">{meta}</ul>\n<p>Green: same person; red: another person; '
+                f"grey: junk (ignored by the protocol). Order: "
+                f"{'worst AP first' if worst_first else 'evaluation order'}.</p>\n{body}"
+                f'<p><a href="gallery.csv">gallery.csv</a></p>\n', root=root, index=not root)
