@@ -212,6 +212,8 @@ def paper_table(f: LeaderboardFile) -> Table:
              "The paper's own comparison: rows may use different protocols or AP formulas; see "
              "the per-dataset leaderboards for comparability."]
     title = f"{paper['authors']} ({paper['key'].upper()}), Table {table['number']}"
+    if table.get("measured_on"):
+        notes.insert(0, f"Measured on {table['measured_on']}.")
     return Table(f.key, title, table["caption"], columns, text, values, marks,
                  [RANKED] * len(rows), notes)
 
@@ -352,6 +354,8 @@ def missing_leaderboards(protocols: Sequence[str], tables: Sequence[Table],
 
 def _source_text(e: Entry) -> str:
     text = f"{e.level if e.source == 'evaluated' else e.source}: {e.origin}"
+    if e.cited:
+        text += f" ref. {e.cited}"
     if e.also:
         text += f" (also quoted in {', '.join(e.also)}"
         text += f"; differs: {', '.join(e.differs)})" if e.differs else ")"

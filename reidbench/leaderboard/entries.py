@@ -20,7 +20,8 @@ from typing import Any
 from reidbench.leaderboard.records import LeaderboardFile, decimals
 from reidbench.leaderboard.schema import METRICS
 
-__all__ = ["Entry", "published_entries", "evaluated_entry", "deduplicate", "cell_text",
+__all__ = ["Entry", "published_entries", "evaluated_entry", "result_label", "deduplicate",
+           "cell_text",
            "METRIC_ORDER", "METRIC_HEADERS", "DATASET_NAMES"]
 
 METRIC_ORDER = METRICS  # the leaderboard schema's metric names, in column order
@@ -43,7 +44,8 @@ class Entry:
     """One candidate leaderboard row.
 
     Attributes:
-        label: Method label.
+        label: Method name (a published record's ``method``, never the paper's printed row label:
+            "Ours" or a bracketed reference number means something only inside that paper).
         source: ``published`` or ``evaluated``.
         origin: Where it comes from (``DenseIL T2`` or the submission's folder name).
         backbone: Backbone or ``unknown``.
@@ -61,6 +63,9 @@ class Entry:
         level: Verification level (leaderboards/SCHEMA.md): ``published`` (a paper's number),
             ``self-reported`` (a submission's own record) or ``verified`` (a submission whose
             evaluation ``leaderboard add --verify`` re-ran with every number matching).
+        cited: The citing paper's reference for a quoted number (``"[43]"``), else ``""``.
+        provenance: One line on where the row's numbers come from and how they were measured
+            (shown on hover in the HTML leaderboards).
     """
 
     label: str
@@ -78,6 +83,8 @@ class Entry:
     also: tuple[str, ...] = ()
     differs: tuple[str, ...] = ()
     level: str = "published"
+    cited: str = ""
+    provenance: str = ""
 
 
 def _published_check(rec: dict[str, Any]) -> Any:
@@ -128,11 +135,27 @@ def published_entries(files: Iterable[LeaderboardFile]) -> list[Entry]:
             if str(rec.get("setting", "")).startswith("ablation"):
                 continue
             cells = {m: (float(c["value"]), cell_text(c)) for m, c in rec["metrics"].items()}
-            out.append(Entry(rec["label"], "published", origin, rec["backbone"], rec["dataset"],
+            cited = rec.get("cited") or {}
+            out.append(Entry(rec["method"], "published", origin, rec["backbone"], rec["dataset"],
                              rec["protocol"]["mode"], rec["protocol"].get("train_dataset"), cells,
                              _published_check(rec), rec["protocol"].get("suite_protocol"),
-                             rec.get("method_key"), "cited" not in rec))
+                             rec.get("method_key"), "cited" not in rec,
+                             cited=str(cited.get("ref") or ""),
+                             provenance=_published_provenance(f, rec)))
     return out
+
+
+def _published_provenance(f: LeaderboardFile, rec: dict[str, Any]) -> str:
+    paper = f.data["paper"]
+    parts = [f"{paper['authors']} ({paper['venue']} {paper['year']}), Table "
+             f"{f.data['table']['number']}, printed as {rec['label']!r}"]
+    if rec.get("setting"):
+        parts.append(str(rec["setting"]))
+    if rec["protocol"].get("basis"):
+        parts.append(f"protocol: {rec['protocol']['basis']}")
+    if rec.get("ap_basis"):
+        parts.append(f"AP: {rec['ap_basis']}")
+    return "; ".join(parts)
 
 
 def _disagreements(keep: Entry, other: Entry) -> list[str]:
@@ -179,6 +202,20 @@ def _paper_name(f: LeaderboardFile) -> str:
     return names.get(key, key)
 
 
+def result_label(record: dict[str, Any]) -> str:
+    """The name a result is shown under: its submission name, else the adapter, else the kind.
+
+    ``submission.name`` (``reidbench evaluate --name``) wins; then the adapter's registered name
+    (``stmn``); then ``features`` for a features file, ``model`` for anything else.
+    """
+    name = (record.get("submission") or {}).get("name")
+    if name:
+        return str(name)
+    src = record.get("source") or {}
+    adapter = src.get("adapter") or {}
+    return str(adapter.get("name") or ("features" if src.get("kind") == "features" else "model"))
+
+
 def evaluated_entry(record: dict[str, Any], origin: str, level: str = "self-reported") -> Entry:
     """A leaderboard entry from an evaluated result record (``results.json`` as a dict).
 
@@ -205,7 +242,7 @@ def evaluated_entry(record: dict[str, Any], origin: str, level: str = "self-repo
         cells[m] = (v, text)
     src = record.get("source") or {}
     adapter = src.get("adapter") or {}
-    label = adapter.get("name") or ("features" if src.get("kind") == "features" else "model")
+    label = result_label(record)
     fingerprint = proto["fingerprint"]
 
     dataset = record.get("dataset") or {}

@@ -199,8 +199,10 @@ def _check_table(c: _Checker, table: Any, kind: str) -> set[tuple[str, str]]:
         return declared
     needs = ("number", "caption", "columns") if kind == "published_results" else (
         "number", "caption", "fields")
-    c.keys(table, "table", needs, ("notes", "dataset_names"))
+    c.keys(table, "table", needs, ("notes", "dataset_names", "measured_on"))
     c.text(table.get("number"), "table.number")
+    if "measured_on" in table:
+        c.text(table["measured_on"], "table.measured_on")
     if "dataset_names" in table and c.obj(table["dataset_names"], "table.dataset_names"):
         for ds, name in table["dataset_names"].items():
             c.choice(ds, f"table.dataset_names.{ds}", DATASETS)

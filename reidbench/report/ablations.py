@@ -41,7 +41,7 @@ from reidbench.leaderboard.records import LeaderboardFile
 from reidbench.report._mpl import new_figure
 
 __all__ = ["published_ablation", "stage_label", "heatmap", "curve", "placement_grid",
-           "ablation_table", "sweep_ablation", "sweep_figures", "TIDY_COLUMNS"]
+           "ablation_table", "table_groups", "sweep_ablation", "sweep_figures", "TIDY_COLUMNS"]
 
 TIDY_COLUMNS = ("metric", "mean", "std")
 
@@ -219,11 +219,22 @@ def placement_grid(df: pd.DataFrame, metric: str, *, stage_axis: str = "cosam_st
 
 
 def ablation_table(df: pd.DataFrame, axes: Sequence[str], metrics: Sequence[str], *, key: str,
-                   title: str, caption: str = "") -> Table:
+                   title: str, caption: str = "", groups: dict[str, str] | None = None) -> Table:
     """The grid as a table: one row per axis combination, one column per (dataset, metric).
 
     Cells print ``mean ± std`` (the printed text where the frame has it); best and second best
     are marked per column (ties share a mark).
+
+    Args:
+        df: Tidy frame (axis columns + ``metric``, ``mean``, ``std``, optionally ``dataset``).
+        axes: The axis columns, one table column each.
+        metrics: Metrics shown per dataset.
+        key: File stem of the rendered table.
+        title: Table title.
+        caption: Table caption.
+        groups: Column group header per dataset (default: the dataset's short name). A published
+            table's columns name the set they were measured on (STMN's ablations: random halves
+            of MARS's *training* set, not the MARS test protocol), see :func:`table_groups`.
 
     Raises:
         InputError: Missing columns.
@@ -235,7 +246,8 @@ def ablation_table(df: pd.DataFrame, axes: Sequence[str], metrics: Sequence[str]
     datasets = list(dict.fromkeys(df["dataset"]))
     combos = list(dict.fromkeys(tuple(r[a] for a in axes) for _, r in df.iterrows()))
     columns = [Column(f"axis:{a}", a) for a in axes]
-    metric_cols = [Column(f"{ds}:{m}", METRIC_HEADERS.get(m, m), DATASET_NAMES.get(ds, ds), m)
+    names = {**DATASET_NAMES, **(groups or {})}
+    metric_cols = [Column(f"{ds}:{m}", METRIC_HEADERS.get(m, m), names.get(ds, ds), m)
                    for ds in datasets for m in metrics
                    if ((df["dataset"] == ds) & (df["metric"] == m)).any()]
     columns += metric_cols
@@ -263,6 +275,11 @@ def ablation_table(df: pd.DataFrame, axes: Sequence[str], metrics: Sequence[str]
     notes = ["Bold = best, underlined = second best per column (ties share a mark); "
              "mean ± std where the source gives a std."]
     return Table(key, title, caption, columns, text, values, marks, [RANKED] * len(combos), notes)
+
+
+def table_groups(f: LeaderboardFile) -> dict[str, str]:
+    """``{dataset: group header}`` of a published table's columns that declare a ``group``."""
+    return {c["dataset"]: c["group"] for c in f.data["table"]["columns"] if c.get("group")}
 
 
 def sweep_ablation(sweep: dict[str, Any]) -> pd.DataFrame:

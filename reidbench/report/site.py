@@ -115,6 +115,7 @@ def build_ablations(leaderboards: str | Path, out_dir: str | Path,
         heatmap,
         placement_grid,
         published_ablation,
+        table_groups,
     )
 
     files = load_leaderboards(leaderboards)
@@ -125,6 +126,8 @@ def build_ablations(leaderboards: str | Path, out_dir: str | Path,
         f = next(f for f in files if f.key == key)
         source = f"{f.data['paper']['authors']} ({f.data['paper']['key'].upper()}), " \
             f"supplement Table {f.data['table']['number']}"
+        if f.data["table"].get("measured_on"):
+            source += f", measured on {f.data['table']['measured_on']}"
         if kind == "heatmap":
             for m in metrics:
                 fig = heatmap(df, axes[0], axes[1], m, title=f"{source}: {m} (%), "
@@ -139,7 +142,7 @@ def build_ablations(leaderboards: str | Path, out_dir: str | Path,
                 paths.append(save_figure(fig, out / f"{name}-{m}.png"))
         table = ablation_table(df, list(axes), list(metrics), key=name,
                                title=f"{source}: {f.data['table']['caption'].split('.')[0]}",
-                               caption=f.data["table"]["caption"])
+                               caption=f.data["table"]["caption"], groups=table_groups(f))
         paths += write_table(table, out, formats)
         paths.append(_write_data(df, axes, out / f"{name}.data.csv"))
     return paths
