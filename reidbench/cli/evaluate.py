@@ -27,8 +27,15 @@ def evaluate_cmd(
     config: str = typer.Option(None, "--config", help=CONFIG_HELP),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     batch_size: int = typer.Option(32, "--batch-size", help="Clips per forward pass."),
-    workers: int = typer.Option(0, "--workers", help="DataLoader workers decoding frames (0: in "
-                                "the main process)."),
+    workers: str = typer.Option("auto", "--workers", help="Worker processes decoding frames: "
+                                "auto (from the cores available; none for a tiny job) or N (0: "
+                                "in the main process)."),
+    autocast: bool = typer.Option(True, "--autocast/--no-autocast", help="Autocast on a GPU "
+                                  "(bfloat16 where supported, else float16); no effect on CPU."),
+    max_matrix_mb: float = typer.Option(None, "--max-matrix-mb", help="Largest query x gallery "
+                                        "distance matrix built whole, in MiB (default 1024); "
+                                        "past it, distances and metrics stream in query "
+                                        "blocks."),
     cache: str = typer.Option(None, "--cache", help="Feature cache folder (reused across runs "
                               "of the same model and procedure)."),
     split: str = typer.Option(None, "--split", help=SPLIT_HELP + " Default: every split."),
@@ -80,8 +87,10 @@ def evaluate_cmd(
     check_frame_size(height, width, command)
     check_option(1 <= batch_size <= 65536, "--batch-size", command, "clips in 1..65536",
                  batch_size)
-    check_option(0 <= workers <= 256, "--workers", command, "a number of workers in 0..256",
-                 workers)
+    text = workers.strip().lower()
+    check_option(text == "auto" or (text.isdigit() and int(text) <= 256), "--workers", command,
+                 "auto or a number of workers in 0..256", repr(workers))
+    n_workers: int | str = "auto" if text == "auto" else int(text)
     check_option(0 <= bootstrap <= 1_000_000, "--bootstrap", command, "resamples in "
                  "0..1,000,000", bootstrap)
     check_option(limit is None or limit >= 1, "--limit", command, "a number of queries >= 1",
@@ -96,14 +105,17 @@ def evaluate_cmd(
     splits = [split_name(split)] if split else None
     source: Any = (FeaturesSource(features) if features else
                    AdapterSource(adapter, checkpoint, parse_config(config, command), device,
-                                 batch_size, workers, cache))
+                                 batch_size, n_workers, cache,
+                                 autocast=None if autocast else False))
+    budget = {} if max_matrix_mb is None else {"max_matrix_mb": max_matrix_mb}
     overrides = {"seq_len": seq_len, "sampling": sampling, "distance": distance,
                  "rerank": rerank, "input_size": (height, width) if height else None}
     for proto in protocols:
         progress = None if as_json else ProgressLine()
         try:
             result = evaluate(proto, data, source, procedure=overrides, splits=splits,
-                              bootstrap=bootstrap, seed=seed, limit=limit, progress=progress)
+                              bootstrap=bootstrap, seed=seed, limit=limit, progress=progress,
+                              **budget)
         finally:
             if progress is not None:
                 progress.close()

@@ -1,50 +1,111 @@
-"""Decode frames into normalised float tensors (Pillow; no torchvision), and batch clips.
+"""Decode frames (Pillow; no torchvision), bounded in size, and batch clips.
 
-``load_clip(paths, size)`` returns ``(T, 3, H, W)`` float32, resized bilinearly to ``size = (H, W)``
-and normalised with the ImageNet mean and std (``normalize=False`` keeps [0, 1]); ``flip=True``
-mirrors every frame horizontally. ``ClipDataset`` wraps a list of clips (lists of frame paths) for a
-``torch.utils.data.DataLoader`` (default collate gives ``(B, T, 3, H, W)``), so the engine batches
-clips from many tracklets at once; :func:`tracklet_clips` plans those clips from tracklets under a
-named sampling strategy and :class:`TrackletClipDataset` + :func:`collate_clips` also return, per
-clip, the index of its tracklet (to pool clip features into tracklet features).
+``read_frame(path, size)`` returns ``(H, W, 3)`` uint8, resized bilinearly to ``size = (H, W)``;
+a file whose header declares more than :data:`MAX_FRAME_PIXELS` pixels (or a side longer than
+:data:`MAX_FRAME_SIDE`) is refused before any pixel is decoded, so a decompression bomb costs
+nothing. ``load_frame`` is the same frame as float32 in [0, 1]; ``load_clip(paths, size)`` returns
+``(T, 3, H, W)`` float32 normalised with the ImageNet mean and std (``normalize=False`` keeps
+[0, 1]); ``flip=True`` mirrors every frame horizontally.
+
+For extraction, :class:`Uint8ClipDataset` hands a ``torch.utils.data.DataLoader`` clips as
+``(T, H, W, 3)`` uint8 (a quarter of float32's bytes, decoded and resized in the workers), and
+:func:`normalize_clips` converts a collated ``(B, T, H, W, 3)`` batch to normalised float on the
+model's device. An error in a worker (a corrupt frame) comes back as the original one-line
+:class:`~reidbench.errors.ReidbenchError`, not the worker's traceback (:func:`collate_uint8`,
+:func:`raise_failed`). ``ClipDataset`` wraps clips as float tensors (default collate gives
+``(B, T, 3, H, W)``); :func:`tracklet_clips` plans clips from tracklets under a named sampling
+strategy and :class:`TrackletClipDataset` + :func:`collate_clips` also return, per clip, the index
+of its tracklet (to pool clip features into tracklet features).
 """
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from reidbench.errors import DataError, InputError, describe
+from reidbench.errors import DataError, InputError, ReidbenchError, describe
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "load_frame", "load_clip", "ClipDataset",
-           "TrackletClipDataset", "tracklet_clips", "collate_clips"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "MAX_FRAME_PIXELS", "MAX_FRAME_SIDE", "read_frame",
+           "load_frame", "load_clip", "ClipDataset", "Uint8ClipDataset", "collate_uint8",
+           "raise_failed", "normalize_clips", "TrackletClipDataset", "tracklet_clips",
+           "collate_clips"]
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
+#: Largest frame decoded, in pixels (width x height): 4096 x 4096. Re-ID frames are person crops
+#: (MARS 256 x 128, DukeV crops well under 2000 pixels high); a header declaring more is refused
+#: before decoding (Pillow's own decompression-bomb limit is ~179 M pixels, 2.7 GB of RGB).
+MAX_FRAME_PIXELS = 4096 * 4096
+#: Longest side of a frame, in pixels.
+MAX_FRAME_SIDE = 8192
 
-def load_frame(path: str, size: tuple[int, int]) -> np.ndarray:
-    """One frame as ``(H, W, 3)`` float32 in [0, 1].
+_FIX_FRAME = "re-extract the dataset (re-ID frames are person crops of a few hundred pixels)"
+
+
+def _too_large(path: str, got: str) -> DataError:
+    return DataError(describe("frame", path, f"an image of at most {MAX_FRAME_PIXELS:,} pixels "
+                              f"and sides of at most {MAX_FRAME_SIDE}", got, _FIX_FRAME))
+
+
+def _open_bounded(path: str) -> Any:
+    """Open ``path`` with Pillow (header only) and refuse a size beyond the bounds.
+
+    Pillow's decompression-bomb warning and error (raised while it reads the header) become the
+    same :class:`DataError` as a size over :data:`MAX_FRAME_PIXELS`.
+    """
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        raise _too_large(path, f"{int(found.group(1)):,} pixels" if found
+                         else "a decompression bomb") from None
+    w, h = im.size
+    if w * h > MAX_FRAME_PIXELS or max(w, h) > MAX_FRAME_SIDE:
+        im.close()
+        raise _too_large(path, f"{w} x {h} ({w * h:,} pixels)")
+    return im
+
+
+def read_frame(path: str, size: tuple[int, int]) -> np.ndarray:
+    """One frame as ``(H, W, 3)`` uint8 RGB, resized bilinearly to ``size = (H, W)``.
 
     Raises:
-        DataError: The file is missing or not a decodable image.
+        DataError: The file is missing, not a decodable image, or larger than
+            :data:`MAX_FRAME_PIXELS` / :data:`MAX_FRAME_SIDE` (checked from its header, before
+            decoding).
     """
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
+        with _open_bounded(path) as im:
             im = im.convert("RGB")
             if im.size != (size[1], size[0]):
                 im = im.resize((size[1], size[0]), Image.BILINEAR)
-            return np.asarray(im, dtype=np.float32) / 255.0
+            return np.asarray(im, dtype=np.uint8)
     except FileNotFoundError:
         raise DataError(describe("frame", path, "an existing image", "nothing there",
                                  "run `reidbench data verify` on the copy")) from None
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DataError(describe("frame", path, "a decodable image", f"{type(exc).__name__}",
                                  "re-extract the dataset")) from None
+
+
+def load_frame(path: str, size: tuple[int, int]) -> np.ndarray:
+    """One frame as ``(H, W, 3)`` float32 in [0, 1] (:func:`read_frame` divided by 255).
+
+    Raises:
+        DataError: As :func:`read_frame`.
+    """
+    return read_frame(path, size).astype(np.float32) / 255.0
 
 
 def load_clip(paths: Sequence[str], size: tuple[int, int], normalize: bool = True,
@@ -94,6 +155,93 @@ class ClipDataset:
 
     def __getitem__(self, i: int) -> Any:
         return load_clip(self.clips[i], self.size, self.normalize, self.flip)
+
+
+class Uint8ClipDataset:
+    """Clips as ``(T, H, W, 3)`` uint8 tensors, decoded and resized where the item is read.
+
+    For a ``DataLoader(..., collate_fn=collate_uint8)``: the workers decode and resize only, and
+    the float conversion and normalisation run on the model's device (:func:`normalize_clips`).
+    A :class:`~reidbench.errors.ReidbenchError` raised while reading an item (a missing, corrupt
+    or oversized frame) is returned instead of raised, so it crosses from a worker process intact;
+    :func:`collate_uint8` passes it on and :func:`raise_failed` raises it in the main process as
+    the one line it is.
+    """
+
+    def __init__(self, clips: Sequence[Sequence[str]], size: tuple[int, int]) -> None:
+        self.clips = clips
+        self.size = (int(size[0]), int(size[1]))
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, i: int) -> Any:
+        import torch
+
+        try:
+            return torch.from_numpy(np.stack([read_frame(p, self.size) for p in self.clips[i]]))
+        except ReidbenchError as exc:
+            return exc
+
+
+def collate_uint8(batch: Sequence[Any]) -> Any:
+    """Stack ``(T, H, W, 3)`` uint8 clips into ``(B, T, H, W, 3)``; pass an item's error on.
+
+    Returns:
+        The batch tensor (in shared memory when called in a worker process, like the default
+        collate), or the first :class:`~reidbench.errors.ReidbenchError` among the items.
+
+    Raises:
+        InputError: Clips of different lengths or sizes in one batch.
+    """
+    import torch
+    from torch.utils.data import get_worker_info
+
+    for item in batch:
+        if isinstance(item, ReidbenchError):
+            return item
+    shapes = {tuple(c.shape) for c in batch}
+    if len(shapes) != 1:
+        raise InputError(describe("clips", "collate_uint8", "one shape per batch",
+                                  sorted(shapes), "use one seq_len and input size"))
+    shape = (len(batch), *next(iter(shapes)))
+    out = None
+    if get_worker_info() is not None:  # returned through shared memory, not pickled
+        out = torch.empty(shape, dtype=torch.uint8).share_memory_()
+    return torch.stack(list(batch), out=out)
+
+
+def raise_failed(batch: Any) -> Any:
+    """Return ``batch``, or raise it when it is an item's error (:class:`Uint8ClipDataset`).
+
+    Raises:
+        ReidbenchError: The item's error, as raised where the item was read.
+    """
+    if isinstance(batch, ReidbenchError):
+        raise batch
+    return batch
+
+
+def normalize_clips(batch: Any, *, contiguous: bool = True) -> Any:
+    """A ``(B, T, H, W, 3)`` uint8 batch as ``(B, T, 3, H, W)`` float32, ImageNet-normalised.
+
+    Computed on the batch's device as :func:`load_clip` computes it on the host (``x / 255``,
+    then ``(x - mean) / std``, in float32), so the values are the same.
+
+    Args:
+        batch: uint8 tensor, channels last.
+        contiguous: Return a contiguous ``(B, T, 3, H, W)`` tensor. ``False`` keeps each frame
+            channels-last in memory (the permuted view), which ``flatten(0, 1)`` turns into a
+            ``channels_last`` ``(B*T, 3, H, W)`` batch for convolutions on a GPU.
+    """
+    import torch
+
+    x = batch.permute(0, 1, 4, 2, 3)
+    if contiguous:
+        x = x.contiguous()
+    mean = torch.from_numpy(IMAGENET_MEAN).to(x.device).view(1, 1, 3, 1, 1)
+    std = torch.from_numpy(IMAGENET_STD).to(x.device).view(1, 1, 3, 1, 1)
+    return (x.to(torch.float32) / 255.0 - mean) / std
 
 
 def tracklet_clips(frames: Sequence[Sequence[str]], strategy: str, seq_len: int

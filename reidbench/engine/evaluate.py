@@ -12,7 +12,12 @@ import numpy as np
 from reidbench.engine.evalset import EvalSet, build_evalset, dataset_fingerprint, limit_evalset
 from reidbench.engine.provenance import environment, utc_now
 from reidbench.engine.results import RESULT_SCHEMA, SUMMARY_KEYS, EvalResult, SplitScores
-from reidbench.engine.scoring import score_split
+from reidbench.engine.scoring import (
+    DEFAULT_MAX_MATRIX_MB,
+    matrix_bytes,
+    score_split,
+    score_split_streamed,
+)
 from reidbench.engine.sources import AdapterSource, FeaturesSource
 from reidbench.errors import DataError, InputError, ProtocolError, describe
 from reidbench.protocols import Procedure, Protocol, get_protocol
@@ -35,6 +40,7 @@ def evaluate(
     topk: int = 20,
     limit: int | None = None,
     progress: Progress | None = None,
+    max_matrix_mb: float = DEFAULT_MAX_MATRIX_MB,
 ) -> EvalResult:
     """Evaluate a model or a features file under a protocol.
 
@@ -52,6 +58,10 @@ def evaluate(
             see :func:`~reidbench.engine.evalset.limit_evalset`). The record says so
             (``limit``) and such a result is never filed in a leaderboard.
         progress: ``callback(stage, done, total)``; the CLI renders it.
+        max_matrix_mb: Memory budget (MiB) of the query x gallery float64 distance matrix. A
+            split whose matrix would be larger is scored without it: distances and metrics are
+            streamed in blocks of queries, with identical results. Re-ranking needs the whole
+            matrix and is refused past the budget.
 
     Returns:
         The result; call ``.write(out_dir)`` to save it.
@@ -64,8 +74,9 @@ def evaluate(
             multi-split protocol, a checkpoint of another split, an adapter without the protocol's
             mode.
         CheckpointError: A missing, unsafe or malformed checkpoint.
-        InputError: A bad procedure field (sampling, input size), or extraction overrides given
-            with a features file.
+        InputError: A bad procedure field (sampling, input size), extraction overrides given
+            with a features file, a bad ``max_matrix_mb``, or re-ranking of a split whose
+            matrix exceeds ``max_matrix_mb``.
         DataError: A bad dataset copy or features file, or a split where every query is skipped.
     """
     from reidbench.datasets import load
@@ -90,6 +101,7 @@ def evaluate(
     if is_adapter:
         _check_procedure(proc, source.adapter(run_splits[0], proto))
     fingerprint = dataset_fingerprint(dataset)
+    budget = _check_budget(max_matrix_mb)
 
     split_scores: list[SplitScores] = []
     split_info: dict[str, Any] = {}
@@ -97,16 +109,18 @@ def evaluate(
         evalset = build_evalset(dataset, proto, split, fingerprint)
         if limit is not None:
             evalset = limit_evalset(evalset, limit)
+        streamed = matrix_bytes(len(evalset.query), len(evalset.gallery)) > budget
+        if streamed and proc.rerank:  # before any frame is decoded
+            raise InputError(_rerank_budget(evalset, max_matrix_mb), param="max_matrix_mb")
         t_split = time.perf_counter()
         inputs = source.inputs(evalset, proto, proc, progress)
         t_feat = time.perf_counter() - t_split
-        distmat = inputs.distmat
-        if proc.rerank:
-            distmat = _rerank(inputs, proc)
-        scores = score_split(distmat, evalset, ev, bootstrap=bootstrap, seed=seed, topk=topk)
+        scores, how = _score(inputs, evalset, proto, proc, streamed, bootstrap, seed, topk)
         _check_counted(scores, proto)
         split_scores.append(scores)
-        split_info[split] = {**inputs.info, "seconds_features": round(t_feat, 3),
+        split_info[split] = {**inputs.info, "scoring": how,
+                             "seconds_features": round(t_feat, 3),
+                             "seconds_scoring": round(time.perf_counter() - t_split - t_feat, 3),
                              "seconds_total": round(time.perf_counter() - t_split, 3)}
         if progress:
             progress("splits", len(split_scores), len(run_splits))
@@ -201,7 +215,45 @@ def _check_counted(scores: SplitScores, proto: Protocol) -> None:
                                  "would be undefined"))
 
 
-def _rerank(inputs: Any, proc: Procedure) -> np.ndarray:
+def _check_budget(max_matrix_mb: Any) -> float:
+    """``max_matrix_mb`` in bytes; refuse anything but a positive number."""
+    if isinstance(max_matrix_mb, bool) or not isinstance(max_matrix_mb, int | float) or not (
+            max_matrix_mb > 0 and np.isfinite(max_matrix_mb)):
+        raise InputError(describe("max_matrix_mb", "evaluate", "a positive number of MiB",
+                                  repr(max_matrix_mb), ""), param="max_matrix_mb")
+    return float(max_matrix_mb) * (1 << 20)
+
+
+def _rerank_budget(evalset: Any, max_matrix_mb: float) -> str:
+    q, g = len(evalset.query), len(evalset.gallery)
+    return describe("max_matrix_mb", f"evaluate (rerank, split {evalset.split})",
+                    f"a budget holding the {q} x {g} distance matrix that re-ranking needs whole "
+                    f"({matrix_bytes(q, g) / (1 << 20):,.1f} MiB)",
+                    f"max_matrix_mb={max_matrix_mb:g}",
+                    "raise max_matrix_mb if the memory is there, or drop rerank")
+
+
+def _score(inputs: Any, evalset: Any, proto: Protocol, proc: Procedure, streamed: bool,
+           bootstrap: int, seed: int, topk: int) -> tuple[SplitScores, str]:
+    """Score a split from its matrix, or stream it from its features; say which."""
+    from reidbench.metrics import compute_distance
+
+    ev = proto.evaluation
+    if inputs.distmat is None and streamed:
+        return score_split_streamed(inputs.query_features, inputs.gallery_features, evalset, ev,
+                                    distance=proc.distance, bootstrap=bootstrap, seed=seed,
+                                    topk=topk), "streamed"
+    distmat = inputs.distmat
+    if distmat is None:
+        distmat = compute_distance(inputs.query_features, inputs.gallery_features,
+                                   metric=proc.distance)
+    if proc.rerank:
+        distmat = _rerank(distmat, inputs, proc)
+    return score_split(distmat, evalset, ev, bootstrap=bootstrap, seed=seed,
+                       topk=topk), "matrix"
+
+
+def _rerank(distmat: np.ndarray, inputs: Any, proc: Procedure) -> np.ndarray:
     from reidbench.metrics import compute_distance
     from reidbench.metrics.rerank import k_reciprocal_rerank
 
@@ -209,7 +261,7 @@ def _rerank(inputs: Any, proc: Procedure) -> np.ndarray:
         raise ProtocolError(describe("rerank", "procedure", "a feature-based model",
                                      "a pairwise scorer", "drop rerank for this adapter"))
     qf, gf = inputs.query_features, inputs.gallery_features
-    return k_reciprocal_rerank(inputs.distmat, compute_distance(qf, qf, metric=proc.distance),
+    return k_reciprocal_rerank(distmat, compute_distance(qf, qf, metric=proc.distance),
                                compute_distance(gf, gf, metric=proc.distance))
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from reidbench.engine.evalset import EvalItem
+from reidbench.engine.pipeline import Pipeline, autocast_dtype
 from reidbench.fileio import atomic_write
 from reidbench.protocols import Procedure
 
@@ -57,16 +58,19 @@ def clip_plan(
 #: act on the features afterwards and are not part of a cache key).
 EXTRACTION_FIELDS = ("sampling", "seq_len", "pooling", "flip", "input_size")
 _CACHE_FORMAT = 2
+# Batches of features kept on the device before they are gathered on the host.
+_FLUSH_BATCHES = 64
 
 
 def model_key(adapter: Any, procedure: Procedure, *, dataset_fingerprint: str = "",
-              config: dict[str, Any] | None = None) -> str | None:
+              config: dict[str, Any] | None = None, autocast: bool | None = None) -> str | None:
     """sha256 (32 hex) of everything, apart from the item, that determines an item's features.
 
     The adapter's class (``module:Class``) and card name, its weights (the checkpoint's sha256, or
     when none was loaded a hash of the model's state dict), its resolved config, the extraction
-    fields of the procedure, the dataset fingerprint, and the device type with autocast (on for
-    CUDA). Never the metric settings.
+    fields of the procedure, the dataset fingerprint, and the device type with the autocast dtype
+    (:func:`reidbench.engine.pipeline.autocast_dtype`: bfloat16 or float16 on CUDA unless
+    ``autocast=False``, none on the CPU). Never the metric settings.
 
     Returns:
         The key, or None when the adapter's weights cannot be identified (no checkpoint and no
@@ -86,7 +90,7 @@ def model_key(adapter: Any, procedure: Procedure, *, dataset_fingerprint: str = 
         "procedure": {f: getattr(procedure, f) for f in EXTRACTION_FIELDS},
         "dataset": dataset_fingerprint,
         "device": device.split(":")[0],
-        "autocast": device.startswith("cuda"),
+        "autocast": autocast_dtype(device, autocast) or False,
     }
     text = json.dumps(head, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -156,9 +160,10 @@ def _save_npz(tmp: Path, keys: np.ndarray, features: np.ndarray) -> None:
 
 
 def extract_features(adapter: Any, items: Sequence[EvalItem], *, procedure: Procedure,
-                     side: str = "gallery", batch_size: int = 32, num_workers: int = 0,
-                     cache_dir: str | None = None, progress: Progress | None = None,
-                     dataset_fingerprint: str = "", config: dict[str, Any] | None = None
+                     side: str = "gallery", batch_size: int = 32,
+                     num_workers: int | str = "auto", cache_dir: str | None = None,
+                     progress: Progress | None = None, dataset_fingerprint: str = "",
+                     config: dict[str, Any] | None = None, autocast: bool | None = None
                      ) -> tuple[np.ndarray, dict[str, Any]]:
     """Embed every item; return ``(features (N, D) float32, info)``.
 
@@ -168,15 +173,22 @@ def extract_features(adapter: Any, items: Sequence[EvalItem], *, procedure: Proc
         procedure: Sampling, pooling, flip and input size.
         side: Progress label.
         batch_size: Clips per forward pass.
-        num_workers: DataLoader decoding workers.
+        num_workers: DataLoader decoding workers, or ``"auto"``
+            (:func:`reidbench.engine.pipeline.resolve_workers`).
         cache_dir: Cache folder, or None. Features are cached per item under :func:`model_key`.
         progress: ``callback(stage, done, total)``.
         dataset_fingerprint: Part of the cache key (:func:`reidbench.engine.dataset_fingerprint`).
         config: The adapter's resolved config, part of the cache key (default
             ``adapter.config``).
+        autocast: Autocast on a GPU (default on: bfloat16 where supported, else float16);
+            ignored on the CPU. Part of the cache key.
+
+    The ``info`` returned holds, besides the cache state and counts, the ``pipeline`` used
+    (:meth:`reidbench.engine.pipeline.Pipeline.to_dict`: workers, pinning, channels_last,
+    autocast) and the extraction's frames per second.
     """
-    mkey = (model_key(adapter, procedure, dataset_fingerprint=dataset_fingerprint, config=config)
-            if cache_dir else None)
+    mkey = (model_key(adapter, procedure, dataset_fingerprint=dataset_fingerprint, config=config,
+                      autocast=autocast) if cache_dir else None)
     keys = [item_key(item) for item in items]
     cache = FeatureCache(Path(cache_dir) / mkey) if mkey and cache_dir else None
     rows = cache.lookup(set(keys)) if cache else {}
@@ -186,7 +198,7 @@ def extract_features(adapter: Any, items: Sequence[EvalItem], *, procedure: Proc
                             "n_items": len(items), "n_extracted": len(todo)}
     if todo:
         feats, run = _extract([by_key[k] for k in todo], adapter, procedure, batch_size,
-                              num_workers, side, progress)
+                              num_workers, autocast, side, progress)
         info.update(run)
         rows.update(zip(todo, feats, strict=True))
         if cache:
@@ -215,48 +227,55 @@ def _store(cache: FeatureCache, keys: list[str], feats: np.ndarray) -> None:
 
 
 def _extract(items: list[EvalItem], adapter: Any, procedure: Procedure, batch_size: int,
-             num_workers: int, side: str, progress: Progress | None
-             ) -> tuple[np.ndarray, dict[str, Any]]:
+             num_workers: int | str, autocast: bool | None, side: str,
+             progress: Progress | None) -> tuple[np.ndarray, dict[str, Any]]:
+    from reidbench.engine.pipeline import plan_pipeline
+
     t0 = time.perf_counter()
     owner, clips = clip_plan(items, procedure)
     images = bool(items) and all(item.kind == "image" for item in items)
-    clip_feats = _embed_clips(adapter, clips, procedure, batch_size, num_workers, side, progress,
+    n_frames = sum(len(c) for c in clips)
+    pipe = plan_pipeline(str(getattr(adapter, "device", "cpu")), num_workers, n_frames, autocast)
+    clip_feats = _embed_clips(adapter, clips, procedure, batch_size, pipe, side, progress,
                               images)
     feats = _pool(clip_feats, owner, len(items), procedure.pooling)
     seconds = time.perf_counter() - t0
-    n_frames = sum(len(c) for c in clips)
     return feats, {"n_clips": len(clips), "n_frames": n_frames, "seconds": round(seconds, 3),
-                   "frames_per_second": round(n_frames / seconds, 1) if seconds > 0 else None}
+                   "frames_per_second": round(n_frames / seconds, 1) if seconds > 0 else None,
+                   "pipeline": pipe.to_dict()}
 
 
 def _embed_clips(adapter: Any, clips: list[list[str]], procedure: Procedure, batch_size: int,
-                 num_workers: int, side: str, progress: Progress | None,
+                 pipe: Pipeline, side: str, progress: Progress | None,
                  images: bool) -> np.ndarray:
     import torch
-    from torch.utils.data import DataLoader
 
-    from reidbench.datasets.decode import ClipDataset
     from reidbench.engine.distributed import all_gather_rows, shard, world
+    from reidbench.engine.pipeline import autocast_context, device_batches
 
     rank, size = world()
     start, stop = shard(len(clips), rank, size)
-    loader = DataLoader(ClipDataset(clips[start:stop], size=procedure.input_size),
-                        batch_size=batch_size,
-                        num_workers=num_workers, shuffle=False)
-    on_gpu = str(adapter.device).startswith("cuda")
-    out: list[np.ndarray] = []
+    if pipe.channels_last and isinstance(getattr(adapter, "model", None), torch.nn.Module):
+        adapter.model.to(memory_format=torch.channels_last)
+    host: list[np.ndarray] = []
+    pending: list[Any] = []  # features left on the device: no synchronisation per batch
     done = 0
-    for batch in loader:  # (B, T, 3, H, W)
-        batch = batch.to(adapter.device, non_blocking=on_gpu)
-        with torch.autocast("cuda", enabled=on_gpu):
-            feats = _forward(adapter, batch, images)
-            if procedure.flip:
-                feats = (feats + _forward(adapter, batch.flip(-1), images)) / 2
-        out.append(feats.float().cpu().numpy())
-        done += batch.shape[0]
-        if progress:
-            progress(f"extract {side}", done, stop - start)
-    local = np.concatenate(out, axis=0) if out else np.zeros((0, 0), np.float32)
+    with torch.inference_mode():
+        for batch in device_batches(clips[start:stop], procedure.input_size, batch_size, pipe):
+            with autocast_context(pipe):
+                feats = _forward(adapter, batch, images)
+                if procedure.flip:
+                    feats = (feats + _forward(adapter, batch.flip(-1), images)) / 2
+            pending.append(feats.float())
+            if len(pending) >= _FLUSH_BATCHES:
+                host.append(torch.cat(pending).cpu().numpy())
+                pending.clear()
+            done += batch.shape[0]
+            if progress:
+                progress(f"extract {side}", done, stop - start)
+    if pending:
+        host.append(torch.cat(pending).cpu().numpy())
+    local = np.concatenate(host, axis=0) if host else np.zeros((0, 0), np.float32)
     return all_gather_rows(local, len(clips))
 
 

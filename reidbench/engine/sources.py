@@ -35,8 +35,10 @@ class SplitInputs:
     """What a source hands the scorer for one split.
 
     Attributes:
-        distmat: ``(Q, G)`` float64, lower = more similar.
-        query_features: ``(Q, D)`` (None for pairwise scorers), kept for re-ranking.
+        distmat: ``(Q, G)`` float64, lower = more similar: a pairwise scorer's negated scores;
+            None when features are given (the engine computes their distances, whole or
+            streamed in blocks of queries when the matrix would exceed its budget).
+        query_features: ``(Q, D)`` (None for pairwise scorers), normalised as the procedure says.
         gallery_features: ``(G, D)`` or None.
         info: Provenance of the source for this split (file sha256, adapter card, timings).
     """
@@ -104,9 +106,8 @@ class FeaturesSource:
 
     def inputs(self, evalset: EvalSet, protocol: Protocol, procedure: Procedure,
                progress: Progress | None = None) -> SplitInputs:
-        """Load, check and select the split's features; compute the distance matrix."""
+        """Load, check and select the split's features (normalised as the procedure says)."""
         from reidbench.adapters import load_features_file
-        from reidbench.metrics import compute_distance
 
         path = resolve_split_path(self.path, evalset.split, protocol, (".npz",))
         ff = load_features_file(path)
@@ -114,9 +115,8 @@ class FeaturesSource:
         qf = ff.select([i.id for i in evalset.query])
         gf = ff.select([i.id for i in evalset.gallery])
         qf, gf = _normalize(qf, gf, procedure)
-        return SplitInputs(compute_distance(qf, gf, metric=procedure.distance), qf, gf,
-                           {"kind": "features", "path": str(path), "sha256": ff.sha256,
-                            "dim": int(ff.features.shape[1])})
+        return SplitInputs(None, qf, gf, {"kind": "features", "path": str(path),
+                                          "sha256": ff.sha256, "dim": int(ff.features.shape[1])})
 
 
 def check_features_for_protocol(path: str, protocol: Protocol, dataset: Any,
@@ -157,8 +157,11 @@ class AdapterSource:
         device: ``"auto"`` (the GPU when torch sees one, else the CPU), ``"cpu"`` or
             ``"cuda[:i]"``.
         batch_size: Clips per forward pass.
-        num_workers: DataLoader workers for decoding.
+        num_workers: DataLoader workers for decoding, or ``"auto"`` (from the cores available and
+            the job's size: :func:`reidbench.engine.pipeline.resolve_workers`).
         cache_dir: Where extracted features are cached (None: no cache).
+        autocast: Autocast on a GPU (None: on, bfloat16 where supported, else float16; False:
+            float32). No effect on the CPU.
 
     Raises:
         InputError: A device this torch cannot use, or a batch size or worker count below range.
@@ -168,16 +171,20 @@ class AdapterSource:
 
     def __init__(self, adapter_name: str, checkpoint: str | None = None,
                  config: dict[str, Any] | None = None, device: str = "cpu", batch_size: int = 32,
-                 num_workers: int = 0, cache_dir: str | None = None) -> None:
+                 num_workers: int | str = "auto", cache_dir: str | None = None,
+                 autocast: bool | None = None) -> None:
         if not isinstance(config, dict | None):
             raise InputError(describe("config", "AdapterSource", "a dict of model options",
                                       f"a {type(config).__name__}", "pass e.g. {'M': 10}"),
                              param="config")
         device = resolve_device(device)
-        if batch_size < 1 or num_workers < 0:
+        bad_workers = num_workers != "auto" and (
+            isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0)
+        if batch_size < 1 or bad_workers:
             bad = "batch_size" if batch_size < 1 else "num_workers"
-            raise InputError(describe(bad, "AdapterSource", "a batch size >= 1 and workers >= 0",
-                                      f"{batch_size} and {num_workers}", ""), param=bad)
+            raise InputError(describe(bad, "AdapterSource", "a batch size >= 1 and workers "
+                                      "'auto' or >= 0", f"{batch_size} and {num_workers!r}", ""),
+                             param=bad)
         self.adapter_name = adapter_name
         self.checkpoint = checkpoint
         self.options = dict(config or {})
@@ -185,6 +192,7 @@ class AdapterSource:
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.cache_dir = cache_dir
+        self.autocast = autocast
         self._adapter_cache: dict[str, Any] = {}
         self._resolved: dict[str, dict[str, Any]] = {}  # checkpoint -> resolved adapter config
         self._costs: dict[tuple, dict[str, Any]] = {}  # forward GFLOPs, counted once per shape
@@ -262,7 +270,8 @@ class AdapterSource:
         return {"adapter": self.adapter_name, "checkpoint": self.checkpoint,
                 "adapter_config": next(iter(self._resolved.values()), dict(self.options)),
                 "device": self.device, "batch_size": self.batch_size,
-                "num_workers": self.num_workers, "world_size": world()[1],
+                "num_workers": self.num_workers, "autocast": self.autocast,
+                "world_size": world()[1],
                 "cache_dir": self.cache_dir}
 
     def procedure_for(self, protocol: Protocol) -> Procedure:
@@ -299,13 +308,12 @@ class AdapterSource:
 
     def inputs(self, evalset: EvalSet, protocol: Protocol, procedure: Procedure,
                progress: Progress | None = None) -> SplitInputs:
-        """Extract features with the adapter (or score pairs) and return the distance matrix.
+        """Extract features with the adapter (or score pairs: the negated score matrix).
 
         Every distinct item is embedded once: a MARS query that is also a gallery tracklet, and
         a tracklet already in the cache, are not extracted again.
         """
         from reidbench.engine.extract import score_pairs
-        from reidbench.metrics import compute_distance
 
         adapter = self.adapter(evalset.split, protocol)
         config = self._resolved.get(self.checkpoint_path(evalset.split, protocol) or "", {})
@@ -324,7 +332,7 @@ class AdapterSource:
             dist = -score_pairs(adapter, qf, gf, progress=progress)
             return SplitInputs(dist, None, None, info)
         qf, gf = _normalize(qf, gf, procedure)
-        return SplitInputs(compute_distance(qf, gf, metric=procedure.distance), qf, gf, info)
+        return SplitInputs(None, qf, gf, info)
 
     def _embed(self, adapter: Any, evalset: EvalSet, procedure: Procedure,
                config: dict[str, Any], progress: Progress | None
@@ -342,6 +350,7 @@ class AdapterSource:
             feats, info = extract_features(
                 adapter, items, procedure=procedure, side=label, batch_size=self.batch_size,
                 num_workers=self.num_workers, cache_dir=self.cache_dir, progress=progress,
+                autocast=self.autocast,
                 dataset_fingerprint=evalset.dataset_fingerprint, config=config)
             rows.update(zip(items, feats, strict=True))
             extraction[label.replace(" ", "_")] = info

@@ -361,10 +361,14 @@ def rank_metrics_from_features(
 
     def chunks() -> Any:
         # distances for a block of several chunks at once (one pass over the gallery features
-        # per block, not per chunk), handed to the core chunk by chunk
-        for b in range(0, n_q, block):
-            dist = np.ascontiguousarray(V.as_array(pairwise(qf[b:b + block], gallery_side,
-                                                            distance)))
+        # per block, not per chunk), handed to the core chunk by chunk. A last block of one row
+        # joins the one before: BLAS computes a lone row as a matrix-vector product, which can
+        # round differently from the same row inside compute_distance's whole-matrix product.
+        starts = list(range(0, n_q, block))
+        if len(starts) > 1 and n_q - starts[-1] == 1:
+            starts.pop()
+        for b, e in zip(starts, [*starts[1:], n_q], strict=True):
+            dist = np.ascontiguousarray(V.as_array(pairwise(qf[b:e], gallery_side, distance)))
             for s in range(0, dist.shape[0], rows):
                 yield b + s, dist[s:s + rows]
 
