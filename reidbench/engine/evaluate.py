@@ -226,11 +226,11 @@ def _check_budget(max_matrix_mb: Any) -> float:
 
 def _rerank_budget(evalset: Any, max_matrix_mb: float) -> str:
     q, g = len(evalset.query), len(evalset.gallery)
+    need = -(-matrix_bytes(q, g) // (1 << 20))  # MiB, rounded up
     return describe("max_matrix_mb", f"evaluate (rerank, split {evalset.split})",
                     f"a budget holding the {q} x {g} distance matrix that re-ranking needs whole "
-                    f"({matrix_bytes(q, g) / (1 << 20):,.1f} MiB)",
-                    f"max_matrix_mb={max_matrix_mb:g}",
-                    "raise max_matrix_mb if the memory is there, or drop rerank")
+                    f"({need:,} MiB)", f"max_matrix_mb={max_matrix_mb:g}",
+                    f"set max_matrix_mb={need} or more if the memory is there, or drop rerank")
 
 
 def _score(inputs: Any, evalset: Any, proto: Protocol, proc: Procedure, streamed: bool,

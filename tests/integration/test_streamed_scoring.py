@@ -83,7 +83,7 @@ def test_cli_rerank_past_the_budget_names_the_flag(features_for, mars, tmp_path,
                  "--rerank", "--max-matrix-mb", "0.0001", "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith("error: --max-matrix-mb in evaluate (rerank")
-    assert "raise --max-matrix-mb" in err and len(err.splitlines()) == 1
+    assert "Set --max-matrix-mb 1 or more" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "r").exists()
 
 
