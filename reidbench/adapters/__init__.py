@@ -21,6 +21,7 @@ from reidbench.adapters.checkpoint import (
     sha256_file,
 )
 from reidbench.adapters.features import FeaturesFile, load_features_file
+from reidbench.adapters.imported import ImportedWeights, import_weights, rename_tensors
 from reidbench.adapters.module import ModuleAdapter
 from reidbench.adapters.trainable import TrainableAdapter, TrainRecipe
 from reidbench.errors import InputError, RegistryError, describe
@@ -31,16 +32,19 @@ __all__ = [
     "AdapterCard",
     "Checkpoint",
     "FeaturesFile",
+    "ImportedWeights",
     "ModuleAdapter",
     "TrainRecipe",
     "TrainableAdapter",
     "adapter_class",
     "adapter_registry",
     "get_adapter",
+    "import_weights",
     "list_adapters",
     "load_checkpoint",
     "load_features_file",
     "read_checkpoint_meta",
+    "rename_tensors",
     "save_checkpoint",
     "sha256_file",
 ]

@@ -100,6 +100,23 @@ class Adapter(ABC):
         """
         return dict(stored)
 
+    @classmethod
+    def import_official(cls, obj: Any, where: str) -> Any:
+        """Map a checkpoint saved by the method's official code to this adapter's model.
+
+        ``reidbench import-weights`` calls this with the file's content, read with
+        ``torch.load(weights_only=True)`` and ``module.`` prefixes stripped, and expects a
+        :class:`reidbench.adapters.imported.ImportedWeights` (renamed tensors and the derived
+        constructor options). Adapters without an importer refuse.
+
+        Raises:
+            InputError: This adapter has no importer.
+        """
+        raise InputError(describe(f"adapter {cls.card.name!r}", "reidbench import-weights",
+                                  "an adapter with an importer for its official checkpoints",
+                                  "none", "pass one of the baselines that have one (stmn, cosam, "
+                                  "read), or convert the weights yourself and save_checkpoint"))
+
     def procedure(self, default: Procedure) -> Procedure:
         """Return the test-time procedure this model was designed for (default: the protocol's)."""
         return default

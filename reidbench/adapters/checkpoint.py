@@ -19,8 +19,8 @@ from typing import Any
 from reidbench.errors import CheckpointError, describe
 from reidbench.fileio import json_problem, sha256_file
 
-__all__ = ["Checkpoint", "load_checkpoint", "read_checkpoint_meta", "save_checkpoint",
-           "sha256_file"]
+__all__ = ["Checkpoint", "load_checkpoint", "read_checkpoint_meta", "read_torch_file",
+           "save_checkpoint", "sha256_file"]
 
 _META_KEY = "reidbench_meta"
 
@@ -90,6 +90,22 @@ def read_checkpoint_meta(path: str | Path) -> dict[str, Any]:
             raise _not_safetensors(p, exc) from None
         return _meta_from_json(header.get(_META_KEY, "{}"), p)
     return _check_meta(_split(_torch_load(p), p)[1], p)
+
+
+def read_torch_file(path: str | Path) -> Any:
+    """Read any torch-saved file with ``weights_only=True`` (tensors, dicts, lists, numbers).
+
+    For checkpoints in other codebases' layouts (``reidbench import-weights``): the object is
+    returned as saved, without the state-dict checks of :func:`load_checkpoint`.
+
+    Raises:
+        CheckpointError: As :func:`load_checkpoint` (missing, empty, unsafe or foreign file).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(describe("checkpoint", str(p), "an existing file", "nothing there",
+                                       "check the path"))
+    return _torch_load(p)
 
 
 def _read_safetensors(p: Path) -> tuple[dict[str, Any], dict[str, str]]:

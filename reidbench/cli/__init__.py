@@ -26,6 +26,7 @@ _GROUPS: list[tuple[str, str | None]] = [
     ("reidbench.cli.protocols", "protocols"),
     ("reidbench.cli.evaluate", None),
     ("reidbench.cli.train", None),
+    ("reidbench.cli.import_weights", None),
     ("reidbench.cli.sweep", None),
     ("reidbench.cli.demo", None),
     ("reidbench.cli.validate", None),

@@ -66,6 +66,13 @@ class COSAMAdapter(TrainableAdapter):
             load_pretrained(self.model.backbone, self.cfg.pretrained)
         self._prepared = True
 
+    @classmethod
+    def import_official(cls, obj: Any, where: str) -> Any:
+        """Map a checkpoint saved by the official code (see ``cosam/official.py``)."""
+        from reidbench_baselines.cosam.official import import_official
+
+        return import_official(obj, where)
+
     def procedure(self, default: Procedure) -> Procedure:
         """COSAM's test: every frame in consecutive T-frame clips, mean-pooled, sq. Euclidean."""
         return default.override(sampling="all_clips", seq_len=self.cfg.seq_len, pooling="mean",

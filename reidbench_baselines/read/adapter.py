@@ -99,6 +99,13 @@ class READAdapter(TrainableAdapter):
         self._prepared = False
 
     @classmethod
+    def import_official(cls, obj: Any, where: str) -> Any:
+        """Map a checkpoint saved by the official code (see ``read/official.py``)."""
+        from reidbench_baselines.read.official import import_official
+
+        return import_official(obj, where)
+
+    @classmethod
     def checkpoint_config(cls, stored: dict[str, Any]) -> dict[str, Any]:
         """A stored config without ``memory_layout`` predates it: keep its per-frame slots."""
         if stored and "memory_layout" not in stored:

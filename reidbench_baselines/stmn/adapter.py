@@ -69,6 +69,13 @@ class STMNAdapter(TrainableAdapter):
         self._prepared = True
 
     @classmethod
+    def import_official(cls, obj: Any, where: str) -> Any:
+        """Map a checkpoint saved by the official code (see ``stmn/official.py``)."""
+        from reidbench_baselines.stmn.official import import_official
+
+        return import_official(obj, where)
+
+    @classmethod
     def checkpoint_config(cls, stored: dict[str, Any]) -> dict[str, Any]:
         """A stored config without ``addressing`` predates it: keep its plain cosine."""
         if stored and "addressing" not in stored:
