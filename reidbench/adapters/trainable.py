@@ -79,6 +79,14 @@ class TrainableAdapter(ModuleAdapter):
         ``pids`` are contiguous training labels in ``[0, num_classes)``.
         """
 
+    def training_notices(self) -> list[str]:
+        """One-line notices ``reidbench train`` prints before training (default: none).
+
+        A baseline says here, e.g., that it is about to train without the ImageNet weights its
+        official code starts from.
+        """
+        return []
+
     def train(self) -> TrainableAdapter:
         """Switch the model to training mode."""
         self.model.train()

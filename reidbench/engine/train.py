@@ -330,6 +330,8 @@ def _train(adapter_name: str, data_root: str | Path, dataset_name: str, out: Pat
         notify(f"warning: validation on only {len(val_ids)} held-out identities: its mAP is "
                "noisy and easily 100.00, so the epoch it picks is close to arbitrary (raise "
                "--val-fraction or train on more identities)")
+    for line in adapter.training_notices() if notify else ():
+        notify(line)
     if hasattr(adapter, "prepare_training"):  # ImageNet weights etc., before any resume state
         adapter.prepare_training()
     overrides = {k: getattr(options, k) for k in ("epochs", "lr", "P", "K", "seq_len")}

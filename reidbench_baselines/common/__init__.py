@@ -17,7 +17,12 @@ from reidbench_baselines.common.losses import (
     pairwise_euclidean,
 )
 from reidbench_baselines.common.non_local import NonLocalBlock
-from reidbench_baselines.common.pretrained import check_state_keys, load_pretrained, read_state_dict
+from reidbench_baselines.common.pretrained import (
+    check_state_keys,
+    load_pretrained,
+    no_imagenet_notice,
+    read_state_dict,
+)
 from reidbench_baselines.common.resnet import BACKBONES, BasicBlock, Bottleneck, ResNet
 from reidbench_baselines.common.senet import SEResNet, SEResNetBottleneck
 
@@ -38,6 +43,7 @@ __all__ = [
     "check_state_keys",
     "label_smoothed_ce",
     "load_pretrained",
+    "no_imagenet_notice",
     "pairwise_euclidean",
     "read_state_dict",
 ]

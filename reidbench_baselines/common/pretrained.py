@@ -9,12 +9,27 @@ from torch import nn
 
 from reidbench.errors import CheckpointError, describe
 
-__all__ = ["load_pretrained", "read_state_dict", "check_state_keys"]
+__all__ = ["load_pretrained", "read_state_dict", "check_state_keys", "no_imagenet_notice"]
 
 #: Keys a file may carry that a re-ID backbone does not have (the ImageNet classifiers).
 CLASSIFIER_PREFIXES = ("fc.", "last_linear.")
 #: BN buffers that files saved before PyTorch 0.4.1 (e.g. Caffe-converted ones) lack.
 OPTIONAL_SUFFIXES = ("num_batches_tracked",)
+
+
+def no_imagenet_notice(baseline: str, weights: str = "torchvision resnet50") -> str:
+    """The one line ``reidbench train`` prints when a baseline trains without ImageNet weights.
+
+    Every official code of the five baselines starts its backbone from ImageNet weights; reidbench
+    downloads nothing, so without ``pretrained`` the backbone starts from random weights.
+
+    Example:
+        >>> no_imagenet_notice("stmn")[:60]
+        'warning: stmn trains without ImageNet weights (its official '
+    """
+    return (f"warning: {baseline} trains without ImageNet weights (its official code starts from "
+            f"ImageNet); the backbone starts random. Pass a local {weights} state dict: "
+            f"--config '{{\"pretrained\": \"FILE\"}}'")
 
 
 def read_state_dict(path: str | Path) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import torch
 
 from reidbench.adapters import AdapterCard, TrainableAdapter, TrainRecipe
 from reidbench.protocols import Procedure
-from reidbench_baselines.common import load_pretrained
+from reidbench_baselines.common import load_pretrained, no_imagenet_notice
 from reidbench_baselines.cosam.model import COSAM, COSAMConfig, cosam_loss
 
 __all__ = ["COSAMAdapter"]
@@ -77,6 +77,13 @@ class COSAMAdapter(TrainableAdapter):
         """COSAM's test: every frame in consecutive T-frame clips, mean-pooled, sq. Euclidean."""
         return default.override(sampling="all_clips", seq_len=self.cfg.seq_len, pooling="mean",
                                 distance="sqeuclidean", input_size=self.cfg.input_size)
+
+    def training_notices(self) -> list[str]:
+        """A line when the backbone would start without ImageNet weights (the official code's)."""
+        if self.cfg.pretrained:
+            return []
+        se = self.cfg.backbone == "se_resnet50"
+        return [no_imagenet_notice("cosam", "Cadene se_resnet50" if se else "torchvision resnet50")]
 
     def training_loss(self, clips: torch.Tensor, pids: torch.Tensor
                       ) -> tuple[torch.Tensor, dict[str, float]]:

@@ -10,7 +10,12 @@ import torch
 from reidbench.adapters import AdapterCard, TrainableAdapter, TrainRecipe, load_checkpoint
 from reidbench.errors import CheckpointError, describe
 from reidbench.protocols import Procedure
-from reidbench_baselines.common import batch_hard_triplet, label_smoothed_ce, load_pretrained
+from reidbench_baselines.common import (
+    batch_hard_triplet,
+    label_smoothed_ce,
+    load_pretrained,
+    no_imagenet_notice,
+)
 from reidbench_baselines.denseil.model import DenseIL, DenseILConfig
 
 __all__ = ["DenseILAdapter", "RANDOM_ENCODER_WARNING", "random_frozen_encoder"]
@@ -138,6 +143,12 @@ class DenseILAdapter(TrainableAdapter):
                                                "train stage 1 with the same backbone"))
             self.model.load_state_dict(keep, strict=False)
         self._prepared = True
+
+    def training_notices(self) -> list[str]:
+        """A line when the backbone would start without ImageNet weights (the official code's)."""
+        if self.cfg.pretrained or self.cfg.encoder_init:
+            return []
+        return [no_imagenet_notice("denseil")]
 
     def training_loss(self, clips: torch.Tensor, pids: torch.Tensor
                       ) -> tuple[torch.Tensor, dict[str, float]]:

@@ -21,7 +21,7 @@ import torch
 
 from reidbench.adapters import AdapterCard, TrainableAdapter, TrainRecipe
 from reidbench.protocols import Procedure
-from reidbench_baselines.common import load_pretrained
+from reidbench_baselines.common import load_pretrained, no_imagenet_notice
 from reidbench_baselines.read.discriminator import attend
 from reidbench_baselines.read.losses import pair_loss, ratl_feature, ratl_logit
 from reidbench_baselines.read.model import READ, READConfig
@@ -177,6 +177,10 @@ class READAdapter(TrainableAdapter):
                 load_pretrained(self.model.video_net.trunk, self.cfg.pretrained,
                                 allowed_extra=extra)
         self._prepared = True
+
+    def training_notices(self) -> list[str]:
+        """A line when the backbone would start without ImageNet weights (the official code's)."""
+        return [] if self.cfg.pretrained else [no_imagenet_notice("read")]
 
     def training_loss(self, clips: torch.Tensor, pids: torch.Tensor
                       ) -> tuple[torch.Tensor, dict[str, float]]:

@@ -9,7 +9,12 @@ import torch
 
 from reidbench.adapters import AdapterCard, TrainableAdapter, TrainRecipe
 from reidbench.protocols import Procedure
-from reidbench_baselines.common import batch_hard_triplet, label_smoothed_ce, load_pretrained
+from reidbench_baselines.common import (
+    batch_hard_triplet,
+    label_smoothed_ce,
+    load_pretrained,
+    no_imagenet_notice,
+)
 from reidbench_baselines.stan.losses import diversity_regularizer
 from reidbench_baselines.stan.model import STAN, STANConfig
 
@@ -92,6 +97,10 @@ class STANAdapter(TrainableAdapter):
         if not self._prepared and self.cfg.pretrained:
             load_pretrained(self.model.backbone, self.cfg.pretrained)
         self._prepared = True
+
+    def training_notices(self) -> list[str]:
+        """A line when the backbone would start without ImageNet weights (the official code's)."""
+        return [] if self.cfg.pretrained else [no_imagenet_notice("stan")]
 
     def training_loss(self, clips: torch.Tensor, pids: torch.Tensor
                       ) -> tuple[torch.Tensor, dict[str, float]]:

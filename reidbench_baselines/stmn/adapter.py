@@ -9,6 +9,7 @@ import torch
 
 from reidbench.adapters import AdapterCard, TrainableAdapter, TrainRecipe
 from reidbench.protocols import Procedure
+from reidbench_baselines.common import no_imagenet_notice
 from reidbench_baselines.stmn.losses import stmn_loss
 from reidbench_baselines.stmn.model import STMN, STMNConfig
 
@@ -90,6 +91,10 @@ class STMNAdapter(TrainableAdapter):
         """
         return default.override(sampling="interleaved", seq_len=self.cfg.seq_len, flip=True,
                                 pooling="mean", distance="cosine")
+
+    def training_notices(self) -> list[str]:
+        """A line when the backbone would start without ImageNet weights (the official code's)."""
+        return [] if self.cfg.pretrained else [no_imagenet_notice("stmn")]
 
     def training_loss(self, clips: torch.Tensor, pids: torch.Tensor
                       ) -> tuple[torch.Tensor, dict[str, float]]:

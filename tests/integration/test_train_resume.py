@@ -213,3 +213,15 @@ def test_calm_openmp_keeps_the_users_setting(monkeypatch):
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     calm_openmp()
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+class NoticeTiny(Tiny):
+    def training_notices(self):
+        return ["warning: notice from the adapter"]
+
+
+def test_adapter_training_notices_reach_notify(mars, tmp_path):
+    lines = []
+    train(f"{__name__}:NoticeTiny", mars, "mars", tmp_path / "n",
+          options=replace(OPTS, epochs=1, val_fraction=0.05), notify=lines.append)
+    assert "warning: notice from the adapter" in lines
