@@ -22,7 +22,37 @@ __all__ = [
     "RegistryError",
     "IncomparableResultsError",
     "describe",
+    "quote",
+    "shorten",
 ]
+
+#: Longest stretch of a message that names a submitted value (ids, file names, reasons).
+MAX_QUOTED = 200
+
+
+def shorten(text: str, limit: int = MAX_QUOTED) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was.
+
+    Example:
+        >>> shorten("x" * 1000, 12)
+        'xxxxxxxxxxxx... (1,000 characters)'
+    """
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def quote(value: object, limit: int = 80) -> str:
+    """``repr(value)`` for a message, shortened (a submitted id may be a million characters long).
+
+    Example:
+        >>> quote("abc")
+        "'abc'"
+        >>> quote("a" * 100, 10)
+        "'aaaaaaaaa... (102 characters)"
+    """
+    return shorten(repr(value), limit)
 
 
 def describe(what: str, where: str, expected: str, got: object, fix: str = "") -> str:
@@ -36,8 +66,10 @@ def describe(what: str, where: str, expected: str, got: object, fix: str = "") -
         fix: How to fix it; a short imperative sentence.
 
     Returns:
-        ``"<what> in <where>: expected <expected>, got <got>. <fix>"``.
+        ``"<what> in <where>: expected <expected>, got <got>. <fix>"``; ``what``, ``where`` and
+        ``got`` are shortened (:func:`shorten`) so a hostile value never floods the line.
     """
+    what, where, got = shorten(what), shorten(where, 2 * MAX_QUOTED), shorten(str(got), 400)
     msg = f"{what} in {where}: expected {expected}, got {got}."
     if fix:
         msg += f" {fix[0].upper()}{fix[1:]}" + ("" if fix.endswith((".", "?", "!")) else ".")

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from reidbench.errors import CheckpointError, describe
-from reidbench.fileio import json_problem, sha256_file
+from reidbench.fileio import JSONBoundError, json_problem, loads_bounded, sha256_file
 
 __all__ = ["Checkpoint", "load_checkpoint", "read_checkpoint_meta", "read_torch_file",
            "save_checkpoint", "sha256_file"]
 
 _META_KEY = "reidbench_meta"
+_MAX_META_CHARS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,12 @@ def _not_safetensors(p: Path, exc: Exception) -> CheckpointError:
 
 def _meta_from_json(text: str, p: Path) -> dict[str, Any]:
     try:
-        meta = json.loads(text)
+        meta = loads_bounded(text, max_chars=_MAX_META_CHARS)
+    except JSONBoundError as exc:
+        raise CheckpointError(describe(f"metadata {_META_KEY!r}", str(p), "a JSON object of "
+                                       "sane size and nesting", str(exc),
+                                       "re-save it with reidbench.adapters.save_checkpoint"
+                                       )) from None
     except json.JSONDecodeError as exc:
         raise CheckpointError(describe(f"metadata {_META_KEY!r}", str(p), "a JSON object",
                                        f"invalid JSON ({exc.msg} at character {exc.pos})",
@@ -152,7 +158,9 @@ def _check_meta(meta: Any, p: Path) -> dict[str, Any]:
         raise CheckpointError(describe("metadata", str(p), "plain JSON values (strings, finite "
                                        "numbers, lists, dicts)", problem,
                                        "store only plain values in 'meta'"))
-    return dict(meta)
+    from reidbench.adapters.meta import check_meta_fields
+
+    return check_meta_fields(meta, str(p))
 
 
 def _torch_load(p: Path) -> Any:
@@ -162,6 +170,7 @@ def _torch_load(p: Path) -> Any:
     if p.stat().st_size == 0:
         raise CheckpointError(describe("checkpoint", str(p), "a torch or safetensors checkpoint",
                                        "an empty file", "copy the file again"))
+    _check_torch_zip(p)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -171,6 +180,35 @@ def _torch_load(p: Path) -> Any:
         raise CheckpointError(describe("checkpoint", str(p), "tensors loadable with "
                                        "torch.load(weights_only=True) or a .safetensors file",
                                        got, fix)) from None
+
+
+#: Largest pickle member of a torch zip (a ResNet-50 state dict's data.pkl is ~50 KB).
+MAX_PICKLE_BYTES = 64 << 20
+
+
+def _check_torch_zip(p: Path) -> None:
+    """Refuse a torch zip whose members would inflate beyond bounds, before torch reads it.
+
+    ``torch.save`` stores its members uncompressed; a pickle member declaring more than
+    :data:`MAX_PICKLE_BYTES`, or any compressed member inflating beyond it, is built to exhaust
+    memory (a 1 MB file whose pickle inflates to 1 GiB).
+    """
+    if not zipfile.is_zipfile(p):
+        return
+    try:
+        with zipfile.ZipFile(p) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # torch's own reader reports it as corrupt
+    for info in infos:
+        big = info.file_size > MAX_PICKLE_BYTES
+        if big and (info.filename.endswith(".pkl") or info.compress_type != zipfile.ZIP_STORED):
+            raise CheckpointError(describe(
+                "checkpoint", str(p), "a torch.save archive (pickle member at most "
+                f"{MAX_PICKLE_BYTES:,} bytes, tensors stored uncompressed)",
+                f"member {info.filename[-60:]!r} inflating to {info.file_size:,} bytes from "
+                f"{info.compress_size:,}", "re-save the state_dict with torch.save, or convert "
+                "to safetensors"))
 
 
 #: Modules whose globals a torch.save state dict legitimately names.
@@ -208,7 +246,8 @@ def _pickle_globals(p: Path) -> tuple[list[str], bool]:
                 name = next((n for n in zf.namelist() if n.endswith("data.pkl")), None)
                 if name is None:
                     return [], False
-                return _scan_pickle(io.BytesIO(zf.read(name)))
+                with zf.open(name) as member:  # bounded: never more than the scan needs
+                    return _scan_pickle(io.BytesIO(member.read(MAX_PICKLE_BYTES)))
         with open(p, "rb") as f:
             return _scan_pickle(f)
     except (OSError, zipfile.BadZipFile, EOFError):

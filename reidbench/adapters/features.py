@@ -6,8 +6,6 @@ protocol's query and gallery items, each once). It is read with ``allow_pickle=F
 
 from __future__ import annotations
 
-import zipfile
-import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reidbench.errors import DataError, describe
+from reidbench.errors import DataError, describe, quote
+from reidbench.fileio import NpzError, read_npz_bounded
 
 __all__ = ["FeaturesFile", "load_features_file"]
 
@@ -61,8 +60,18 @@ class FeaturesFile:
                                      "--data ROOT`"))
 
 
-def load_features_file(path: str | Path) -> FeaturesFile:
+def load_features_file(path: str | Path, expected_n: int | None = None) -> FeaturesFile:
     """Read and validate a features ``.npz``.
+
+    Sizes are checked before any array is read (:func:`reidbench.fileio.read_npz_bounded`):
+    each member's declared uncompressed size and ``.npy`` header (at most :data:`MAX_DIM`
+    dimensions, :data:`MAX_ARRAY_BYTES` per array and, when ``expected_n`` is given, no more rows
+    than the protocol has items), so an archive built to exhaust memory is refused up front.
+
+    Args:
+        path: The ``.npz``.
+        expected_n: The number of ids the protocol needs (None: unknown, e.g. ``validate``
+            without ``--protocol``).
 
     Raises:
         DataError: Missing file, not an npz, missing arrays, wrong shapes or dtypes, duplicate ids,
@@ -75,7 +84,7 @@ def load_features_file(path: str | Path) -> FeaturesFile:
     if not p.is_file():
         raise DataError(describe("features file", where, "an existing .npz file", "nothing there",
                                  "check the path"))
-    arrays = _read_npz(p)
+    arrays = _read_npz(p, expected_n)
     for key in ("ids", "features"):
         if key not in arrays:
             raise DataError(describe(f"array {key!r}", where, "arrays 'ids' and 'features'",
@@ -96,14 +105,18 @@ def load_features_file(path: str | Path) -> FeaturesFile:
 
 #: Largest row norm accepted: squared distances between such rows stay finite in float64.
 MAX_NORM = 1e150
+#: Most feature dimensions accepted (re-ID embeddings have 128-8192).
+MAX_DIM = 65536
+#: Largest array of a features file (MARS's 13,290 items x 16,384 float64 dims fit).
+MAX_ARRAY_BYTES = 2 << 30
 
 
 def _examples(names: Sequence[str], k: int = 3) -> str:
     """Up to ``k`` names, quoted and comma-separated."""
-    return ", ".join(repr(n) for n in names[:k])
+    return ", ".join(quote(n, 60) for n in names[:k])
 
 
-def _read_npz(p: Path) -> dict[str, np.ndarray]:
+def _read_npz(p: Path, expected_n: int | None = None) -> dict[str, np.ndarray]:
     """Every array of an ``.npz``; anything else (a pickle, an .npy, a corrupt zip) is one line."""
     where = str(p)
     fix = "save with np.savez(path, ids=np.array(ids, dtype=str), features=feats)"
@@ -114,24 +127,28 @@ def _read_npz(p: Path) -> dict[str, np.ndarray]:
                 "an empty file" if not head else "a file that is not a zip archive")
         raise DataError(describe("features file", where, "an .npz archive written by numpy.savez",
                                  kind, fix))
-    arrays: dict[str, np.ndarray] = {}
+    def check(name: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        if name == "features" and len(shape) == 2:
+            n, d = shape
+            if d > MAX_DIM:
+                raise DataError(describe("features", where, f"at most {MAX_DIM:,} dimensions",
+                                         f"a header declaring shape {shape}", fix))
+            if expected_n is not None and n > expected_n:
+                raise DataError(describe("features", where, f"{expected_n:,} rows (one per id "
+                                         "of the protocol)", f"a header declaring {n:,} rows",
+                                         "save exactly the ids `reidbench protocols ids` prints"))
+        if name == "ids" and len(shape) == 1 and expected_n is not None and shape[0] > expected_n:
+            raise DataError(describe("ids", where, f"{expected_n:,} ids (the protocol's)",
+                                     f"a header declaring {shape[0]:,} ids",
+                                     "save exactly the ids `reidbench protocols ids` prints"))
+
     try:
-        with np.load(p, allow_pickle=False) as z:
-            for name in z.files:
-                try:
-                    arrays[name] = z[name]
-                except ValueError as exc:
-                    reason = (str(exc).splitlines() or [""])[0]
-                    pickled = "allow_pickle" in reason or "pickled" in reason
-                    reason = ("an object array (it would need unpickling)" if pickled else
-                              f"an unreadable array ({reason})")
-                    raise DataError(describe(f"array {name!r}", where, "a plain numeric or "
-                                             "string array (no pickled objects)", reason,
-                                             fix)) from None
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        reason = (str(exc).splitlines() or [""])[0] or type(exc).__name__
-        raise DataError(describe("features file", where, "a readable .npz archive",
-                                 f"a corrupt one ({reason})", fix)) from None
+        arrays = read_npz_bounded(p, max_array_bytes=MAX_ARRAY_BYTES,
+                                  max_total_bytes=MAX_ARRAY_BYTES + (256 << 20), check=check)
+    except NpzError as exc:
+        raise DataError(describe("features file", where, "a readable .npz archive of plain "
+                                 "arrays (no pickled objects) within bounds", str(exc),
+                                 fix)) from None
     return arrays
 
 

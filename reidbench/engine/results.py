@@ -15,8 +15,6 @@ import json
 import os
 import shutil
 import tempfile
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,12 +22,23 @@ from typing import Any
 import numpy as np
 
 from reidbench.errors import DataError, InputError, describe
-from reidbench.fileio import json_problem, umask_mode
+from reidbench.fileio import (
+    JSONBoundError,
+    NpzError,
+    json_problem,
+    loads_bounded,
+    read_npz_bounded,
+    umask_mode,
+)
 
 __all__ = ["RESULT_SCHEMA", "EvalResult", "SplitScores", "check_out_dir", "read_result",
            "load_per_query", "recover_out_dir"]
 
 RESULT_SCHEMA = "reidbench.result/1"
+#: Largest results.json read (a 10-split record is ~100 KB).
+MAX_RECORD_BYTES = 16 << 20
+#: Largest per-query array read (MARS's 1,980 queries x 20 top-k int64 are 317 KB).
+MAX_PER_QUERY_BYTES = 256 << 20
 SUMMARY_KEYS = ("mAP", "rank1", "rank5", "rank10", "rank20", "mINP")
 
 
@@ -241,10 +250,20 @@ def read_result(path: str | Path) -> EvalResult:
         raise DataError(describe("results.json", str(folder), "a result directory written by "
                                  "`reidbench evaluate`", "no results.json", "check the path"))
     try:
-        record = json.loads(rj.read_text())
+        if rj.stat().st_size > MAX_RECORD_BYTES:
+            raise JSONBoundError(f"{rj.stat().st_size:,} bytes (more than {MAX_RECORD_BYTES:,})")
+        record = loads_bounded(rj.read_text(encoding="utf-8"), max_chars=MAX_RECORD_BYTES)
     except json.JSONDecodeError as exc:
         raise DataError(describe("results.json", str(rj), "valid JSON", f"{exc.msg} at line "
                                  f"{exc.lineno}", "re-run the evaluation")) from None
+    except JSONBoundError as exc:
+        raise DataError(describe("results.json", str(rj), "a result record as `reidbench "
+                                 "evaluate` writes it", str(exc), "re-run the evaluation"
+                                 )) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(describe("results.json", str(rj), "a readable UTF-8 file",
+                                 f"{type(exc).__name__}: {getattr(exc, 'strerror', None) or exc}",
+                                 "check the file's permissions, or copy it again")) from None
     if not isinstance(record, dict) or record.get("schema") != RESULT_SCHEMA:
         got = record.get("schema") if isinstance(record, dict) else type(record).__name__
         raise DataError(describe("schema", str(rj), repr(RESULT_SCHEMA), repr(got),
@@ -255,20 +274,19 @@ def read_result(path: str | Path) -> EvalResult:
 
 
 def load_per_query(npz: str | Path) -> dict[str, np.ndarray]:
-    """Read every array of a ``per_query.npz`` (no pickled objects).
+    """Read every array of a ``per_query.npz`` (no pickled objects, sizes bounded first).
+
+    Each member's declared size and ``.npy`` header are checked before its data is read
+    (:func:`reidbench.fileio.read_npz_bounded`; at most :data:`MAX_PER_QUERY_BYTES` per array).
 
     Raises:
         DataError: If the file is not a readable NumPy archive (truncated, corrupt, not an .npz, or
             holding pickled objects), in one line naming the file.
     """
     try:
-        z = np.load(npz, allow_pickle=False)
-        if not isinstance(z, np.lib.npyio.NpzFile):
-            raise ValueError("a single .npy array, not an .npz archive")
-        with z:
-            return {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
-        reason = (str(exc).splitlines() or [""])[0] or type(exc).__name__
+        return read_npz_bounded(npz, max_array_bytes=MAX_PER_QUERY_BYTES,
+                                max_total_bytes=4 * MAX_PER_QUERY_BYTES, max_members=4096)
+    except NpzError as exc:
         raise DataError(describe("per_query.npz", str(npz), "a NumPy .npz archive of per-query "
-                                 "arrays written by `reidbench evaluate`", reason,
+                                 "arrays written by `reidbench evaluate`", str(exc),
                                  "re-run the evaluation, or copy the file again")) from None

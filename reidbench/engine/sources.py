@@ -110,8 +110,9 @@ class FeaturesSource:
         from reidbench.adapters import load_features_file
 
         path = resolve_split_path(self.path, evalset.split, protocol, (".npz",))
-        ff = load_features_file(path)
-        ff.check_ids(evalset.ids(), protocol.id)
+        wanted = evalset.ids()
+        ff = load_features_file(path, expected_n=len(wanted))
+        ff.check_ids(wanted, protocol.id)
         qf = ff.select([i.id for i in evalset.query])
         gf = ff.select([i.id for i in evalset.gallery])
         qf, gf = _normalize(qf, gf, procedure)
@@ -140,8 +141,8 @@ def check_features_for_protocol(path: str, protocol: Protocol, dataset: Any,
     for split in splits or list(protocol.evaluation.splits):
         try:
             resolved = resolve_split_path(path, split, protocol, (".npz",))
-            load_features_file(resolved).check_ids(
-                build_evalset(dataset, protocol, split).ids(), protocol.id)
+            wanted = build_evalset(dataset, protocol, split).ids()
+            load_features_file(resolved, expected_n=len(wanted)).check_ids(wanted, protocol.id)
         except ReidbenchError as exc:
             problems.append(f"{split}: {exc}")
     return problems
@@ -219,12 +220,20 @@ class AdapterSource:
                 raise CheckpointError(describe("metadata 'config'", str(ckpt), "a JSON object of "
                                                "adapter options", f"a {type(stored).__name__}",
                                                "re-save the checkpoint with a dict config"))
+            if loaded:
+                from reidbench.adapters.meta import check_owner
+
+                check_owner(self.adapter_name, loaded.meta, str(ckpt))
             if stored:
                 from reidbench.adapters import adapter_class
 
                 stored = adapter_class(self.adapter_name).checkpoint_config(stored)
             resolved = {**stored, **self.options}
-            adapter = get_adapter(self.adapter_name, **resolved)
+            from reidbench.adapters.meta import build_from_checkpoint
+
+            adapter = build_from_checkpoint(
+                lambda: get_adapter(self.adapter_name, **resolved), stored, self.options,
+                str(ckpt), self.adapter_name)
             if loaded:
                 adapter.apply_checkpoint(loaded)
             self._adapter_cache = {key: adapter.to(self.device).eval()}
@@ -296,15 +305,12 @@ class AdapterSource:
         from reidbench.adapters import read_checkpoint_meta
 
         ckpt = self.checkpoint_path(split, protocol)
+        from reidbench.adapters.meta import check_input_size
+
         size = read_checkpoint_meta(ckpt).get("input_size") if ckpt else None
         if size is None:
             return None
-        if not (isinstance(size, list | tuple) and len(size) == 2
-                and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
-            raise CheckpointError(describe("metadata 'input_size'", str(ckpt), "[height, width] "
-                                           "in pixels", repr(size), "re-save the checkpoint with "
-                                           "the frame size it was trained at, or drop the key"))
-        return int(size[0]), int(size[1])
+        return check_input_size(size, "input_size", str(ckpt))
 
     def inputs(self, evalset: EvalSet, protocol: Protocol, procedure: Procedure,
                progress: Progress | None = None) -> SplitInputs:

@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from reidbench.errors import DataError, describe
-from reidbench.fileio import atomic_write
+from reidbench.fileio import JSONBoundError, atomic_write, loads_bounded
 from reidbench.leaderboard.schema import validate_leaderboard
 
 __all__ = ["read_json", "read_leaderboard", "write_leaderboard", "leaderboard_files",
            "PUBLISHED_DIR"]
 
 PUBLISHED_DIR = "published"
+_MAX_BYTES = 16 << 20
 
 
 def read_json(path: str | Path) -> Any:
@@ -27,16 +28,23 @@ def read_json(path: str | Path) -> Any:
         raise DataError(describe("file", str(p), "an existing JSON file", "nothing there",
                                  "check the path"))
     try:
+        if p.stat().st_size > _MAX_BYTES:
+            raise DataError(describe("file", str(p), f"a JSON file under {_MAX_BYTES:,} bytes",
+                                     f"{p.stat().st_size:,} bytes", "this is no leaderboard or "
+                                     "result file"))
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(describe("file", str(p), "a readable UTF-8 text file",
                                  f"{type(exc).__name__}: {exc}", "")) from None
     try:
-        return json.loads(text)
+        return loads_bounded(text)
     except json.JSONDecodeError as exc:
         raise DataError(describe("file", str(p), "valid JSON",
                                  f"{exc.msg} at line {exc.lineno} column {exc.colno}",
                                  "fix the JSON syntax")) from None
+    except JSONBoundError as exc:
+        raise DataError(describe("file", str(p), "a JSON document of sane size and nesting",
+                                 str(exc), "this is no leaderboard or result file")) from None
 
 
 def read_leaderboard(path: str | Path) -> dict[str, Any]:
