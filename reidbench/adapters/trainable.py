@@ -38,6 +38,9 @@ class TrainRecipe:
             (Gao & Nevatia's code, COSAM); 0 turns it off.
         erasing: RandomErasing probability per frame (Zhong et al.; area 2-40 %, aspect 0.3-3.3,
             filled with 0 after normalisation, as STMN's code); 0 turns it off.
+        erasing_per_clip: Erase one rectangle shared by every frame of the clip (drawn once, with
+            probability ``erasing``) instead of one per frame (DenseIL's supplement: "randomly
+            erase the same region for the whole input sequence").
         sources: Where each value comes from (``{"lr": "STMN train.sh"}``).
     """
 
@@ -55,6 +58,7 @@ class TrainRecipe:
     flip_per_frame: bool = False
     translate: float = 0.0
     erasing: float = 0.0
+    erasing_per_clip: bool = False
     sources: tuple[tuple[str, str], ...] = ()
 
 

@@ -9,7 +9,8 @@ seed. The augmentations are the ones the baselines' recipes name (:class:`TrainR
   to 9/8 of its size and a random window of the target size is cut out;
 - RandomErasing per frame (``erasing``, STMN; Zhong et al. 2020): with that probability one
   rectangle covering 2-40 % of the frame, aspect ratio in [0.3, 1/0.3], is set to 0 after
-  normalisation.
+  normalisation; with ``erasing_per_clip`` (DenseIL's supplement) one rectangle, drawn once per
+  clip with that probability, is erased in every frame of the clip.
 
 Training frame sampling is :func:`reidbench.datasets.sampling.sample_train_clip`, plus
 ``"consecutive_gao"``: Gao & Nevatia's random consecutive crop, whose start is drawn from
@@ -77,31 +78,41 @@ def translated_frame(path: str, size: tuple[int, int], rng: np.random.Generator,
 
 def random_erasing(clip: Any, rng: np.random.Generator, p: float,
                    area: tuple[float, float] = (0.02, 0.4), ratio: float = 0.3,
-                   value: float = 0.0) -> Any:
-    """RandomErasing on every frame of a ``(T, 3, H, W)`` tensor, independently, in place.
+                   value: float = 0.0, per_clip: bool = False) -> Any:
+    """RandomErasing on a ``(T, 3, H, W)`` tensor, in place.
 
-    Each frame is erased with probability ``p``: up to 100 tries draw a target area (fraction
-    ``area`` of the frame) and an aspect ratio in ``[ratio, 1/ratio]``; the first rectangle that
-    fits inside the frame is set to ``value``.
+    Each frame (``per_clip``: the clip once) is erased with probability ``p``: up to 100 tries
+    draw a target area (fraction ``area`` of the frame) and an aspect ratio in
+    ``[ratio, 1/ratio]``; the first rectangle that fits inside the frame is set to ``value`` (in
+    every frame of the clip when ``per_clip``).
 
     Returns:
         ``clip``.
     """
     _, _, height, width = clip.shape
-    for frame in clip:
+    for frames in ([clip] if per_clip else list(clip)):
         if p <= 0 or rng.random() >= p:
             continue
-        for _ in range(100):
-            target = rng.uniform(*area) * height * width
-            aspect = rng.uniform(ratio, 1.0 / ratio)
-            h = int(round(math.sqrt(target * aspect)))
-            w = int(round(math.sqrt(target / aspect)))
-            if 0 < h < height and 0 < w < width:
-                y = int(rng.integers(0, height - h + 1))
-                x = int(rng.integers(0, width - w + 1))
-                frame[:, y:y + h, x:x + w] = value
-                break
+        box = _erasing_box(rng, height, width, area, ratio)
+        if box is not None:
+            y, x, h, w = box
+            frames[..., y:y + h, x:x + w] = value
     return clip
+
+
+def _erasing_box(rng: np.random.Generator, height: int, width: int,
+                 area: tuple[float, float], ratio: float) -> tuple[int, int, int, int] | None:
+    """``(y, x, h, w)`` of the first of 100 drawn rectangles that fits (Zhong et al.), or None."""
+    for _ in range(100):
+        target = rng.uniform(*area) * height * width
+        aspect = rng.uniform(ratio, 1.0 / ratio)
+        h = int(round(math.sqrt(target * aspect)))
+        w = int(round(math.sqrt(target / aspect)))
+        if 0 < h < height and 0 < w < width:
+            y = int(rng.integers(0, height - h + 1))
+            x = int(rng.integers(0, width - w + 1))
+            return y, x, h, w
+    return None
 
 
 def load_train_clip(frames: Sequence[str], recipe: Any, size: tuple[int, int],
@@ -129,7 +140,8 @@ def load_train_clip(frames: Sequence[str], recipe: Any, size: tuple[int, int],
     arr = (arr - IMAGENET_MEAN) / IMAGENET_STD
     clip = torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2)))
     if recipe.erasing > 0:
-        random_erasing(clip, rng, recipe.erasing)
+        shared = bool(getattr(recipe, "erasing_per_clip", False))
+        random_erasing(clip, rng, recipe.erasing, per_clip=shared)
     return clip
 
 

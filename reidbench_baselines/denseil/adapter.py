@@ -77,10 +77,11 @@ class DenseILAdapter(TrainableAdapter):
             "head": "spatio-temporal average, BatchNorm, linear classifier (supplement 2.1)",
             "losses": "triplet on post-BN features, CE on classifier output (supplement 2.1)",
             "test": "post-BN features, cosine distance (supplement 2.1)",
-            "augmentation": "per-frame flip, per-sequence erasing (supplement 2.1; not applied "
-                            "by reidbench's loop, which flips whole tracklets)",
+            "augmentation": "per-frame flip, one erasing rectangle shared by the clip's frames "
+                            "(supplement 2.1); probabilities 0.5 [D]",
         },
-        notes="Every structural number is ours ([D]): taps conv3_x/conv4_x/conv5_x (layer2-4), "
+        notes="docs/baselines/denseil.md separates the supplement's choices from ours. Every "
+              "structural number is ours ([D]): taps conv3_x/conv4_x/conv5_x (layer2-4), "
               "X_0 = PPool(conv5_x); PPool = horizontal pyramid of 1, 2, 4, 8 average-pooled "
               "strips per map, Linear(C->d) + LayerNorm per scale; d = conv5_x width (2048 "
               "for ResNet-50, 128 for 'small') and 8 heads (4 for d = 128) unless set; 2 DI "
@@ -100,8 +101,13 @@ class DenseILAdapter(TrainableAdapter):
     )
     recipe = TrainRecipe(
         P=8, K=4, seq_len=8, sampling="rrs", optimizer="adam", lr=3.5e-4, weight_decay=5e-4,
-        epochs=120, step_size=40, gamma=0.1, flip=0.5,
+        epochs=120, step_size=40, gamma=0.1, flip=0.5, flip_per_frame=True, erasing=0.5,
+        erasing_per_clip=True,
         sources=(("seq_len", "8 by RRS (supplement 2.1)"), ("P,K", "8x4 [D]"),
+                 ("flip", "per frame (supplement 2.1); p = 0.5 [D]"),
+                 ("erasing", "one rectangle shared by the whole clip (supplement 2.1); p = 0.5, "
+                  "area 2-40 %, aspect 0.3-3.3, filled with 0 after normalisation [D] (Zhong "
+                  "et al.'s defaults)"),
                  ("lr, wd, epochs", "Adam 3.5e-4, 5e-4, 120 epochs [D] (strong-baseline "
                                     "defaults; no warm-up in reidbench's loop)"),
                  ("step", "x0.1 every 40 epochs [D]")),

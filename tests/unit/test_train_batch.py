@@ -60,6 +60,33 @@ def test_random_erasing_rectangles_within_the_bounds():
     assert 0.4 < share < 0.6
 
 
+def test_per_clip_erasing_shares_one_rectangle_across_frames():
+    rng = np.random.default_rng(3)
+    erased = 0
+    for _ in range(40):
+        clip = torch.ones(4, 3, 64, 32)
+        random_erasing(clip, rng, p=0.5, per_clip=True)
+        masks = [(frame == 0).all(dim=0) for frame in clip]
+        assert all(torch.equal(m, masks[0]) for m in masks)  # the same region in every frame
+        erased += bool(masks[0].any())
+    assert 10 < erased < 30  # the clip, not each frame, is erased with p = 0.5
+
+
+def test_denseil_recipe_is_its_supplement():
+    """Supplement 2.1: frame-level random flips, sequence-level random erasing."""
+    from reidbench.adapters import adapter_class
+
+    r = adapter_class("denseil").recipe
+    assert (r.flip_per_frame, r.erasing_per_clip, r.flip, r.erasing) == (True, True, 0.5, 0.5)
+    rng = np.random.default_rng(0)
+    frames = []
+    for _ in range(30):
+        clip = torch.ones(8, 3, 32, 16)
+        random_erasing(clip, rng, r.erasing, per_clip=r.erasing_per_clip)
+        frames.append(len({int((f == 0).sum()) for f in clip}))
+    assert set(frames) == {1}
+
+
 @pytest.fixture()
 def frame(tmp_path):
     rng = np.random.default_rng(0)
