@@ -1,10 +1,15 @@
 """reidbench: the benchmark and leaderboard suite for video-based person re-identification.
 
-The main entry points are imported lazily (PEP 562) so ``import reidbench`` stays cheap:
+The main entry points are imported lazily (PEP 562) so ``import reidbench`` stays cheap; they are
+listed by ``dir(reidbench)`` and ``reidbench.__all__`` all the same:
 
     >>> import reidbench
     >>> result = reidbench.evaluate("mars/v2v@1", "data/MARS",
     ...                             reidbench.FeaturesSource("feats.npz"))  # doctest: +SKIP
+
+**Units.** The library returns metrics as *fractions* in [0, 1] (``result.value("mAP")``,
+``RankMetrics.mAP``, ``results.json``); the CLI, leaderboards and figures print *percent*
+(``100 * value``), as papers do. ``result.value("mAP") == 0.7961`` is printed ``79.61``.
 """
 
 from __future__ import annotations
@@ -13,9 +18,6 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "evaluate", "FeaturesSource", "AdapterSource", "get_protocol",
-           "rank_metrics"]
-
 _LAZY = {
     "evaluate": "reidbench.engine",
     "FeaturesSource": "reidbench.engine",
@@ -23,7 +25,10 @@ _LAZY = {
     "read_result": "reidbench.engine",
     "get_protocol": "reidbench.protocols",
     "rank_metrics": "reidbench.metrics",
+    "rank_metrics_from_features": "reidbench.metrics",
 }
+
+__all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
@@ -32,3 +37,8 @@ def __getattr__(name: str) -> Any:
 
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'reidbench' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The module's names, the lazily imported entry points included."""
+    return sorted(set(globals()) | set(_LAZY))

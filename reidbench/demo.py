@@ -76,7 +76,7 @@ def run_demo(out_dir: str | Path = "demo-out", *, ids: int = 40, iters: int = 60
         seed: Seed of the data, the training and the bootstrap.
         quick: Tiny sizes (4 iterations, 200 bootstrap resamples, no validation), for tests.
         published: A folder of published leaderboard records to rank the demo model beside
-            (default: ``leaderboards/published`` when run from a checkout, else none).
+            (default: the records shipped with reidbench, so it works from any folder).
         progress: Progress callback ``(stage, done, total)``.
         notify: Receives one-line notes (each step, the data written).
 
@@ -148,13 +148,14 @@ def _reports(demo: DemoRun, data: Path, quick: bool,
     The trained result is filed beside the published records (marked as synthetic).
     """
     from reidbench.leaderboard.add import add_submission
+    from reidbench.leaderboard.io import published_dir
     from reidbench.report.gallery import write_gallery
     from reidbench.report.site import build_tables, write_html_report
 
     boards = demo.root / "leaderboards"
     if boards.exists():
         shutil.rmtree(boards)
-    source = Path(published) if published is not None else Path("leaderboards") / "published"
+    source = published_dir(None, published)  # default: the records shipped with reidbench
     if source.is_dir():  # rank the demo model beside the papers
         shutil.copytree(source, boards / "published")
     add_submission(demo.result_dir("trained"), boards)

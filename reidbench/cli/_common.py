@@ -60,6 +60,9 @@ SPLIT_HELP = ("Split of a multi-split protocol: split0..split9, or just the numb
               "split3).")
 SEED_HELP = "Seed of every random choice (bootstrap, sampling); the same seed gives the same bytes."
 JSON_HELP = "Machine-readable output (JSON on stdout)."
+PUBLISHED_HELP = ("Folder of published leaderboard records (*.json) to use instead of the ones "
+                  "shipped with reidbench (default: <leaderboards>/published if it exists, else "
+                  "the shipped records).")
 
 
 def flag_for(param: str) -> str:

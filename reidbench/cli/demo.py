@@ -26,6 +26,9 @@ def demo_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of the data, the training and the "
                              "bootstrap."),
     quick: bool = typer.Option(False, "--quick", help="Tiny sizes (for tests)."),
+    published: str = typer.Option(None, "--published", help="Folder of published leaderboard "
+                                  "records to rank the demo model beside (default: the ones "
+                                  "shipped with reidbench)."),
     parity: bool = typer.Option(False, "--parity", help="Run the metric parity report instead."),
     as_json: bool = typer.Option(False, "--json", help="Print the final records as JSON."),
 ) -> None:
@@ -43,7 +46,7 @@ def demo_cmd(
     progress = ProgressLine()
     try:
         run = run_demo(out, ids=ids, iters=iters, max_minutes=minutes, baseline=baseline,
-                       seed=seed, quick=quick, progress=progress,
+                       seed=seed, quick=quick, published=published, progress=progress,
                        notify=lambda line: typer.echo(
                            line if line.startswith(" ") else f"\n== {line}", err=True))
     finally:

@@ -6,6 +6,8 @@ import json
 
 import typer
 
+from reidbench.cli._common import PUBLISHED_HELP
+
 app = typer.Typer(help="Leaderboard tables from the records in leaderboards/, and submissions.",
                   no_args_is_help=True)
 
@@ -22,7 +24,8 @@ def build_cmd(
     sort_by: str = typer.Option(None, "--sort-by", help="Metric to sort by (mAP, rank1, ...; "
                                 "default mAP where the table has it, else rank1)."),
     leaderboards: str = typer.Option("leaderboards", "--leaderboards", help="Leaderboard root "
-                                     "(published/ and submissions/)."),
+                                     "(submissions/, and published/ if it has one)."),
+    published: str = typer.Option(None, "--published", help=PUBLISHED_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the files written as JSON."),
 ) -> None:
     """Regenerate the leaderboard tables (Markdown, LaTeX, HTML, CSV) from the records."""
@@ -32,7 +35,8 @@ def build_cmd(
     def warn(message: str) -> None:
         typer.echo(f"warning: {message}", err=True)
 
-    paths = build_tables(leaderboards, out, parse_formats(fmt), protocol or None, sort_by, warn)
+    paths = build_tables(leaderboards, out, parse_formats(fmt), protocol or None, sort_by, warn,
+                         published=published)
     if as_json:
         typer.echo(json.dumps([str(p) for p in paths], indent=2))
     else:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from reidbench.cli._common import PUBLISHED_HELP
+
 app = typer.Typer(help="Figures from records: ablation grids, retrieval galleries, CMC curves, "
                        "AP histograms, accuracy vs cost, and a static HTML report.",
                   no_args_is_help=True)
@@ -21,6 +23,7 @@ def _results(result_dirs: list[str]) -> list:
 def ablations_cmd(
     out: str = typer.Option("reports/ablations", "--out", "-o", help="Output folder."),
     leaderboards: str = typer.Option("leaderboards", "--leaderboards", help="Leaderboard root."),
+    published: str = typer.Option(None, "--published", help=PUBLISHED_HELP),
     sweep: str = typer.Option(None, "--sweep", help="A sweep.json from `reidbench sweep`: render "
                               "its grid instead of the published ablations."),
     metric: str = typer.Option("mAP", "--metric", help="Metric of the sweep figure."),
@@ -37,7 +40,7 @@ def ablations_cmd(
         return
     from reidbench.report.site import build_ablations
 
-    paths = build_ablations(leaderboards, out)
+    paths = build_ablations(leaderboards, out, published=published)
     typer.echo(f"wrote {len(paths)} files under {out}")
 
 

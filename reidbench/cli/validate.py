@@ -23,7 +23,7 @@ def validate_cmd(
 ) -> None:
     """Validate FILE against its schema; list every problem (file and field named), exit 2 if any.
 
-    Examples: `reidbench validate leaderboards/published/cosam-table4.json`,
+    Examples: `reidbench validate reidbench/leaderboard/published/cosam-table4.json`,
     `reidbench validate runs/mars-demo/`, `reidbench validate feats.npz --protocol mars/v2v@1
     --data /data/MARS` (every check `evaluate` makes of a features file, without evaluating; a
     multi-split protocol takes a `{split}` template or a folder of `<split>.npz`).

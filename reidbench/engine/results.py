@@ -88,7 +88,11 @@ class EvalResult:
         return self.record["protocol"]["fingerprint"]
 
     def value(self, key: str) -> float:
-        """The headline value of a summary metric, e.g. ``value("mAP")``."""
+        """The headline value of a summary metric as a fraction in [0, 1], e.g. ``value("mAP")``.
+
+        Fractions throughout the library and in ``results.json``; the CLI and the leaderboards
+        print percent (``100 * value``): ``0.7961`` is shown as ``79.61``.
+        """
         return float(self.record["metrics"][key]["value"])
 
     def split_arrays(self, split: str | None = None) -> dict[str, np.ndarray]:

@@ -1,7 +1,8 @@
 """Leaderboard data: the versioned schema of published-result files, their validator and io.
 
-Published results from papers live in ``leaderboards/published/*.json`` (one file per paper
-table, schema ``reidbench.leaderboard/1``, documented in ``leaderboards/SCHEMA.md``).
+Published results from papers live in ``reidbench/leaderboard/published/*.json`` (package data,
+shipped in the wheel; one file per paper table, schema ``reidbench.leaderboard/1``, documented in
+``leaderboards/SCHEMA.md``).
 """
 
 from __future__ import annotations

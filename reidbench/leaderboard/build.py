@@ -205,7 +205,7 @@ def paper_table(f: LeaderboardFile) -> Table:
     text = pd.DataFrame(text_rows, columns=[c.key for c in columns]).fillna("")
     values = pd.DataFrame(value_rows, columns=[c.key for c in metric_cols], dtype=float)
     marks = _marks_frame(values, [True] * len(rows))
-    notes = [f"Regenerated from leaderboards/published/{f.path.name} ({paper['authors']}, "
+    notes = [f"Regenerated from the published record {f.path.name} ({paper['authors']}, "
              f"{paper['venue']} {paper['year']}, {paper['document']}, Table {table['number']}). "
              "Numbers as printed (percent); bold = best, underlined = second best, computed per "
              "column by reidbench (ties share a mark), so marks can differ from the paper's.",
@@ -237,7 +237,7 @@ def statistics_table(f: LeaderboardFile) -> Table:
         "printed"] for r in f.records}} for fd in table["fields"]],
         columns=[c.key for c in columns])
     empty = pd.DataFrame(index=text.index)
-    notes = [f"Regenerated from leaderboards/published/{f.path.name} ({paper['authors']}, "
+    notes = [f"Regenerated from the published record {f.path.name} ({paper['authors']}, "
              f"{paper['venue']} {paper['year']}, {paper['document']}, Table {table['number']}). "
              "Cells as printed."]
     notes += [f"Row \"{fd['header']}\": {fd['meaning']}." for fd in table["fields"]

@@ -11,10 +11,38 @@ from reidbench.fileio import JSONBoundError, atomic_write, loads_bounded
 from reidbench.leaderboard.schema import validate_leaderboard
 
 __all__ = ["read_json", "read_leaderboard", "write_leaderboard", "leaderboard_files",
-           "PUBLISHED_DIR"]
+           "PUBLISHED_DIR", "SHIPPED_PUBLISHED", "published_dir"]
 
 PUBLISHED_DIR = "published"
 _MAX_BYTES = 16 << 20
+
+#: The published records shipped with reidbench (package data, in the wheel too): one JSON file
+#: per paper table, the single source of truth for the published numbers.
+SHIPPED_PUBLISHED = Path(__file__).resolve().parent / PUBLISHED_DIR
+
+
+def published_dir(leaderboards: str | Path | None = None,
+                  published: str | Path | None = None) -> Path:
+    """Where the published records are read from.
+
+    ``published`` (``--published DIR``) when given; else ``<leaderboards>/published`` when that
+    folder exists (a leaderboard root of one's own); else the records shipped with reidbench
+    (:data:`SHIPPED_PUBLISHED`), so ``leaderboard build`` works from any folder.
+
+    Raises:
+        DataError: If ``published`` is given but is not a folder or file.
+    """
+    if published is not None:
+        p = Path(published)
+        if not p.exists():
+            raise DataError(describe("--published", str(p), "a folder of published leaderboard "
+                                     "files (*.json)", "nothing there", "check the path, or "
+                                     "leave --published out to use the records shipped with "
+                                     "reidbench"))
+        return p
+    if leaderboards is not None and (Path(leaderboards) / PUBLISHED_DIR).is_dir():
+        return Path(leaderboards) / PUBLISHED_DIR
+    return SHIPPED_PUBLISHED
 
 
 def read_json(path: str | Path) -> Any:
@@ -88,5 +116,6 @@ def leaderboard_files(root: str | Path) -> list[Path]:
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
     if not files:
         raise DataError(describe("leaderboard folder", str(r), f"JSON files in {PUBLISHED_DIR}/",
-                                 "none", "point at the repository's leaderboards/ folder"))
+                                 "none", "point --published at a folder of leaderboard files, "
+                                 "or leave it out to use the records shipped with reidbench"))
     return files

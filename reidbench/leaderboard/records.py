@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reidbench.leaderboard.io import leaderboard_files, read_leaderboard
+from reidbench.leaderboard.io import leaderboard_files, published_dir, read_leaderboard
 
 __all__ = ["LeaderboardFile", "load_leaderboards", "result_rows", "cell_rows", "statistic_rows",
            "decimals"]
@@ -59,13 +59,23 @@ class LeaderboardFile:
                 "caption": table["caption"]}
 
 
-def load_leaderboards(root: str | Path) -> list[LeaderboardFile]:
-    """Read and validate every leaderboard file under ``root`` (see :func:`leaderboard_files`).
+def load_leaderboards(root: str | Path | None = None,
+                      published: str | Path | None = None) -> list[LeaderboardFile]:
+    """Read and validate every published leaderboard file.
+
+    Args:
+        root: A leaderboard root; its ``published/`` folder is read when it exists.
+        published: A folder of published files (or one file), which wins over ``root``.
+            With neither, the records shipped with reidbench are read
+            (:func:`~reidbench.leaderboard.io.published_dir`).
 
     Raises:
         DataError: On the first file that fails to parse or validate (file and field named).
     """
-    return [LeaderboardFile(p, read_leaderboard(p)) for p in leaderboard_files(root)]
+    if published is None and root is not None and Path(root).is_file():
+        published = root  # a single leaderboard file
+    folder = published_dir(root, published)
+    return [LeaderboardFile(p, read_leaderboard(p)) for p in leaderboard_files(folder)]
 
 
 def _results(files: Iterable[LeaderboardFile]) -> Iterable[tuple[LeaderboardFile, dict[str, Any]]]:

@@ -62,8 +62,8 @@ def published_ablation(files: Iterable[LeaderboardFile], table_key: str) -> pd.D
     """
     f = next((f for f in files if f.key == table_key), None)
     if f is None:
-        raise InputError(describe("table", "leaderboards/published", "an existing table key",
-                                  repr(table_key), "see leaderboards/published/*.json"))
+        raise InputError(describe("table", "the published records", "an existing table key",
+                                  repr(table_key), "see reidbench/leaderboard/published/*.json"))
     rows = []
     for rec in f.records:
         axes = {k: (stage_label(v) if isinstance(v, list) else v)

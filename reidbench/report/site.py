@@ -57,8 +57,8 @@ def _write_text(path: Path, text: str) -> Path:
 
 def build_tables(leaderboards: str | Path, out_dir: str | Path,
                  formats: Sequence[str] = FORMATS, protocols: Sequence[str] | None = None,
-                 sort_by: str | None = None, warn: Callable[[str], None] | None = None
-                 ) -> list[Path]:
+                 sort_by: str | None = None, warn: Callable[[str], None] | None = None,
+                 published: str | Path | None = None) -> list[Path]:
     """Write ``out_dir/tables/<paper table>.*`` and ``out_dir/leaderboards/leaderboard-*.*``.
 
     Args:
@@ -70,6 +70,8 @@ def build_tables(leaderboards: str | Path, out_dir: str | Path,
         sort_by: Metric the leaderboards are sorted by.
         warn: Called with one sentence per requested protocol that gets no leaderboard, saying
             why (the CLI prints it on stderr).
+        published: Folder of published records (default: ``<leaderboards>/published`` if it
+            exists, else the records shipped with reidbench).
 
     Returns:
         The files written.
@@ -78,7 +80,7 @@ def build_tables(leaderboards: str | Path, out_dir: str | Path,
     written all or nothing (:func:`~reidbench.fileio.write_texts_atomic`): a build that fails
     (a bad record, an inconsistent submission, a full disk) leaves ``out_dir`` as it was.
     """
-    files = load_leaderboards(leaderboards)
+    files = load_leaderboards(leaderboards, published)
     out = Path(out_dir)
     rendered: list[tuple[Path, str]] = []
     for t in paper_tables(files):
@@ -101,9 +103,12 @@ def build_tables(leaderboards: str | Path, out_dir: str | Path,
     return paths
 
 
-def build_ablations(leaderboards: str | Path, out_dir: str | Path,
-                    formats: Sequence[str] = FORMATS) -> list[Path]:
+def build_ablations(leaderboards: str | Path | None, out_dir: str | Path,
+                    formats: Sequence[str] = FORMATS,
+                    published: str | Path | None = None) -> list[Path]:
     """Render the published ablation grids and curves with their tables and tidy data.
+
+    ``leaderboards`` and ``published`` choose the records as in :func:`build_tables`.
 
     Returns:
         The files written (PNGs, tables, ``*.data.csv``).
@@ -118,7 +123,7 @@ def build_ablations(leaderboards: str | Path, out_dir: str | Path,
         table_groups,
     )
 
-    files = load_leaderboards(leaderboards)
+    files = load_leaderboards(leaderboards, published)
     out = Path(out_dir)
     paths: list[Path] = []
     for name, (key, kind, axes, metrics) in ABLATIONS.items():

@@ -30,7 +30,8 @@ def test_python_dash_m_entry_point():
     assert r.returncode == 0 and "prid2011/v2v@1" in r.stdout
 
 
-def test_demo_quick_runs_the_whole_product(tmp_path, capsys):
+def test_demo_quick_runs_the_whole_product(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # outside the checkout: the published records are package data
     rc = main(["demo", "--quick", "--out", str(tmp_path / "d"), "--ids", "10"])
     assert rc == 0
     out = capsys.readouterr().out
@@ -38,6 +39,7 @@ def test_demo_quick_runs_the_whole_product(tmp_path, capsys):
     assert (tmp_path / "d" / "reports" / "index.html").is_file()
     board = (tmp_path / "d" / "reports" / "leaderboards" / "leaderboard-mars-v2v-1.md").read_text()
     assert "synthetic mars copy" in board  # never ranked against the real MARS papers
+    assert "published: DenseIL T2" in board  # ranked beside the papers' rows
     for label in ("untrained", "trained"):
         assert (tmp_path / "d" / "results" / f"stmn-{label}" / "results.json").is_file()
     assert (tmp_path / "d" / "runs" / "stmn" / "model.safetensors").is_file()

@@ -22,6 +22,7 @@ import pytest
 
 from reidbench.cli import main
 from reidbench.engine.consistency import consistency_problems
+from reidbench.leaderboard.io import SHIPPED_PUBLISHED
 
 PROTOCOL = "mars/v2v@1"
 METRICS = ("mAP", "rank1", "rank5", "rank10", "rank20", "mINP")
@@ -136,8 +137,7 @@ def _refusals(d: Path, good: Path, tmp: Path, capsys) -> list[str]:
     # a filed submission edited afterwards: build refuses it and writes nothing
     lb = tmp / "lb-build"
     (lb / "published").mkdir(parents=True)
-    repo = Path(__file__).resolve().parents[2]
-    shutil.copy(repo / "leaderboards" / "published" / "denseil-table2.json", lb / "published")
+    shutil.copy(SHIPPED_PUBLISHED / "denseil-table2.json", lb / "published")
     assert main(["leaderboard", "add", str(good), "--leaderboards", str(lb)]) == 0
     filed = next(p for p in (lb / "submissions").iterdir() if not p.name.startswith("."))
     for name in ("results.json", "per_query.npz"):
@@ -221,8 +221,7 @@ def test_record_without_its_sha256s_refused(evaluated, tmp_path, capsys, drop):
 def test_verify_marks_verified_and_refuses_what_does_not_reproduce(evaluated, tmp_path, capsys):
     lb = tmp_path / "lb"
     (lb / "published").mkdir(parents=True)
-    repo = Path(__file__).resolve().parents[2]
-    shutil.copy(repo / "leaderboards" / "published" / "denseil-table2.json", lb / "published")
+    shutil.copy(SHIPPED_PUBLISHED / "denseil-table2.json", lb / "published")
     # the wrong file: not what the record evaluated
     assert main(["leaderboard", "add", str(evaluated["res"]), "--leaderboards", str(lb),
                  "--verify", str(evaluated["other"])]) == 2

@@ -1,6 +1,7 @@
 """The committed published tables equal the seed supplements cell for cell, in both directions.
 
-The seed tables are parsed here, independently of how leaderboards/published/ was written: each
+The seed tables are parsed here, independently of how the published records
+(reidbench/leaderboard/published/) were written: each
 parser reads the header lines of the printed table (dataset groups, metric names) and its rows from
 ../shared/seeds/*.txt. Every transcribed number must equal its seed cell with the printed precision
 (the printed string, not just the float), every seed cell must be transcribed, and no record may

@@ -11,6 +11,7 @@ from test_report_fixtures import write_result
 from reidbench.cli import main
 from reidbench.errors import DataError, ReidbenchError
 from reidbench.leaderboard.add import add_submission, load_submissions
+from reidbench.leaderboard.io import SHIPPED_PUBLISHED
 
 
 def _edit(result_dir, fn):
@@ -88,10 +89,8 @@ def test_cli_add_then_build(tmp_path, capsys):
     lb = tmp_path / "lb"
     (lb / "published").mkdir(parents=True)
     import shutil
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
-    shutil.copy(root / "leaderboards" / "published" / "denseil-table2.json", lb / "published")
+    shutil.copy(SHIPPED_PUBLISHED / "denseil-table2.json", lb / "published")
     assert main(["leaderboard", "add", str(write_result(tmp_path / "res")),
                  "--leaderboards", str(lb)]) == 0
     assert main(["leaderboard", "add", str(tmp_path / "res"), "--leaderboards", str(lb)]) == 2

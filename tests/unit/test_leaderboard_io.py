@@ -24,9 +24,10 @@ from reidbench.leaderboard import (
     validate_file,
     write_leaderboard,
 )
+from reidbench.leaderboard.io import SHIPPED_PUBLISHED
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLISHED = ROOT / "leaderboards" / "published"
+PUBLISHED = SHIPPED_PUBLISHED  # reidbench/leaderboard/published (package data)
 
 
 @pytest.fixture()
@@ -63,7 +64,7 @@ def test_invalid_write_leaves_old_file_untouched(tmp_path, good):
 def test_leaderboard_files(tmp_path):
     with pytest.raises(DataError, match="JSON files"):
         leaderboard_files(tmp_path)
-    assert leaderboard_files(ROOT / "leaderboards") == sorted(PUBLISHED.glob("*.json"))
+    assert leaderboard_files(PUBLISHED) == sorted(PUBLISHED.glob("*.json"))
 
 
 def test_rows_carry_provenance_and_cells():

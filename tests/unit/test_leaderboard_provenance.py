@@ -12,10 +12,11 @@ from reidbench.cli import main
 from reidbench.leaderboard import check_leaderboard, load_leaderboards
 from reidbench.leaderboard.build import leaderboard_tables
 from reidbench.leaderboard.entries import published_entries
+from reidbench.leaderboard.io import SHIPPED_PUBLISHED
 from reidbench.protocols import get_protocol
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLISHED = ROOT / "leaderboards" / "published"
+PUBLISHED = SHIPPED_PUBLISHED  # reidbench/leaderboard/published (package data)
 
 
 @pytest.fixture(scope="module")
