@@ -22,7 +22,7 @@ DEFAULT = ROOT / ".benchmarks" / "latest.json"
 
 LABELS = {
     "numpy_floor": "floor: one numpy pass `distmat.min(axis=1)`",
-    "reidbench_numpy_plan": "reidbench without its compiled kernel (`path=\"numpy\"`, 1 thread)",
+    "reidbench_numpy_plan": "reidbench without its compiled kernel (the numpy fallback, 1 thread)",
     "fastreid_cy": "fast-reid 1.4.0 Cython `evaluate_cy` (float32, 1 core)",
     "torchreid_cy": "torchreid Cython `evaluate_cy` (float32, 1 core)",
     "fastreid_py": "fast-reid 1.4.0 Python `eval_market1501` (x10 from 198 queries)",

@@ -5,13 +5,9 @@ These are the nouns of the suite. Layers above add behaviour around them; nothin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import numpy as np
-
-from reidbench.errors import InputError, describe
-
-__all__ = ["Tracklet", "DatasetSplit", "FeatureBank"]
+__all__ = ["Tracklet", "DatasetSplit"]
 
 
 @dataclass(frozen=True)
@@ -51,33 +47,3 @@ class DatasetSplit:
     train: tuple[str, ...]
     query: tuple[str, ...]
     gallery: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class FeatureBank:
-    """Embeddings of a set of items with their labels.
-
-    Attributes:
-        ids: Item ids, one per row.
-        features: ``(N, D)`` float array.
-        pids: ``(N,)`` integer person ids.
-        camids: ``(N,)`` integer camera ids.
-        meta: Free-form provenance (extractor, sampling, pooling).
-    """
-
-    ids: tuple[str, ...]
-    features: np.ndarray
-    pids: np.ndarray
-    camids: np.ndarray
-    meta: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        n = len(self.ids)
-        if self.features.ndim != 2 or self.features.shape[0] != n:
-            raise InputError(describe("features", "FeatureBank", f"shape (N={n}, D)",
-                                      tuple(self.features.shape), "give one row per id"))
-        for name in ("pids", "camids"):
-            arr = getattr(self, name)
-            if arr.shape != (n,):
-                raise InputError(describe(name, "FeatureBank", f"shape ({n},)", tuple(arr.shape),
-                                          "give one label per id"))

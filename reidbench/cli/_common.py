@@ -271,8 +271,7 @@ def format_summary(record: dict[str, Any]) -> str:
     lines = [f"protocol  {record['protocol']['id']}  (fingerprint "
              f"{record['protocol']['fingerprint']}, headline AP {record['headline_ap']})",
              f"queries   {record['n_queries']}  skipped {record['n_skipped']}"]
-    for key in ("mAP", "rank1", "rank5", "rank10", "rank20", "mINP"):
-        v = m[key]
+    for key, v in m.items():  # the protocol's summary metrics, in report order
         extra = ""
         if v.get("std") is not None:
             extra = f" +- {100 * v['std']:.2f} (over {len(v['per_split'])} splits)"

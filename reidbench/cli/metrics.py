@@ -82,12 +82,12 @@ def format_parity_table(report: object) -> str:
 
     Values are percentages; ``±`` is the half-width of the bootstrap interval (the larger side).
     """
-    from reidbench.metrics.parity import SUMMARY_NAMES
+    from reidbench.metrics.options import SUMMARY_METRICS as SUMMARY_NAMES
+    from reidbench.metrics.options import short_label
 
     rows = report.rows  # type: ignore[attr-defined]
     p = report.problem  # type: ignore[attr-defined]
-    head = {"mAP": "mAP", "rank1": "R1", "rank5": "R5", "rank10": "R10", "rank20": "R20",
-            "mINP": "mINP"}
+    head = {name: short_label(name) for name in SUMMARY_NAMES}
     with_ci = {"mAP", "rank1", "mINP"}
     label_w = max([len(r.label) for r in rows] + [28]) + 2
     cols = [f"{'setting':<{label_w}}"]
@@ -256,13 +256,15 @@ def presets_cmd(
 
     rows = [PRESETS.get(name) for name in PRESETS.names()]
     if as_json:
-        typer.echo(json.dumps([{"name": p.name, **p.options(), "junk_pids": list(p.junk_pids),
+        typer.echo(json.dumps([{"name": p.name, **p.options(),
+                                "junk_pids": list(p.metric.junk_pids),
                                 "codebase": p.codebase, "description": p.description}
                                for p in rows], indent=2))
         return
     for p in rows:
-        typer.echo(f"{p.name}: ap={p.ap} ties={p.ties} no_positive={p.no_positive} "
-                   f"junk_pids={list(p.junk_pids)} same_camera={p.same_camera} cmc={p.cmc}")
+        m = p.metric
+        typer.echo(f"{p.name}: ap={m.ap} ties={m.ties} no_positive={m.no_positive} "
+                   f"junk_pids={list(m.junk_pids)} same_camera={m.same_camera} cmc={m.cmc}")
         typer.echo(f"    {p.codebase}")
         typer.echo(f"    {p.description}")
     typer.echo("")

@@ -11,7 +11,7 @@ import numpy as np
 
 from reidbench.engine.evalset import EvalSet, build_evalset, dataset_fingerprint, limit_evalset
 from reidbench.engine.provenance import environment, utc_now
-from reidbench.engine.results import RESULT_SCHEMA, SUMMARY_KEYS, EvalResult, SplitScores
+from reidbench.engine.results import RESULT_SCHEMA, EvalResult, SplitScores
 from reidbench.engine.scoring import (
     DEFAULT_MAX_MATRIX_MB,
     matrix_bytes,
@@ -270,13 +270,14 @@ def _aggregate(split_scores: list[SplitScores]) -> tuple[dict[str, Any], dict[st
         s = split_scores[0]
         return s.metrics, s.metrics_by_variant
     metrics: dict[str, Any] = {}
-    for key in SUMMARY_KEYS:
+    keys = list(split_scores[0].metrics)  # the protocol's summary metrics, in report order
+    for key in keys:
         vals = np.array([s.metrics[key]["value"] for s in split_scores])
         metrics[key] = {"value": float(vals.mean()), "std": float(vals.std(ddof=1)), "ci": None,
                         "per_split": [float(v) for v in vals]}
     by_variant = {
         var: {key: float(np.mean([s.metrics_by_variant[var][key] for s in split_scores]))
-              for key in SUMMARY_KEYS}
+              for key in keys}
         for var in split_scores[0].metrics_by_variant
     }
     return metrics, by_variant

@@ -39,7 +39,6 @@ RESULT_SCHEMA = "reidbench.result/1"
 MAX_RECORD_BYTES = 16 << 20
 #: Largest per-query array read (MARS's 1,980 queries x 20 top-k int64 are 317 KB).
 MAX_PER_QUERY_BYTES = 256 << 20
-SUMMARY_KEYS = ("mAP", "rank1", "rank5", "rank10", "rank20", "mINP")
 
 
 @dataclass

@@ -32,16 +32,6 @@ def matrix_bytes(n_queries: int, n_gallery: int) -> int:
     return 8 * int(n_queries) * int(n_gallery)
 
 
-def _summary(rm: Any) -> dict[str, float]:
-    return {"mAP": float(rm.map), "rank1": float(rm.rank1), "rank5": float(rm.rank5),
-            "rank10": float(rm.rank10), "rank20": float(rm.rank20), "mINP": float(rm.minp)}
-
-
-def _options(ev: Evaluation) -> dict[str, Any]:
-    return dict(ap=ev.ap, ties=ev.ties, no_positive=ev.no_positive, max_rank=ev.max_rank,
-                junk_pids=ev.junk_pids, same_camera=ev.same_camera)
-
-
 def score_split(distmat: np.ndarray, evalset: EvalSet, ev: Evaluation, *, bootstrap: int = 1000,
                 seed: int = 0, topk: int = 20) -> SplitScores:
     """Score one split: headline metrics with bootstrap CIs, every AP variant, per-query arrays.
@@ -49,7 +39,8 @@ def score_split(distmat: np.ndarray, evalset: EvalSet, ev: Evaluation, *, bootst
     Args:
         distmat: ``(Q, G)`` distances (lower = more similar).
         evalset: The split's query and gallery items (labels and ids).
-        ev: The protocol's evaluation part (AP variant, policies, junk rules, ranks).
+        ev: The protocol's evaluation part (its ``metric_options``: AP variant, policies, junk
+            rules, ``max_rank``, and the ``cmc_ranks`` the summary reports).
         bootstrap: Bootstrap resamples for the CIs (0 disables them).
         seed: Seed of the bootstrap.
         topk: Gallery indices kept per query for retrieval galleries.
@@ -58,7 +49,7 @@ def score_split(distmat: np.ndarray, evalset: EvalSet, ev: Evaluation, *, bootst
 
     qp, qc = evalset.labels("query")
     gp, gc = evalset.labels("gallery")
-    headline = rank_metrics(distmat, qp, gp, qc, gc, **_options(ev))
+    headline = rank_metrics(distmat, qp, gp, qc, gc, options=ev.metric_options)
     rows = max(1, _TOPK_BLOCK_ELEMS // max(distmat.shape[1], 1))
     top, top_d = _join([_topk(distmat[b:b + rows], topk)
                         for b in range(0, distmat.shape[0], rows)], topk, distmat.shape[1])
@@ -91,7 +82,7 @@ def score_split_streamed(query_feats: np.ndarray, gallery_feats: np.ndarray, eva
     qp, qc = evalset.labels("query")
     gp, gc = evalset.labels("gallery")
     headline = rank_metrics_from_features(query_feats, gallery_feats, qp, gp, qc, gc,
-                                          distance=distance, **_options(ev))
+                                          distance=distance, options=ev.metric_options)
     n_q, n_g = query_feats.shape[0], gallery_feats.shape[0]
     rows = block_rows or max(1, _TOPK_BLOCK_ELEMS // max(n_g, 1))
     top, top_d = _join([_topk(compute_distance(query_feats[b:e], gallery_feats,
@@ -137,7 +128,7 @@ def _scores(headline: Any, top: np.ndarray, top_d: np.ndarray, evalset: EvalSet,
     """Assemble a split's scores from its ranking metrics and top-k gallery items."""
     qp, qc = evalset.labels("query")
     gp, gc = evalset.labels("gallery")
-    summary = _summary(headline)
+    summary = headline.summary_values()  # the protocol's cmc_ranks
     # Every AP variant comes from the same pass; ranks and mINP do not depend on the AP variant.
     by_variant = {var: {**summary, "mAP": float(m)}
                   for var, m in headline.map_by_variant.items()}
@@ -149,7 +140,8 @@ def _scores(headline: Any, top: np.ndarray, top_d: np.ndarray, evalset: EvalSet,
     if bootstrap and counted.any():
         from reidbench.metrics.stats import bootstrap_rank_metrics
 
-        for key, interval in bootstrap_rank_metrics(headline, n_boot=bootstrap, seed=seed).items():
+        for key, interval in bootstrap_rank_metrics(headline, ranks=headline.cmc_ranks,
+                                                    n_boot=bootstrap, seed=seed).items():
             if key in metrics:
                 metrics[key]["ci"] = [float(interval.low), float(interval.high)]
     per_query.update(

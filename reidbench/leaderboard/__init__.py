@@ -25,7 +25,6 @@ from reidbench.leaderboard.schema import (
     AP_UNKNOWN,
     SCHEMA_ID,
     check_leaderboard,
-    known_ap_variants,
     validate_leaderboard,
 )
 from reidbench.leaderboard.validate import ValidationReport, detect_kind, validate_file
@@ -39,7 +38,6 @@ __all__ = [
     "check_leaderboard",
     "decimals",
     "detect_kind",
-    "known_ap_variants",
     "leaderboard_files",
     "load_leaderboards",
     "read_json",

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from reidbench.errors import ReidbenchError, describe
-from reidbench.leaderboard.schema import METRICS, known_ap_variants
+from reidbench.leaderboard.schema import METRICS
+from reidbench.metrics import AP_VARIANTS
 
 __all__ = ["check_result"]
 
@@ -213,7 +214,7 @@ def check_result(record: Any, folder: str | Path) -> list[str]:
     if not isinstance(record, dict):
         p.add("(top level)", "a JSON object", _show(record))
         return p.items
-    ap_names = known_ap_variants()
+    ap_names = tuple(AP_VARIANTS.names())
     registered = _registered(p, record.get("protocol"))
     headline = record.get("headline_ap")
     if headline not in ap_names:

@@ -21,6 +21,8 @@ import re
 from typing import Any
 
 from reidbench.errors import DataError, describe
+from reidbench.metrics import AP_VARIANTS, SUMMARY_METRICS
+from reidbench.protocols.record import DATASETS
 
 __all__ = [
     "SCHEMA_ID",
@@ -32,15 +34,13 @@ __all__ = [
     "UNITS",
     "MARKS",
     "AP_UNKNOWN",
-    "known_ap_variants",
     "check_leaderboard",
     "validate_leaderboard",
 ]
 
 SCHEMA_ID = "reidbench.leaderboard/1"
 KINDS = ("published_results", "dataset_statistics")
-DATASETS = ("mars", "dukev", "ilidsvid", "prid2011", "lsvid")
-METRICS = ("mAP", "rank1", "rank5", "rank10", "rank20", "mINP")
+METRICS = SUMMARY_METRICS  # the metric engine's summary names, in column order
 MODES = ("v2v", "i2v")
 # Same words as reidbench.protocols.Evaluation.gallery, plus "unknown".
 GALLERIES = ("with_query", "without_query", "dataset", "unknown")
@@ -48,35 +48,11 @@ UNITS = {"percent": 100.0, "fraction": 1.0}
 MARKS = ("best", "second")
 SOURCES = ("published",)
 AP_UNKNOWN = "unknown"
-# Used only while reidbench.metrics does not expose its AP-variant registry (DESIGN.md names these).
-_FALLBACK_AP_VARIANTS = ("noninterp", "trapezoid", "sklearn_step", "sklearn_legacy")
 
 _NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
 _COUNT_RE = re.compile(r"^\d{1,3}(,\d{3})*$|^\d+$")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.+\-:/]*$")
 _KEY_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-
-
-def known_ap_variants() -> tuple[str, ...]:
-    """Return the AP-variant names the metric engine registers (imported lazily).
-
-    Looks for a registry (anything with ``names()``), a name tuple or a function returning one on
-    ``reidbench.metrics`` (``AP_VARIANTS``, ``AP_REGISTRY`` or ``ap_variants``); while the metric
-    engine exposes none, falls back to the four variants DESIGN.md defines.
-    """
-    try:
-        import reidbench.metrics as metrics_pkg
-    except ImportError:  # pragma: no cover - the package always exists
-        return _FALLBACK_AP_VARIANTS
-    reg = next((getattr(metrics_pkg, a) for a in ("AP_VARIANTS", "AP_REGISTRY", "ap_variants")
-                if getattr(metrics_pkg, a, None) is not None), None)
-    if callable(reg) and not hasattr(reg, "names"):
-        reg = reg()
-    if reg is None:
-        return _FALLBACK_AP_VARIANTS
-    names = reg.names() if hasattr(reg, "names") else list(reg)
-    found = tuple(str(n) for n in names)
-    return found or _FALLBACK_AP_VARIANTS
 
 
 class _Checker:
@@ -409,7 +385,7 @@ def check_leaderboard(obj: Any, where: str) -> list[str]:
     if not isinstance(records, list) or not records:
         c.add("records", "a non-empty list", _show(records))
         return c.problems
-    ap_names = known_ap_variants()
+    ap_names = tuple(AP_VARIANTS.names())
     seen: dict[str, int] = {}
     for i, rec in enumerate(records):
         f = f"records[{i}]"

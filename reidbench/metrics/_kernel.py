@@ -1,9 +1,9 @@
 """The compiled counting kernel: valid negatives before each positive, one memory read per row.
 
-Part of the shared core (:mod:`reidbench.metrics._ranks`). The numpy plan of
-:mod:`reidbench.metrics._counting` needs several passes over a chunk (a comparison, a gather, a
-sort, a copy); this kernel (numba, compiled on first use and cached on disk) reads each row from
-memory once and does the rest while the row is in cache:
+Part of the shared core (:mod:`reidbench.metrics._ranks`). The numpy fallback of
+:mod:`reidbench.metrics._counting` copies and sorts every row of a chunk; this kernel (numba,
+compiled on first use and cached on disk) reads each row from memory once and does the rest while
+the row is in cache:
 
 1. copy the row into a scratch row, summing it (the finiteness check) and counting the items
    before the farthest positive on the way; then set every item that is not a valid negative
@@ -14,10 +14,10 @@ memory once and does the rest while the row is in cache:
    a binary search among those positives' distinct distances, and turn the bins into counts by a
    prefix sum.
 
-The counts are exact integers, equal to the numpy plan's for every input (tested), and the kernel
-releases the GIL, so chunks can be counted by several threads. numba is a dependency; when it
+The counts are exact integers, equal to the numpy fallback's for every input (tested), and the
+kernel releases the GIL, so chunks can be counted by several threads. numba is a dependency; when it
 cannot be imported (an interpreter it does not support yet), :func:`available` is False and
-the core uses the numpy plan.
+the core uses the numpy fallback.
 """
 
 from __future__ import annotations

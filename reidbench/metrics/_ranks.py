@@ -7,16 +7,10 @@ a full row unless that row needs it:
 
 1. The gallery is grouped by pid once (:class:`GalleryIndex`), so a query's same-pid items (its
    positives and its same-camera junk) come from an index lookup, not a dense pid comparison.
-2. A per-row plan (``_counting._plan_rows``, a cost model fed by a small column sample) picks one
-   of:
-
-   * **sorted candidates**: only valid negatives with ``d <= t`` (``t`` = the farthest positive
-     handled this way) can matter; one pass ``d <= t[:, None]`` finds them, they are gathered into
-     one sorted segment per row, and each positive binary-searches its row's segment;
-   * **peeled positives**: the farthest one or two positives of a row (outliers that would make
-     the candidate set huge) are counted by comparing them with a copy of the row;
-   * **sorted row**: the whole row (invalid items set to +inf) is sorted, for rows where
-     positives are spread over the gallery (random distances).
+2. The valid negatives before each positive are counted by the compiled kernel
+   (:mod:`reidbench.metrics._kernel`, numba: one read per row), or, where numba cannot be
+   imported, by the numpy fallback (:mod:`reidbench.metrics._counting`: sorted rows and a
+   vectorised binary search). Both give the same exact counts.
 3. For the ``stable`` tie policy, the negatives tied with a positive are counted by gallery index
    only for the (rare) positives that have such ties.
 
@@ -26,21 +20,48 @@ never cast down); the per-positive counts are exact integers.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
 from reidbench.metrics import _kernel
-from reidbench.metrics._counting import PATHS, Workspace, count_negatives
+from reidbench.metrics._counting import count_negatives
 
-__all__ = ["GalleryIndex", "PositiveRanks", "positive_ranks", "TIE_POLICIES", "PATHS",
-           "Workspace"]
+__all__ = ["GalleryIndex", "PositiveRanks", "positive_ranks", "TIE_POLICIES"]
 
 #: Order among items at equal distance: by gallery index, positives first, negatives first.
 TIE_POLICIES = ("stable", "optimistic", "pessimistic")
 
 # Rows of tied positives compared against their full gallery row at once (bounds that temporary).
 _TIE_BLOCK_ELEMS = 1 << 21
+
+# How negatives are counted: None (the compiled kernel when numba imports, else the numpy
+# fallback), "compiled" or "numpy". Set only by forced_counting (tests and benchmarks).
+_FORCED: str | None = None
+
+
+@contextmanager
+def forced_counting(way: str) -> Iterator[None]:
+    """Count negatives with ``way`` (``"compiled"`` or ``"numpy"``) inside the block.
+
+    A private hook for tests and benchmarks, which compare the kernel with the fallback; the
+    result does not depend on it. Not thread-safe: set it around a whole evaluation.
+
+    Raises:
+        ValueError: On an unknown ``way``, or ``"compiled"`` without numba.
+    """
+    global _FORCED
+    if way not in ("compiled", "numpy"):
+        raise ValueError(f"forced_counting: expected 'compiled' or 'numpy', got {way!r}")
+    if way == "compiled" and not _kernel.available():
+        raise ValueError("forced_counting: numba cannot be imported")
+    previous, _FORCED = _FORCED, way
+    try:
+        yield
+    finally:
+        _FORCED = previous
 
 
 @dataclass(frozen=True)
@@ -149,8 +170,6 @@ def positive_ranks(
     qcamids: np.ndarray,
     gallery: GalleryIndex,
     ties: str = "stable",
-    path: str = "auto",
-    workspace: Workspace | None = None,
 ) -> PositiveRanks:
     """Rank every positive of a chunk of queries in its junk-free gallery ranking.
 
@@ -161,11 +180,6 @@ def positive_ranks(
         qcamids: ``(C,)`` int64 query cameras.
         gallery: The gallery labels (:meth:`GalleryIndex.build`).
         ties: One of :data:`TIE_POLICIES`.
-        path: ``"auto"`` (the compiled kernel if numba is available, else ``"numpy"``),
-            ``"compiled"``, ``"numpy"`` (a plan per row), or force one way of the numpy plan
-            for every row: ``"sparse"`` (sorted candidates), ``"dense"`` (sorted rows),
-            ``"peel"`` (direct comparison of every positive with its row).
-        workspace: Scratch buffers to reuse across chunks (a new one if None).
 
     Returns:
         The :class:`PositiveRanks` of the chunk.
@@ -176,10 +190,8 @@ def positive_ranks(
     is_pos = (gallery.camids[col_s] != qcamids[row_s]) & ~gallery.junk[col_s]
     prow, pcol = row_s[is_pos], col_s[is_pos]
     n_pos = np.bincount(prow, minlength=n_rows)
-    ends = np.cumsum(n_pos)
-    starts = ends - n_pos
-    ws = workspace if workspace is not None else Workspace()
-    if path == "compiled" or (path == "auto" and _kernel.available()):
+    starts = np.cumsum(n_pos) - n_pos
+    if _FORCED == "compiled" or (_FORCED is None and _kernel.available()):
         # the kernel sorts each row's positives by (distance, index) as it counts
         pcol, pval, neg_before, neg_through, finite = _kernel.count_negatives_compiled(
             chunk, gallery, pcol, n_pos, row_s, col_s)
@@ -187,8 +199,8 @@ def positive_ranks(
         pval = chunk[prow, pcol]
         order = np.lexsort((pcol, pval, prow))
         prow, pcol, pval = prow[order], pcol[order], pval[order]
-        neg_before, neg_through, finite = count_negatives(
-            chunk, gallery, prow, pval, n_pos, ends, row_s, col_s, path, ws)
+        neg_before, neg_through, finite = count_negatives(chunk, gallery, prow, pval, row_s,
+                                                          col_s)
 
     n_p = prow.shape[0]
     new = np.ones(n_p, dtype=bool)

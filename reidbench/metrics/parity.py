@@ -21,15 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from reidbench.metrics.options import AP_VARIANT_ORDER, DEFAULT_CMC_RANKS, TIE_POLICIES
+from reidbench.metrics.presets import PRESETS
+from reidbench.metrics.rank import RankMetrics, rank_metrics
 from reidbench.metrics.stats import Interval, bootstrap_means
 
-__all__ = ["ParityRow", "ParityReport", "run_parity", "AP_VARIANT_ORDER", "TIE_POLICIES",
-           "SUMMARY_NAMES"]
-
-AP_VARIANT_ORDER = ("noninterp", "trapezoid", "sklearn_step", "sklearn_legacy")
-TIE_POLICIES = ("stable", "optimistic", "pessimistic")
-RANKS = (1, 5, 10, 20)
-SUMMARY_NAMES = ("mAP", "rank1", "rank5", "rank10", "rank20", "mINP")
+__all__ = ["ParityRow", "ParityReport", "run_parity"]
 
 
 @dataclass(frozen=True)
@@ -40,8 +37,8 @@ class ParityRow:
         group: ``"variant"`` (AP variant x tie policy), ``"preset"`` or ``"gallery"``.
         label: Short name shown in the table, e.g. ``"trapezoid / stable"`` or ``"torchreid"``.
         options: The resolved options (ap, ties, no_positive, ...) of the evaluation.
-        metrics: ``mAP``, ``rank1``, ``rank5``, ``rank10``, ``rank20``, ``mINP`` ->
-            :class:`Interval` (fractions in [0, 1]).
+        metrics: Summary metric (``reidbench.metrics.SUMMARY_METRICS``) -> :class:`Interval`
+            (fractions in [0, 1]).
         n_counted: Queries that entered the means.
         n_skipped: Queries dropped by the no-positive policy.
         seconds: Time of the metric evaluation of this row, warm (the compiled kernel loaded
@@ -93,25 +90,12 @@ class ParityReport:
                 "rows": [r.as_dict() for r in self.rows]}
 
 
-def _rank_metrics() -> Any:
-    from reidbench.metrics import rank_metrics  # the core; imported late (it imports this package)
-
-    return rank_metrics
-
-
 def _presets() -> list[tuple[str, str]]:
     """(name, description) of every registered preset."""
-    from reidbench.metrics import PRESETS
-
-    out = []
-    for name in PRESETS.names() if hasattr(PRESETS, "names") else list(PRESETS):
-        obj = PRESETS.get(name) if hasattr(PRESETS, "get") else PRESETS[name]
-        desc = getattr(obj, "description", "") or getattr(obj, "doc", "") or ""
-        out.append((name, " ".join(str(desc).split())))
-    return out
+    return [(name, " ".join(PRESETS.get(name).description.split())) for name in PRESETS.names()]
 
 
-def _per_query(res: Any, ap: np.ndarray) -> dict[str, np.ndarray]:
+def _per_query(res: RankMetrics, ap: np.ndarray) -> dict[str, np.ndarray]:
     """Per-query values whose means are the row's metrics (NaN where a query is not counted).
 
     Rank-k follows the result's CMC mode (``RankMetrics.rank_per_query``): first-match hits, or
@@ -119,7 +103,7 @@ def _per_query(res: Any, ap: np.ndarray) -> dict[str, np.ndarray]:
     """
     counted = np.asarray(res.counted, dtype=bool)
     vals = {"mAP": np.where(counted, ap, np.nan)}
-    for k in RANKS:
+    for k in DEFAULT_CMC_RANKS:
         vals[f"rank{k}"] = res.rank_per_query(k)
     vals["mINP"] = np.where(counted, np.asarray(res.inp, dtype=np.float64), np.nan)
     return vals
@@ -138,16 +122,7 @@ def _intervals(vals: dict[str, np.ndarray], n_boot: int, level: float, seed: int
     return {k: out.get(k, nan) for k in vals}
 
 
-def _ap_arrays(res: Any) -> dict[str, np.ndarray]:
-    by = getattr(res, "ap_by_variant", None)
-    if callable(by):
-        by = by()
-    if by:
-        return {k: np.asarray(v, dtype=np.float64) for k, v in dict(by).items()}
-    return {dict(res.options).get("ap", "noninterp"): np.asarray(res.ap, dtype=np.float64)}
-
-
-def _warm_up(rank_metrics: Any, distmat: Any) -> None:
+def _warm_up(distmat: Any) -> None:
     """Evaluate a tiny problem of ``distmat``'s dtype, so no timed row pays one-off costs.
 
     The first call of the core imports numba and loads the compiled kernel for the dtype from
@@ -156,25 +131,6 @@ def _warm_up(rank_metrics: Any, distmat: Any) -> None:
     dtype = np.float32 if str(getattr(distmat, "dtype", "")).endswith("float32") else np.float64
     tiny = np.array([[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]], dtype=dtype)
     rank_metrics(tiny, [1, 2], [1, 2, 3], [0, 0], [1, 1, 1], cmc="allshots")
-
-
-def _every_variant(rank_metrics: Any, args: tuple, ties: str) -> tuple[Any, dict[str, np.ndarray]]:
-    """One core pass with ``ap="all"``; one pass per variant if the core cannot do that."""
-    from reidbench.errors import ReidbenchError
-
-    try:
-        res = rank_metrics(*args, ap="all", ties=ties)
-        aps = _ap_arrays(res)
-        if set(AP_VARIANT_ORDER) <= set(aps):
-            return res, aps
-    except ReidbenchError:
-        pass
-    first, aps = None, {}
-    for name in AP_VARIANT_ORDER:
-        res = rank_metrics(*args, ap=name, ties=ties)
-        first = first or res
-        aps[name] = np.asarray(res.ap, dtype=np.float64)
-    return first, aps
 
 
 def run_parity(
@@ -214,19 +170,17 @@ def run_parity(
     Raises:
         InputError: From the metric core on bad arrays or unknown preset names.
     """
-    rank_metrics = _rank_metrics()
     t_all = time.perf_counter()
-    _warm_up(rank_metrics, distmat)
+    _warm_up(distmat)
     args = (distmat, query_pids, gallery_pids, query_camids, gallery_camids)
     rows: list[ParityRow] = []
 
     for ties in TIE_POLICIES:
         t0 = time.perf_counter()
-        res, aps = _every_variant(rank_metrics, args, ties)
+        res = rank_metrics(*args, ties=ties)  # every AP variant comes from this one pass
         seconds = time.perf_counter() - t0
-        for name in [v for v in AP_VARIANT_ORDER if v in aps] + sorted(set(aps) - set(
-                AP_VARIANT_ORDER)):
-            vals = _per_query(res, aps[name])
+        for name in AP_VARIANT_ORDER:
+            vals = _per_query(res, res.ap_by_variant[name])
             note = "sklearn groups tied scores: the tie policy does not change its AP" \
                 if name.startswith("sklearn") and ties != "stable" else ""
             rows.append(ParityRow(
@@ -255,8 +209,6 @@ def run_parity(
             sub = (np.asarray(distmat)[:, keep], query_pids, np.asarray(gallery_pids)[keep],
                    query_camids, np.asarray(gallery_camids)[keep])
             for name in ("torchreid", "tkp"):
-                if name not in dict(_presets()):
-                    continue
                 t0 = time.perf_counter()
                 res = rank_metrics(*sub, preset=name)
                 seconds = time.perf_counter() - t0

@@ -14,11 +14,16 @@ keeps ``junk_pids=(-1,)``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import Any
 
+from reidbench.metrics.options import MetricOptions
 from reidbench.registry import Registry
 
-__all__ = ["Preset", "PRESETS"]
+__all__ = ["Preset", "PRESETS", "PRESET_FIELDS"]
+
+#: The :class:`MetricOptions` fields a preset fixes (``max_rank`` and ``cmc_ranks`` stay free).
+PRESET_FIELDS = ("ap", "ties", "no_positive", "junk_pids", "same_camera", "cmc")
 
 
 @dataclass(frozen=True)
@@ -27,38 +32,29 @@ class Preset:
 
     Attributes:
         name: Registry name.
-        ap: AP variant.
-        ties: Tie policy.
-        no_positive: Policy for queries without a positive.
-        junk_pids: Gallery pids that are junk for every query.
-        same_camera: Rule for same-pid same-camera gallery items.
-        cmc: CMC mode.
+        metric: The options it fixes (:data:`PRESET_FIELDS`; the others keep their defaults).
         codebase: The code this reproduces (repository and file).
         description: What it computes, in words.
     """
 
     name: str
-    ap: str
-    ties: str
-    no_positive: str
-    junk_pids: tuple[int, ...]
-    same_camera: str
-    cmc: str
+    metric: MetricOptions
     codebase: str
     description: str
 
-    def options(self) -> dict[str, object]:
-        """The metric options this preset fixes (the arguments of ``rank_metrics``)."""
-        d = asdict(self)
-        return {k: d[k] for k in ("ap", "ties", "no_positive", "junk_pids", "same_camera", "cmc")}
+    def options(self) -> dict[str, Any]:
+        """The metric options this preset fixes (keyword arguments of ``rank_metrics``)."""
+        return {k: getattr(self.metric, k) for k in PRESET_FIELDS}
 
 
 PRESETS: Registry[Preset] = Registry("metric preset", base=Preset)
 
 
 def _add(name: str, ap: str, no_positive: str, cmc: str, codebase: str, description: str) -> None:
-    PRESETS.register(name, Preset(name, ap, "stable", no_positive, (-1,), "junk", cmc, codebase,
-                                  description))
+    PRESETS.register(name, Preset(name, MetricOptions(ap=ap, ties="stable",
+                                                      no_positive=no_positive, junk_pids=(-1,),
+                                                      same_camera="junk", cmc=cmc),
+                                  codebase, description))
 
 
 _add("torchreid", "noninterp", "skip", "first_match",

@@ -20,20 +20,16 @@ import numpy as np
 
 from reidbench.errors import InputError, describe
 from reidbench.metrics import _validate as V
-from reidbench.metrics._ranks import PATHS, TIE_POLICIES, GalleryIndex, Workspace, positive_ranks
-from reidbench.metrics.presets import PRESETS
+from reidbench.metrics._ranks import GalleryIndex, positive_ranks
+from reidbench.metrics.options import DEFAULT_CMC_RANKS, MetricOptions, summary_names
+from reidbench.metrics.presets import PRESET_FIELDS, PRESETS
 from reidbench.metrics.variants import AP_VARIANTS
 
-__all__ = ["RankMetrics", "rank_metrics", "rank_metrics_from_features", "resolve_options",
-           "NO_POSITIVE_POLICIES", "CMC_MODES", "SAME_CAMERA_RULES", "DEFAULT_OPTIONS"]
+__all__ = ["RankMetrics", "rank_metrics", "rank_metrics_from_features", "resolve_options"]
 
-NO_POSITIVE_POLICIES = ("skip", "zero", "nan", "skip_raw", "error")
-CMC_MODES = ("first_match", "allshots")
-SAME_CAMERA_RULES = ("junk",)
-DEFAULT_OPTIONS: dict[str, Any] = {"ap": "noninterp", "ties": "stable", "no_positive": "skip",
-                                   "junk_pids": (-1,), "same_camera": "junk",
-                                   "cmc": "first_match"}
-_SUMMARY_RANKS = (1, 5, 10, 20)
+#: The keyword options of :func:`rank_metrics` that are :class:`MetricOptions` fields.
+_OPTION_KEYS = ("ap", "ties", "no_positive", "max_rank", "junk_pids", "same_camera", "cmc",
+                "cmc_ranks")
 # Elements of a chunk (rows x gallery); a float64 chunk of this size is 16 MB.
 _CHUNK_ELEMS = 1 << 21
 # Distances computed at once by rank_metrics_from_features (a float64 block of this is 128 MiB).
@@ -66,14 +62,15 @@ class RankMetrics:
         counted: ``(Q,)`` bool, the query entered the means under the no-positive policy.
         n_skipped: Queries not counted.
         n_queries: Number of queries.
-        options: The resolved options (``ap``, ``ties``, ``no_positive``, ``junk_pids``,
-            ``same_camera``, ``cmc``, ``max_rank``, ``preset``).
+        options: The resolved options, JSON-ready (:meth:`MetricOptions.as_dict` plus
+            ``preset``).
         ap_by_variant: Per-query AP of every registered variant (same tie policy and counting).
         tied_pairs: Number of (positive, valid negative) pairs at exactly equal distance.
         allshots_hits: ``(Q, max_rank)`` int32 when ``cmc="allshots"``, else None:
             ``allshots_hits[q, k-1]`` is the number of query ``q``'s positives with fewer than
             ``k`` valid negatives ranked above them (:meth:`rank_per_query` divides it by
             ``n_positives``).
+        query_pids: ``(Q,)`` int64 query identities (for resampling by identity).
     """
 
     map: float
@@ -91,6 +88,7 @@ class RankMetrics:
     ap_by_variant: dict[str, np.ndarray] = field(default_factory=dict)
     tied_pairs: int = 0
     allshots_hits: np.ndarray | None = None
+    query_pids: np.ndarray | None = None
 
     def rank(self, k: int) -> float:
         """CMC at rank ``k`` (NaN if ``k`` exceeds ``max_rank``)."""
@@ -153,11 +151,20 @@ class RankMetrics:
         """The mAP of every AP variant (mean over counted queries)."""
         return {k: _mean(v, self.counted) for k, v in self.ap_by_variant.items()}
 
+    @property
+    def cmc_ranks(self) -> tuple[int, ...]:
+        """The Rank-k of the summary (the options' ``cmc_ranks``)."""
+        return tuple(self.options.get("cmc_ranks", DEFAULT_CMC_RANKS))
+
+    def summary_values(self) -> dict[str, float]:
+        """The summary metrics (``summary_names(cmc_ranks)``) as floats, in report order."""
+        values = {"mAP": self.map, "mINP": self.minp}
+        values.update({f"rank{k}": self.rank(k) for k in self.cmc_ranks})
+        return {name: float(values[name]) for name in summary_names(self.cmc_ranks)}
+
     def summary(self) -> dict[str, Any]:
-        """Plain-Python summary: mAP, Rank-1/5/10/20, mINP, every variant's mAP, counts."""
-        out: dict[str, Any] = {"mAP": self.map}
-        out.update({f"rank{k}": self.rank(k) for k in _SUMMARY_RANKS})
-        out["mINP"] = self.minp
+        """Plain-Python summary: the summary metrics, every variant's mAP, counts."""
+        out: dict[str, Any] = dict(self.summary_values())
         out["mAP_by_variant"] = self.map_by_variant
         out.update(n_queries=self.n_queries, n_counted=int(self.counted.sum()),
                    n_skipped=self.n_skipped, n_valid=int(self.valid.sum()),
@@ -170,45 +177,43 @@ def _mean(values: np.ndarray, counted: np.ndarray) -> float:
 
 
 def resolve_options(where: str = "rank_metrics", preset: str | None = None,
-                    **given: Any) -> dict[str, Any]:
-    """Merge explicit options with a preset (or the defaults) and validate every value.
+                    options: MetricOptions | None = None, **given: Any) -> MetricOptions:
+    """Merge explicit options with a preset, or with ``options`` (else the defaults), validated.
 
     Args:
         where: Function name for error messages.
         preset: Preset name, or None.
-        **given: ``ap``, ``ties``, ``no_positive``, ``junk_pids``, ``same_camera``, ``cmc``; a value
-            that is the ``_UNSET`` sentinel was not passed.
+        options: Base options, or None (the defaults); not together with ``preset``.
+        **given: :class:`MetricOptions` fields; a value that is the ``_UNSET`` sentinel was not
+            passed. ``ap="all"`` means the base's AP variant.
 
     Returns:
-        The resolved options, with ``preset`` added.
+        The resolved :class:`MetricOptions`.
 
     Raises:
-        InputError: On an unknown name, or an option that contradicts the preset.
+        InputError: On an unknown name, an option that contradicts the preset, or both
+            ``preset`` and ``options``.
     """
-    base = dict(DEFAULT_OPTIONS)
-    if preset is not None:
-        V.check_choice(preset, "preset", PRESETS.names(), where)
-        base = PRESETS.get(preset).options()
-        for key, value in given.items():
-            if value is _UNSET or (key == "ap" and value == "all"):
-                continue
-            mine = V.check_junk_pids(value, where) if key == "junk_pids" else value
-            if mine != base[key]:
-                raise InputError(describe(key, where, f"{base[key]!r} (fixed by preset {preset!r})"
-                                          " or no value", repr(value),
-                                          f"drop {key}= or drop preset="))
-    opts = {k: (base[k] if v is _UNSET else v) for k, v in given.items()}
-    opts = {**base, **opts}
-    if opts["ap"] == "all":
-        opts["ap"] = base["ap"]
-    V.check_choice(opts["ap"], "ap", AP_VARIANTS.names() + ["all"], where)
-    V.check_choice(opts["ties"], "ties", TIE_POLICIES, where)
-    V.check_choice(opts["no_positive"], "no_positive", NO_POSITIVE_POLICIES, where)
-    V.check_choice(opts["same_camera"], "same_camera", SAME_CAMERA_RULES, where)
-    V.check_choice(opts["cmc"], "cmc", CMC_MODES, where)
-    opts["junk_pids"] = V.check_junk_pids(opts["junk_pids"], where)
-    opts["preset"] = preset
-    return opts
+    given = {k: v for k, v in given.items() if v is not _UNSET}
+    if given.get("ap") == "all":
+        del given["ap"]
+    if options is not None and not isinstance(options, MetricOptions):
+        raise InputError(describe("options", where, "a reidbench.metrics.MetricOptions or None",
+                                  type(options).__name__, "build one with MetricOptions(...)"))
+    if preset is None:
+        return MetricOptions.build(where, options, **given)
+    if options is not None:
+        raise InputError(describe("options", where, "options or preset, not both",
+                                  f"both (preset {preset!r})", "drop one of them"))
+    V.check_choice(preset, "preset", PRESETS.names(), where)
+    fixed = PRESETS.get(preset).metric
+    merged = MetricOptions.build(where, fixed, **given)
+    for key in PRESET_FIELDS:
+        if key in given and getattr(merged, key) != getattr(fixed, key):
+            raise InputError(describe(key, where, f"{getattr(fixed, key)!r} (fixed by preset "
+                                      f"{preset!r}) or no value", repr(given[key]),
+                                      f"drop {key}= or drop preset="))
+    return merged
 
 
 def rank_metrics(
@@ -221,20 +226,22 @@ def rank_metrics(
     ap: str = _UNSET,
     ties: str = _UNSET,
     no_positive: str = _UNSET,
-    max_rank: int = 50,
+    max_rank: int = _UNSET,
     junk_pids: Any = _UNSET,
     same_camera: str = _UNSET,
     cmc: str = _UNSET,
-    chunk_size: int | None = None,
+    cmc_ranks: Any = _UNSET,
+    options: MetricOptions | None = None,
     preset: str | None = None,
-    path: str = "auto",
+    chunk_size: int | None = None,
     threads: int | None = None,
 ) -> RankMetrics:
     """mAP, CMC and mINP of a distance matrix, every AP variant from one pass.
 
-    Defaults (when neither the option nor ``preset`` is given): ``ap="noninterp"``,
-    ``ties="stable"``, ``no_positive="skip"``, ``junk_pids=(-1,)``, ``same_camera="junk"``,
-    ``cmc="first_match"``.
+    The settings are a :class:`~reidbench.metrics.MetricOptions`: ``options`` (or the one
+    ``preset`` names, or the defaults), with any option passed by keyword applied on top. Defaults:
+    ``ap="noninterp"``, ``ties="stable"``, ``no_positive="skip"``, ``junk_pids=(-1,)``,
+    ``same_camera="junk"``, ``cmc="first_match"``, ``max_rank=50``, ``cmc_ranks=(1, 5, 10, 20)``.
 
     Args:
         distmat: ``(Q, G)`` distances (numpy or torch; float32 is used as is, never rounded
@@ -254,11 +261,10 @@ def rank_metrics(
         same_camera: ``"junk"``: same-pid same-camera gallery items are removed.
         cmc: ``first_match`` (Market/MARS) or ``allshots`` (open-reid; the result then also
             keeps a ``(Q, max_rank)`` int32 ``allshots_hits`` for per-query Rank-k).
-        chunk_size: Queries per chunk (default: about 2M distances per chunk).
+        cmc_ranks: The Rank-k of :meth:`RankMetrics.summary` (ascending, ``<= max_rank``).
+        options: Base :class:`~reidbench.metrics.MetricOptions` (not together with ``preset``).
         preset: A preset name (``reidbench.metrics.PRESETS``) fixing ap/ties/no_positive/junk/cmc.
-        path: How negatives are counted: ``auto`` (the compiled kernel when numba is
-            available, else the numpy plan), or force ``compiled``, ``numpy`` or one way of the
-            numpy plan, ``sparse`` / ``dense`` / ``peel`` (testing, benchmarks).
+        chunk_size: Queries per chunk (default: about 2M distances per chunk).
         threads: Threads ranking chunks in parallel (default :func:`default_threads`: the
             ``REIDBENCH_THREADS`` environment variable or the available CPUs); results do not
             depend on it.
@@ -272,11 +278,10 @@ def rank_metrics(
             without a positive.
     """
     where = "rank_metrics"
-    opts = resolve_options(where, preset, ap=ap, ties=ties, no_positive=no_positive,
-                           junk_pids=junk_pids, same_camera=same_camera, cmc=cmc)
-    max_rank = V.check_positive_int(max_rank, "max_rank", where)
+    opts = resolve_options(where, preset, options, ap=ap, ties=ties, no_positive=no_positive,
+                           max_rank=max_rank, junk_pids=junk_pids, same_camera=same_camera,
+                           cmc=cmc, cmc_ranks=cmc_ranks)
     chunk_size = V.check_positive_int(chunk_size, "chunk_size", where, allow_none=True)
-    _check_path(path, where)
     d = V.check_distmat(distmat, where, finite=False)  # checked chunk by chunk, by the core
     n_q, n_g = d.shape
     qp = V.check_labels(query_pids, "query_pids", n_q, where, "distmat rows")
@@ -289,8 +294,8 @@ def rank_metrics(
     buffers = _repeat_buffer(d, rows) if threads == 1 else itertools.repeat(None)
     chunks = ((s, _c_ordered(d[s:s + rows], scratch)) for s, scratch in
               zip(range(0, n_q, rows), buffers, strict=False))
-    return _evaluate(chunks, qp, qc, GalleryIndex.build(gp, gc, opts["junk_pids"]), opts,
-                     max_rank, path, (where, "distmat"), threads)
+    return _evaluate(chunks, qp, qc, GalleryIndex.build(gp, gc, opts.junk_pids), opts, preset,
+                     (where, "distmat"), threads)
 
 
 def rank_metrics_from_features(
@@ -303,7 +308,6 @@ def rank_metrics_from_features(
     *,
     distance: str = "euclidean",
     chunk_size: int | None = None,
-    path: str = "auto",
     threads: int | None = None,
     **options: Any,
 ) -> RankMetrics:
@@ -322,10 +326,10 @@ def rank_metrics_from_features(
         gallery_camids: ``(G,)`` gallery cameras.
         distance: ``euclidean``, ``sqeuclidean`` or ``cosine``.
         chunk_size: Queries per chunk (default: about 2M distances per chunk).
-        path: As in :func:`rank_metrics`.
         threads: As in :func:`rank_metrics`; the next chunk's distances are computed while
             earlier chunks are ranked.
-        **options: The keyword options of :func:`rank_metrics` (``ap``, ``ties``, ``preset``, ...).
+        **options: The keyword options of :func:`rank_metrics` (``ap``, ``ties``, ...,
+            ``options``, ``preset``).
 
     Returns:
         A :class:`RankMetrics`, equal to ``rank_metrics(compute_distance(q, g, distance), ...)``.
@@ -336,18 +340,14 @@ def rank_metrics_from_features(
     from reidbench.metrics.distance import DISTANCES, check_features, pairwise, prepare_gallery
 
     where = "rank_metrics_from_features"
-    unknown = set(options) - {"ap", "ties", "no_positive", "max_rank", "junk_pids", "same_camera",
-                              "cmc", "preset"}
+    unknown = set(options) - {*_OPTION_KEYS, "options", "preset"}
     if unknown:
         raise InputError(describe(f"argument {sorted(unknown)[0]!r}", where,
                                   "an option of rank_metrics", "an unknown keyword", ""))
     V.check_choice(distance, "distance", DISTANCES, where)
-    max_rank = V.check_positive_int(options.pop("max_rank", 50), "max_rank", where)
     preset = options.pop("preset", None)
-    opts = resolve_options(where, preset, **{k: options.get(k, _UNSET) for k in (
-        "ap", "ties", "no_positive", "junk_pids", "same_camera", "cmc")})
+    opts = resolve_options(where, preset, options.pop("options", None), **options)
     chunk_size = V.check_positive_int(chunk_size, "chunk_size", where, allow_none=True)
-    _check_path(path, where)
     qf, gf = check_features(query_feats, gallery_feats, where)
     n_q, n_g = qf.shape[0], gf.shape[0]
     qp = V.check_labels(query_pids, "query_pids", n_q, where, "query_feats rows")
@@ -372,8 +372,8 @@ def rank_metrics_from_features(
             for s in range(0, dist.shape[0], rows):
                 yield b + s, dist[s:s + rows]
 
-    return _evaluate(chunks(), qp, qc, GalleryIndex.build(gp, gc, opts["junk_pids"]), opts,
-                     max_rank, path, (where, "distances"), _check_threads(threads, where))
+    return _evaluate(chunks(), qp, qc, GalleryIndex.build(gp, gc, opts.junk_pids), opts, preset,
+                     (where, "distances"), _check_threads(threads, where))
 
 
 def distance_block_rows(n_queries: int, n_gallery: int, chunk_rows: int) -> int:
@@ -410,11 +410,10 @@ def _c_ordered(block: np.ndarray, scratch: np.ndarray | None) -> np.ndarray:
 
 
 def _rank_chunk(start: int, block: np.ndarray, qp: np.ndarray, qc: np.ndarray,
-                gallery: GalleryIndex, ties: str, path: str, ws: Workspace,
-                source: tuple[str, str]) -> tuple[int, int, Any]:
+                gallery: GalleryIndex, ties: str, source: tuple[str, str]) -> tuple[int, int, Any]:
     """Rank one chunk; a NaN or inf in it raises ``InputError`` naming the cell."""
     stop = start + block.shape[0]
-    ranks = positive_ranks(block, qp[start:stop], qc[start:stop], gallery, ties, path, ws)
+    ranks = positive_ranks(block, qp[start:stop], qc[start:stop], gallery, ties)
     if not ranks.finite:
         where, name = source
         V.check_finite(block, name, where, row_offset=start)
@@ -422,49 +421,28 @@ def _rank_chunk(start: int, block: np.ndarray, qp: np.ndarray, qc: np.ndarray,
 
 
 def _ranked_chunks(chunks: Any, qp: np.ndarray, qc: np.ndarray, gallery: GalleryIndex,
-                   ties: str, path: str, threads: int, source: tuple[str, str]) -> Any:
+                   ties: str, threads: int, source: tuple[str, str]) -> Any:
     """Yield ``(start, rows, PositiveRanks)`` per chunk, in order.
 
     With ``threads > 1`` the chunks are ranked by a thread pool (the compiled kernel and numpy's
     sorts, comparisons and gathers release the GIL), with at most ``2 * threads`` chunks in
-    flight so memory stays bounded; each thread has its own scratch workspace.
+    flight so memory stays bounded.
     """
     if threads <= 1:
-        ws = Workspace()
         for start, block in chunks:
-            yield _rank_chunk(start, block, qp, qc, gallery, ties, path, ws, source)
+            yield _rank_chunk(start, block, qp, qc, gallery, ties, source)
         return
-    import threading
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
-
-    local = threading.local()
-
-    def work(start: int, block: np.ndarray) -> tuple[int, int, Any]:
-        ws = getattr(local, "ws", None)
-        if ws is None:
-            ws = local.ws = Workspace()
-        return _rank_chunk(start, block, qp, qc, gallery, ties, path, ws, source)
 
     with ThreadPoolExecutor(threads) as pool:
         pending: deque = deque()
         for start, block in chunks:
-            pending.append(pool.submit(work, start, block))
+            pending.append(pool.submit(_rank_chunk, start, block, qp, qc, gallery, ties, source))
             if len(pending) >= 2 * threads:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
-
-
-def _check_path(path: str, where: str) -> str:
-    from reidbench.metrics import _kernel
-
-    V.check_choice(path, "path", PATHS, where)
-    if path == "compiled" and not _kernel.available():
-        raise InputError(describe("path", where, "a counting path this installation has",
-                                  "'compiled', but numba cannot be imported",
-                                  "pip install numba, or use path='auto'"))
-    return path
 
 
 def _check_threads(threads: int | None, where: str) -> int:
@@ -488,13 +466,14 @@ def default_threads() -> int:
 
 
 def _evaluate(chunks: Any, qp: np.ndarray, qc: np.ndarray, gallery: GalleryIndex,
-              opts: dict[str, Any], max_rank: int, path: str, source: tuple[str, str],
+              opts: MetricOptions, preset: str | None, source: tuple[str, str],
               threads: int = 1) -> RankMetrics:
     """Run the core over chunks of queries and assemble the result.
 
     ``source`` is ``(function name, argument name)`` for error messages.
     """
     where = source[0]
+    max_rank = opts.max_rank
     n_q = qp.shape[0]
     names = AP_VARIANTS.names()
     aps = {name: np.full(n_q, np.nan) for name in names}
@@ -504,10 +483,10 @@ def _evaluate(chunks: Any, qp: np.ndarray, qc: np.ndarray, gallery: GalleryIndex
     n_same = np.zeros(n_q, dtype=np.int64)
     allshots = np.zeros(max_rank + 1)
     # per query, positives with fewer than k negatives above (allshots only: Q x max_rank)
-    hits = np.zeros((n_q, max_rank), np.int32) if opts["cmc"] == "allshots" else None
+    hits = np.zeros((n_q, max_rank), np.int32) if opts.cmc == "allshots" else None
     tied = 0
-    ranked = _ranked_chunks(chunks, qp, qc, gallery, opts["ties"], path, threads, source)
-    for start, block_rows, pr in ranked:
+    for start, block_rows, pr in _ranked_chunks(chunks, qp, qc, gallery, opts.ties, threads,
+                                                source):
         stop = start + block_rows
         rows = block_rows
         counts = pr.n_pos
@@ -522,7 +501,7 @@ def _evaluate(chunks: Any, qp: np.ndarray, qc: np.ndarray, gallery: GalleryIndex
         n_pos[start:stop] = counts
         n_same[start:stop] = pr.n_same_pid
         tied += int((pr.neg_through - pr.neg_before).sum())
-        if opts["cmc"] == "allshots":
+        if hits is not None:
             above = pr.rank - pr.index
             keep = above < max_rank
             allshots += np.bincount(above[keep], 1.0 / counts[pr.row[keep]],
@@ -530,15 +509,17 @@ def _evaluate(chunks: Any, qp: np.ndarray, qc: np.ndarray, gallery: GalleryIndex
             cells = np.bincount(pr.row[keep] * max_rank + above[keep],
                                 minlength=rows * max_rank).reshape(rows, max_rank)
             np.cumsum(cells, axis=1, out=hits[start:stop])
-    result = _assemble(aps, inp, first, n_pos, n_same, allshots, tied, opts, max_rank, where)
-    return result if hits is None else replace(result, allshots_hits=hits)
+    result = _assemble(aps, inp, first, n_pos, n_same, allshots, tied, opts, where)
+    return replace(result, allshots_hits=hits, query_pids=qp,
+                   options={**opts.as_dict(), "preset": preset})
 
 
 def _assemble(aps: dict[str, np.ndarray], inp: np.ndarray, first: np.ndarray, n_pos: np.ndarray,
-              n_same: np.ndarray, allshots: np.ndarray, tied: int, opts: dict[str, Any],
-              max_rank: int, where: str) -> RankMetrics:
+              n_same: np.ndarray, allshots: np.ndarray, tied: int, opts: MetricOptions,
+              where: str) -> RankMetrics:
     """Apply the no-positive policy and aggregate the per-query arrays."""
-    policy = opts["no_positive"]
+    policy = opts.no_positive
+    max_rank = opts.max_rank
     valid = n_pos > 0
     if policy == "error" and not valid.all():
         q = int(np.flatnonzero(~valid)[0])
@@ -556,7 +537,7 @@ def _assemble(aps: dict[str, np.ndarray], inp: np.ndarray, first: np.ndarray, n_
     for arr in (*aps.values(), inp):
         arr[empty] = fill
     n_counted = int(counted.sum())
-    if opts["cmc"] == "allshots":
+    if opts.cmc == "allshots":
         curve = np.cumsum(allshots[:max_rank]) / n_counted if n_counted else \
             np.full(max_rank, np.nan)
     else:
@@ -565,10 +546,9 @@ def _assemble(aps: dict[str, np.ndarray], inp: np.ndarray, first: np.ndarray, n_
         curve = np.cumsum(hits[1:max_rank + 1]) / n_counted if n_counted else \
             np.full(max_rank, np.nan)
     curve = np.minimum(curve, 1.0)
-    headline = aps[opts["ap"]]
-    options = {**opts, "junk_pids": list(opts["junk_pids"]), "max_rank": max_rank}
+    headline = aps[opts.ap]
     return RankMetrics(
         map=_mean(headline, counted), cmc=curve, minp=_mean(inp, counted), ap=headline, inp=inp,
         first_rank=first, n_positives=n_pos, valid=valid, counted=counted,
         n_skipped=int(counted.size - n_counted),
-        n_queries=int(counted.size), options=options, ap_by_variant=aps, tied_pairs=tied)
+        n_queries=int(counted.size), ap_by_variant=aps, tied_pairs=tied)

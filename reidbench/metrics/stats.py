@@ -295,8 +295,8 @@ def bootstrap_rank_metrics(
         n_boot: Number of bootstrap replicates.
         level: Confidence level.
         seed: Seed of ``numpy.random.default_rng``.
-        by_identity: Resample query identities (``result.query_pids`` must exist) instead of
-            queries.
+        by_identity: Resample query identities (``result.query_pids``, which a ``RankMetrics``
+            holds) instead of queries.
 
     Returns:
         ``{"mAP": ..., "rank1": ..., ..., "mINP": ...}``; a metric whose per-query values are NaN
@@ -325,9 +325,13 @@ def bootstrap_rank_metrics(
         per_query[name] = vals
     for k in ranks:
         per_query[f"rank{int(k)}"] = _rank_per_query(result, int(k), counted, first, where)
-    groups = np.asarray(result.query_pids) if by_identity else None
-    if by_identity and groups is None:
-        raise InputError(describe("result", where, "query_pids for by_identity=True", "none", ""))
+    groups = None
+    if by_identity:
+        pids = getattr(result, "query_pids", None)
+        if pids is None:
+            raise InputError(describe("result", where, "per-query query_pids for by_identity=True",
+                                      "none", "pass a RankMetrics from rank_metrics"))
+        groups = np.asarray(pids)
     out = bootstrap_means(per_query, n_boot=n_boot, level=level, seed=seed, groups=groups)
     n = int(counted.sum())
     for name in nan_metrics:

@@ -28,7 +28,7 @@ import numpy as np
 from reidbench.metrics._ranks import PositiveRanks
 from reidbench.registry import Registry
 
-__all__ = ["APVariant", "AP_VARIANTS", "ap_terms"]
+__all__ = ["APVariant", "AP_VARIANTS", "AP_VARIANT_ORDER", "ap_terms"]
 
 
 @dataclass(frozen=True)
@@ -76,26 +76,32 @@ def _sklearn_legacy(pr: PositiveRanks) -> np.ndarray:
     return 0.5 * (pr.pos_through / pr.n_through + before)
 
 
-AP_VARIANTS: Registry[APVariant] = Registry("AP variant", base=APVariant)
+_VARIANTS = (
+    APVariant("noninterp", "1", "AP = (1/G) sum_i i / r_i  (mean precision at each positive)",
+              "torchreid, fast-reid, ReID-Survey, STMN, COSAM, AP3D, jiyanggao/Video-Person-ReID",
+              "order", _noninterp),
+    APVariant("trapezoid", "1",
+              "AP = (1/G) sum_i [i/r_i + (i-1)/(r_i-1)] / 2, P(0) = 1  (Market/MARS MATLAB "
+              "compute_AP.m)",
+              "official Market-1501 and MARS MATLAB evaluation, TKP", "order", _trapezoid),
+    APVariant("sklearn_step", "1",
+              "AP = sum_t (R_t - R_{t-1}) P_t over distinct-distance thresholds (ties grouped)",
+              "scikit-learn >= 0.19 average_precision_score; open-reid with new scikit-learn",
+              "grouped", _sklearn_step),
+    APVariant("sklearn_legacy", "1",
+              "AP = sum_t (R_t - R_{t-1}) (P_t + P_{t-1}) / 2 from (R, P) = (0, 1) (ties grouped)",
+              "scikit-learn < 0.19 average_precision_score (auc of the PR curve); READ; open-reid "
+              "then", "grouped", _sklearn_legacy),
+)
 
-AP_VARIANTS.register("noninterp", APVariant(
-    "noninterp", "1", "AP = (1/G) sum_i i / r_i  (mean precision at each positive)",
-    "torchreid, fast-reid, ReID-Survey, STMN, COSAM, AP3D, jiyanggao/Video-Person-ReID",
-    "order", _noninterp))
-AP_VARIANTS.register("trapezoid", APVariant(
-    "trapezoid", "1",
-    "AP = (1/G) sum_i [i/r_i + (i-1)/(r_i-1)] / 2, P(0) = 1  (Market/MARS MATLAB compute_AP.m)",
-    "official Market-1501 and MARS MATLAB evaluation, TKP", "order", _trapezoid))
-AP_VARIANTS.register("sklearn_step", APVariant(
-    "sklearn_step", "1",
-    "AP = sum_t (R_t - R_{t-1}) P_t over distinct-distance thresholds (ties grouped)",
-    "scikit-learn >= 0.19 average_precision_score; open-reid with new scikit-learn",
-    "grouped", _sklearn_step))
-AP_VARIANTS.register("sklearn_legacy", APVariant(
-    "sklearn_legacy", "1",
-    "AP = sum_t (R_t - R_{t-1}) (P_t + P_{t-1}) / 2 from (R, P) = (0, 1) (ties grouped)",
-    "scikit-learn < 0.19 average_precision_score (auc of the PR curve); READ; open-reid then",
-    "grouped", _sklearn_legacy))
+AP_VARIANTS: Registry[APVariant] = Registry("AP variant", base=APVariant)
+for _variant in _VARIANTS:
+    AP_VARIANTS.register(_variant.name, _variant)
+AP_VARIANTS.freeze()
+
+#: The variant names in display order (the field's default, the official MATLAB one, then the two
+#: scikit-learn ones); ``AP_VARIANTS.names()`` is sorted.
+AP_VARIANT_ORDER: tuple[str, ...] = tuple(v.name for v in _VARIANTS)
 
 
 def ap_terms(name: str, pr: PositiveRanks) -> np.ndarray:

@@ -19,10 +19,15 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from reidbench.errors import InputError, describe
+from reidbench.metrics.distance import DISTANCES
+from reidbench.metrics.options import MetricOptions, check_metric_options
+from reidbench.registry import suggest
 
 __all__ = ["Evaluation", "Procedure", "Protocol", "canonical_json", "I2V_QUERY_SUFFIX",
-           "split_item_id"]
+           "split_item_id", "DATASETS"]
 
+#: The datasets a protocol can name (one parser each in ``reidbench.datasets``).
+DATASETS = ("mars", "dukev", "ilidsvid", "prid2011", "lsvid")
 MODES = ("v2v", "i2v")
 
 #: Suffix of a query image's id in I2V mode: ``"<tracklet id>#first"`` (its first frame).
@@ -40,8 +45,9 @@ def split_item_id(item_id: str) -> tuple[str, bool]:
     return item_id, False
 GALLERIES = ("with_query", "without_query", "dataset")
 AGGREGATES = ("single", "mean_std_over_splits")
-DISTANCES = ("euclidean", "sqeuclidean", "cosine")
 POOLINGS = ("mean", "max")
+# The Evaluation fields that are MetricOptions fields (the CMC mode is always first_match).
+_METRIC_FIELDS = ("ap", "ties", "no_positive", "junk_pids", "same_camera", "max_rank", "cmc_ranks")
 
 
 def canonical_json(obj: Any) -> str:
@@ -54,8 +60,7 @@ class Evaluation:
     """The fingerprinted part of a protocol: what is measured.
 
     Attributes:
-        dataset: Layout name of the test dataset (``mars``, ``dukev``, ``ilidsvid``, ``prid2011``,
-            ``lsvid``).
+        dataset: Layout name of the test dataset (one of :data:`DATASETS`).
         splits: The dataset splits evaluated (``("official",)`` or ``("split0", ..., "split9")``).
         mode: ``"v2v"`` (video query, video gallery) or ``"i2v"`` (the query is the first frame of
             each query tracklet; the gallery are video tracklets).
@@ -70,7 +75,8 @@ class Evaluation:
         ap: Headline AP variant (every other variant is reported beside it).
         ties: Tie policy for ranks.
         no_positive: Policy for queries without a valid positive.
-        cmc_ranks: CMC ranks reported in the summary.
+        cmc_ranks: CMC ranks reported in the summary (``rank<k>`` metrics), ascending,
+            ``<= max_rank``.
         max_rank: Length of the stored CMC curve.
         aggregate: ``"single"`` or ``"mean_std_over_splits"`` (one model per split).
         train_dataset: For cross-dataset protocols, the training dataset the model must declare.
@@ -92,6 +98,13 @@ class Evaluation:
     train_dataset: str | None = None
 
     def __post_init__(self) -> None:
+        _check_choice("dataset", self.dataset, DATASETS)
+        # validated here, not normalised: the fields as given are what the fingerprint hashes
+        metric = check_metric_options({k: getattr(self, k) for k in _METRIC_FIELDS}, "Evaluation")
+        if metric["cmc_ranks"][-1] > metric["max_rank"]:
+            raise InputError(describe("cmc_ranks", "Evaluation", f"ranks <= max_rank "
+                                      f"({metric['max_rank']})", repr(self.cmc_ranks),
+                                      "raise max_rank or drop the larger ranks"))
         _check_choice("mode", self.mode, MODES)
         _check_choice("gallery", self.gallery, GALLERIES)
         _check_choice("aggregate", self.aggregate, AGGREGATES)
@@ -100,6 +113,11 @@ class Evaluation:
         if self.aggregate == "single" and len(self.splits) != 1:
             raise InputError(describe("splits", "Evaluation", "one split for aggregate='single'",
                                       len(self.splits), "use aggregate='mean_std_over_splits'"))
+
+    @property
+    def metric_options(self) -> MetricOptions:
+        """The metric settings this evaluation measures under (first-match CMC)."""
+        return MetricOptions(**{k: getattr(self, k) for k in _METRIC_FIELDS})
 
 
 @dataclass(frozen=True)
@@ -206,5 +224,6 @@ class Protocol:
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise InputError(describe(name, "protocol", f"one of {list(choices)}", repr(value), ""))
+    if not isinstance(value, str) or value not in choices:
+        raise InputError(describe(name, "protocol", f"one of {list(choices)}", repr(value),
+                                  suggest(value, choices) if isinstance(value, str) else ""))

@@ -6,11 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from reidbench import datasets
 from reidbench.datasets.synthetic import LAYOUTS, SynthConfig, write_dataset
-
-datasets = pytest.importorskip("reidbench.datasets")
-if not hasattr(datasets, "load"):
-    pytest.skip("reidbench.datasets.load is not built yet", allow_module_level=True)
 
 TINY = SynthConfig(height=32, width=16, min_len=3, max_len=9, median_len=5.0)
 
@@ -58,9 +55,6 @@ def test_splits_round_trip_exactly(copy):
 
 def test_verify_accepts_a_synthetic_copy(copy):
     layout, root, _ = copy
-    from reidbench.cli import data as data_cli
     from reidbench.cli import main
 
-    if not any(c.name == "verify" for c in data_cli.app.registered_commands):
-        pytest.skip("reidbench data verify is not built yet")
     assert main(["data", "verify", layout, str(root)]) == 0

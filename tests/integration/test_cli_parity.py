@@ -14,18 +14,6 @@ from reidbench.metrics.synthetic import make_problem
 SMALL = ["--queries", "40", "--gallery", "260", "--boot", "200"]
 
 
-def _has_core():
-    try:
-        from reidbench.metrics import PRESETS, rank_metrics  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-# The metric core (rank_metrics, PRESETS) is written in parallel; these run as soon as it exists.
-needs_core = pytest.mark.skipif(not _has_core(), reason="reidbench.metrics core not present yet")
-
-
 def _run(argv, capsys):
     rc = main(argv)
     out = capsys.readouterr()
@@ -57,7 +45,6 @@ def test_format_parity_table_shows_every_row_delta_and_ci():
     assert "Row times are warm" in text
 
 
-@needs_core
 def test_parity_synthetic_table(capsys):
     rc, out, err = _run(["metrics", "parity", *SMALL, "--ties", "25"], capsys)
     assert rc == 0, err
@@ -67,7 +54,6 @@ def test_parity_synthetic_table(capsys):
     assert "40 queries x 260 gallery" in out and "Total time" in out
 
 
-@needs_core
 def test_parity_json_is_consistent_with_library(capsys):
     rc, out, err = _run(["metrics", "parity", *SMALL, "--seed", "2", "--json"], capsys)
     assert rc == 0, err
@@ -95,7 +81,6 @@ def test_parity_json_is_consistent_with_library(capsys):
             > got["mAP"]["estimate"])
 
 
-@needs_core
 def test_parity_from_npz_file(tmp_path, capsys):
     p = make_problem(n_query=30, n_gallery=200, seed=1)
     path = tmp_path / "problem.npz"

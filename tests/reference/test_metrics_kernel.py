@@ -1,4 +1,4 @@
-"""The compiled counting kernel on galleries wide enough for all its branches.
+"""The compiled kernel and the numpy fallback on galleries wide enough for every kernel branch.
 
 The random problems of test_metrics_reference.py have under 40 gallery items, so they never reach
 the kernel's block scan (64 items per block) nor its switch between direct passes and binned
@@ -14,9 +14,7 @@ import pytest
 from slow_reference import VARIANTS, reference_metrics
 
 from reidbench.errors import InputError
-from reidbench.metrics import _kernel, rank_metrics
-
-pytestmark = pytest.mark.skipif(not _kernel.available(), reason="numba is not installed")
+from reidbench.metrics import _kernel, _ranks, rank_metrics
 
 
 def wide_problem(rng: np.random.Generator) -> tuple[np.ndarray, ...]:
@@ -38,14 +36,14 @@ def wide_problem(rng: np.random.Generator) -> tuple[np.ndarray, ...]:
 
 
 @pytest.mark.parametrize("ties", ["stable", "optimistic", "pessimistic"])
-def test_compiled_kernel_equals_slow_reference_on_wide_galleries(ties):
+def test_counting_equals_slow_reference_on_wide_galleries(ties, counting):
     rng = np.random.default_rng(["stable", "optimistic", "pessimistic"].index(ties) + 100)
     for _ in range(60):
         args = wide_problem(rng)
         junk = (-1,) if rng.random() < 0.8 else ()
         ref = reference_metrics(*args, ties=ties, no_positive="skip", junk_pids=junk,
                                 cmc="first_match", max_rank=20)
-        got = rank_metrics(*args, ties=ties, junk_pids=junk, max_rank=20, path="compiled")
+        got = rank_metrics(*args, ties=ties, junk_pids=junk, max_rank=20)
         for v in VARIANTS:
             np.testing.assert_allclose(got.ap_by_variant[v], ref["ap_by_variant"][v], rtol=0,
                                        atol=1e-12)
@@ -54,12 +52,15 @@ def test_compiled_kernel_equals_slow_reference_on_wide_galleries(ties):
         assert np.array_equal(got.first_rank, ref["first_rank"])
 
 
-def test_compiled_and_numpy_paths_agree_exactly():
+@pytest.mark.skipif(not _kernel.available(), reason="numba cannot be imported")
+def test_compiled_and_numpy_fallback_agree_exactly():
     rng = np.random.default_rng(7)
     for _ in range(40):
         args = wide_problem(rng)
-        a = rank_metrics(*args, path="compiled", chunk_size=3)
-        b = rank_metrics(*args, path="numpy")
+        with _ranks.forced_counting("compiled"):
+            a = rank_metrics(*args, chunk_size=3)
+        with _ranks.forced_counting("numpy"):
+            b = rank_metrics(*args)
         assert np.array_equal(a.first_rank, b.first_rank)
         assert a.tied_pairs == b.tied_pairs
         for v in VARIANTS:
@@ -67,39 +68,38 @@ def test_compiled_and_numpy_paths_agree_exactly():
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-@pytest.mark.parametrize("path", ["compiled", "numpy"])
-def test_non_finite_cell_is_reported_at_its_global_position(bad, path):
+def test_non_finite_cell_is_reported_at_its_global_position(bad, counting):
     rng = np.random.default_rng(3)
     d = rng.random((50, 300))
     qp, gp = rng.integers(1, 5, 50), rng.integers(1, 5, 300)
     qc, gc = rng.integers(1, 3, 50), rng.integers(1, 3, 300)
     d[37, 211] = bad
     with pytest.raises(InputError, match=r"distmat in rank_metrics.*at \(37, 211\)"):
-        rank_metrics(d, qp, gp, qc, gc, chunk_size=8, path=path)
+        rank_metrics(d, qp, gp, qc, gc, chunk_size=8)
 
 
-def test_non_finite_in_a_row_without_positives_is_still_found():
+def test_non_finite_in_a_row_without_positives_is_still_found(counting):
     d = np.random.default_rng(4).random((3, 200))
     qp, gp = np.array([1, 2, 9]), np.ones(200, dtype=int)  # queries 2 and 9 have no positives
     d[2, 5] = np.nan
     with pytest.raises(InputError, match=r"at \(2, 5\)"):
-        rank_metrics(d, qp, gp, np.zeros(3, int), np.ones(200, int), path="compiled")
+        rank_metrics(d, qp, gp, np.zeros(3, int), np.ones(200, int))
 
 
-@pytest.mark.parametrize("path", ["compiled", "numpy"])
 @pytest.mark.parametrize("dtype, huge", [(np.float64, 1e308), (np.float32, 3e38)])
-def test_finite_rows_whose_sum_overflows_are_ranked_not_refused(path, dtype, huge):
+def test_finite_rows_whose_sum_overflows_are_ranked_not_refused(counting, dtype, huge):
     rng = np.random.default_rng(5)
     args = list(wide_problem(rng))
     d = args[0].astype(dtype)
     d[:, ::7] = dtype(huge)  # every row's sum overflows to inf, yet every value is finite
     args[0] = d
     ref = reference_metrics(*args, max_rank=20)
-    got = rank_metrics(*args, max_rank=20, path=path)
+    got = rank_metrics(*args, max_rank=20)
     np.testing.assert_allclose(got.ap, ref["ap"], rtol=0, atol=1e-12)
     assert np.array_equal(got.first_rank, ref["first_rank"])
 
 
+@pytest.mark.skipif(not _kernel.available(), reason="numba cannot be imported")
 def test_long_float32_rows_are_counted_exactly_in_float64(monkeypatch):
     # float32 0/1 sums are exact below 2**24 items; longer rows are upcast (shrunk here to 64)
     monkeypatch.setattr(_kernel, "_FLOAT32_EXACT", 64)
@@ -108,5 +108,6 @@ def test_long_float32_rows_are_counted_exactly_in_float64(monkeypatch):
         args = wide_problem(rng)
         args = (args[0].astype(np.float32),) + args[1:]
         ref = reference_metrics(*args, max_rank=20)
-        got = rank_metrics(*args, max_rank=20, path="compiled")
+        with _ranks.forced_counting("compiled"):
+            got = rank_metrics(*args, max_rank=20)
         np.testing.assert_allclose(got.ap, ref["ap"], rtol=0, atol=1e-12)

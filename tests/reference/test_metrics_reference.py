@@ -1,8 +1,8 @@
 """rank_metrics == the slow reference on thousands of random small problems, and == scikit-learn.
 
 The problems have heavy ties (few distance levels), junk (pid -1 and same camera), distractors
-(pid 0), queries without positives, and every option; each is scored through the sparse path, the
-dense path and the automatic choice, with random chunk sizes.
+(pid 0), queries without positives, and every option; each is scored by the compiled kernel and by
+the numpy fallback, with random chunk sizes.
 """
 
 from __future__ import annotations
@@ -33,13 +33,10 @@ def random_problem(rng: np.random.Generator, levels: int | None = None):
         d = rng.integers(0, levels, (n_q, n_g)).astype(np.float64) / levels
     else:
         d = rng.random((n_q, n_g))
-    if rng.random() < 0.2:  # positives near: model-like rows, so the sparse path has few candidates
+    if rng.random() < 0.2:  # positives near: model-like rows: few candidates
         near = (qp[:, None] == gp[None, :]) & (qc[:, None] != gc[None, :])
         d = np.where(near, d * 0.3, d + 0.2)
     return d, qp, gp, qc, gc
-
-
-PATHS = ["auto", "compiled", "numpy", "sparse", "dense", "peel"]
 
 
 def _same(a, b):
@@ -49,11 +46,11 @@ def _same(a, b):
     np.testing.assert_allclose(a[~np.isnan(a)], b[~np.isnan(b)], rtol=0, atol=TOL)
 
 
-def check_against_reference(rng, args, ties, path, no_positive, cmc, junk, max_rank, chunk):
+def check_against_reference(rng, args, ties, no_positive, cmc, junk, max_rank, chunk):
     ref = reference_metrics(*args, ties=ties, no_positive=no_positive, junk_pids=junk, cmc=cmc,
                             max_rank=max_rank)
     got = rank_metrics(*args, ties=ties, no_positive=no_positive, junk_pids=junk, cmc=cmc,
-                       max_rank=max_rank, chunk_size=chunk, path=path)
+                       max_rank=max_rank, chunk_size=chunk)
     for v in VARIANTS:
         _same(got.ap_by_variant[v], ref["ap_by_variant"][v])
         _same(got.map_by_variant[v], ref["map_by_variant"][v])
@@ -71,10 +68,9 @@ def check_against_reference(rng, args, ties, path, no_positive, cmc, junk, max_r
 
 
 @pytest.mark.parametrize("ties", ["stable", "optimistic", "pessimistic"])
-@pytest.mark.parametrize("path", PATHS)
-def test_equals_slow_reference_on_random_problems(ties, path):
+def test_equals_slow_reference_on_random_problems(ties, counting):
     rng = np.random.default_rng(["stable", "optimistic", "pessimistic"].index(ties) * 10
-                                + PATHS.index(path))
+                                + ["compiled", "numpy"].index(counting))
     for _ in range(250):
         args = random_problem(rng)
         no_positive = str(rng.choice(["skip", "zero", "nan", "skip_raw"]))
@@ -82,7 +78,7 @@ def test_equals_slow_reference_on_random_problems(ties, path):
         junk = (-1,) if rng.random() < 0.7 else ()
         max_rank = int(rng.integers(1, 12))
         chunk = int(rng.integers(1, args[0].shape[0] + 1)) if rng.random() < 0.5 else None
-        check_against_reference(rng, args, ties, path, no_positive, cmc, junk, max_rank, chunk)
+        check_against_reference(rng, args, ties, no_positive, cmc, junk, max_rank, chunk)
 
 
 def _three_kinds_of_rows(seed=7, n_g=1500):
@@ -102,37 +98,11 @@ def _three_kinds_of_rows(seed=7, n_g=1500):
     return d, qp, gp, qc, gc
 
 
-def test_auto_plan_takes_every_route_on_one_problem():
-    from reidbench.metrics import _counting
-    from reidbench.metrics._ranks import GalleryIndex
-
-    d, qp, gp, qc, gc = _three_kinds_of_rows()
-    gal = GalleryIndex.build(gp, gc, (-1,))
-    row_s, col_s = gal.same_pid_items(qp)
-    is_pos = gc[col_s] != qc[row_s]
-    prow, pval = row_s[is_pos], d[row_s[is_pos], col_s[is_pos]]
-    order = np.lexsort((pval, prow))
-    prow, pval = prow[order], pval[order]
-    n_pos = np.bincount(prow, minlength=24)
-    dense, peel = _counting._plan_rows(d, pval, n_pos, np.cumsum(n_pos), "auto")
-    assert not dense[:8].any() and (peel[:8] == 0).all()  # sorted candidates
-    assert not dense[8:16].any() and (peel[8:16] >= 1).all()  # far positive peeled
-    assert dense[16:][n_pos[16:] > 3].all()  # spread positives: whole rows sorted
+def test_model_like_outlier_and_spread_rows_equal_the_reference(counting):
     rng = np.random.default_rng(0)
     for ties in ("stable", "optimistic", "pessimistic"):
-        check_against_reference(rng, (d, qp, gp, qc, gc), ties, "auto", "skip", "allshots",
-                                (-1,), 20, 5)
-
-
-def test_count_nonzero_fallback_without_bitwise_count(monkeypatch):
-    from reidbench.metrics import _counting
-
-    monkeypatch.setattr(_counting, "_HAS_BITCOUNT", False)
-    rng = np.random.default_rng(21)
-    for _ in range(40):
-        args = random_problem(rng)
-        check_against_reference(rng, args, "pessimistic", "peel", "zero", "first_match", (-1,),
-                                10, None)
+        check_against_reference(rng, _three_kinds_of_rows(), ties, "skip", "allshots", (-1,), 20,
+                                5)
 
 
 def test_float32_distances_are_ranked_as_given():

@@ -1,9 +1,7 @@
-import numpy as np
 import pytest
 
-from reidbench.errors import InputError, RegistryError, ReidbenchError, describe
+from reidbench.errors import RegistryError, ReidbenchError, describe
 from reidbench.registry import Registry, resolve_target
-from reidbench.types import FeatureBank
 
 
 def test_describe_has_the_one_message_style():
@@ -53,9 +51,3 @@ def test_resolve_target_errors_are_reidbench_errors():
         resolve_target("math:no_such_attr")
     with pytest.raises(ReidbenchError, match="package.module:attr"):
         resolve_target("math.sqrt")
-
-
-def test_feature_bank_checks_shapes():
-    FeatureBank(("a", "b"), np.zeros((2, 4)), np.array([1, 2]), np.array([1, 1]))
-    with pytest.raises(InputError, match="features in FeatureBank"):
-        FeatureBank(("a", "b"), np.zeros((3, 4)), np.array([1, 2]), np.array([1, 1]))

@@ -43,3 +43,21 @@ def test_result_round_trip(tmp_path):
     back = read_result(tmp_path / "r")
     assert back.value("mAP") == 0.5 and back.split_arrays()["ap"].tolist() == [0.5]
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["per_query.npz", "results.json"]
+
+
+def test_score_split_reports_the_protocols_cmc_ranks():
+    rng = np.random.default_rng(1)
+    qp, qc = rng.integers(1, 6, 12), rng.integers(1, 4, 12)
+    gp, gc = rng.integers(-1, 6, 60), rng.integers(1, 4, 60)
+    dist = rng.random((12, 60))
+    evalset = _evalset(qp, qc, gp, gc)
+    default = score_split(dist, evalset, Evaluation(dataset="mars"), bootstrap=50)
+    assert list(default.metrics) == ["mAP", "rank1", "rank5", "rank10", "rank20", "mINP"]
+    ev = Evaluation(dataset="mars", cmc_ranks=(1, 3), max_rank=10)
+    s = score_split(dist, evalset, ev, bootstrap=50)
+    assert list(s.metrics) == ["mAP", "rank1", "rank3", "mINP"]
+    assert list(s.metrics_by_variant["trapezoid"]) == ["mAP", "rank1", "rank3", "mINP"]
+    direct = rank_metrics(dist, qp, gp, qc, gc, max_rank=10)
+    assert s.metrics["rank3"]["value"] == direct.rank(3)
+    assert s.metrics["rank3"]["ci"] is not None and len(s.cmc) == 10
+    assert s.metrics["mAP"] == default.metrics["mAP"]  # same ranking, same seed: same mAP and CI

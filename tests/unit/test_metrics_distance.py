@@ -39,7 +39,8 @@ def test_float32_features_give_float64_and_never_negative():
 
 
 def test_cosine_self_distance_never_negative_so_reranking_accepts_it():
-    torch = pytest.importorskip("torch")
+    import torch  # a dependency: a missing torch fails here, not skips
+
     from reidbench.metrics.rerank import k_reciprocal_rerank
 
     x = np.random.default_rng(3).normal(size=(40, 7))
@@ -53,7 +54,7 @@ def test_cosine_self_distance_never_negative_so_reranking_accepts_it():
 
 
 def test_torch_in_torch_out():
-    torch = pytest.importorskip("torch")
+    import torch  # a dependency: a missing torch fails here, not skips
     for metric in ("euclidean", "sqeuclidean", "cosine"):
         got = compute_distance(torch.from_numpy(Q), torch.from_numpy(G), metric)
         assert isinstance(got, torch.Tensor) and got.dtype == torch.float64
@@ -92,7 +93,7 @@ def test_streamed_from_features_equals_distmat_and_forwards_options():
 
 
 def test_streamed_from_torch_features():
-    torch = pytest.importorskip("torch")
+    import torch  # a dependency: a missing torch fails here, not skips
     rng = np.random.default_rng(2)
     qf, gf = rng.normal(size=(6, 3)), rng.normal(size=(12, 3))
     qp, gp = rng.integers(0, 3, 6), rng.integers(0, 3, 12)
@@ -103,7 +104,7 @@ def test_streamed_from_torch_features():
 
 
 def test_tensors_on_different_devices_raise_input_error():
-    torch = pytest.importorskip("torch")
+    import torch  # a dependency: a missing torch fails here, not skips
     cpu = torch.from_numpy(G)
     meta = torch.empty(3, 2, dtype=torch.float64, device="meta")
     with pytest.raises(InputError, match="query_feats in compute_distance.*'meta' device"):
@@ -122,7 +123,7 @@ def test_tensors_on_different_devices_raise_input_error():
 
 
 def _cuda():
-    torch = pytest.importorskip("torch")
+    import torch  # a dependency: a missing torch fails here, not skips
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")
     return torch

@@ -1,10 +1,9 @@
-"""Without an importable numba the core falls back to the numpy plan, with the same numbers."""
+"""Without an importable numba the core falls back to the numpy counting, with the same numbers."""
 
 import numpy as np
 import pytest
 
-from reidbench.errors import InputError
-from reidbench.metrics import _kernel, rank_metrics
+from reidbench.metrics import _kernel, _ranks, rank_metrics
 
 
 def _problem():
@@ -14,12 +13,23 @@ def _problem():
         rng.integers(1, 3, 90)
 
 
-def test_auto_uses_the_numpy_plan_when_numba_cannot_be_imported(monkeypatch):
+def test_the_numpy_fallback_is_used_when_numba_cannot_be_imported(monkeypatch):
     args = _problem()
-    numpy_plan = rank_metrics(*args, path="numpy")
+    with _ranks.forced_counting("numpy"):
+        fallback = rank_metrics(*args)
     monkeypatch.setattr(_kernel, "_importable", False)
+    calls = []
+    real = _ranks.count_negatives
+    monkeypatch.setattr(_ranks, "count_negatives", lambda *a: calls.append(1) or real(*a))
     auto = rank_metrics(*args)
-    assert np.array_equal(auto.ap, numpy_plan.ap, equal_nan=True)
-    assert np.array_equal(auto.first_rank, numpy_plan.first_rank)
-    with pytest.raises(InputError, match="path in rank_metrics.*numba cannot be imported"):
-        rank_metrics(*args, path="compiled")
+    assert calls  # the fallback ran
+    assert np.array_equal(auto.ap, fallback.ap, equal_nan=True)
+    assert np.array_equal(auto.first_rank, fallback.first_rank)
+    with pytest.raises(ValueError, match="numba cannot be imported"):
+        with _ranks.forced_counting("compiled"):
+            pass
+
+
+def test_counting_is_not_a_public_option():
+    with pytest.raises(TypeError):
+        rank_metrics(*_problem(), path="numpy")

@@ -15,16 +15,14 @@ D = np.array([[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]])
 GP = np.array([7, 3, 7, -1, 0, 7, 5, 7])
 GC = np.array([1, 2, 2, 3, 4, 3, 2, 5])
 QP, QC = np.array([7]), np.array([1])
-PATHS = ["auto", "compiled", "numpy", "sparse", "dense", "peel"]
 
 
 def approx(x: F) -> object:
     return pytest.approx(float(x), abs=1e-15)
 
 
-@pytest.mark.parametrize("path", PATHS)
-def test_with_the_minus_one_rule(path):
-    r = rank_metrics(D, QP, GP, QC, GC, path=path)  # junk-free: N P N P N P, r = (2, 4, 6)
+def test_with_the_minus_one_rule(counting):
+    r = rank_metrics(D, QP, GP, QC, GC)  # junk-free: N P N P N P, r = (2, 4, 6)
     m = r.map_by_variant
     assert m["noninterp"] == approx((F(1, 2) + F(2, 4) + F(3, 6)) / 3)  # 0.500000
     trap = (F(1, 2) * (F(1, 2) + 0) + F(1, 2) * (F(2, 4) + F(1, 3))
@@ -40,9 +38,8 @@ def test_with_the_minus_one_rule(path):
     assert r.n_positives[0] == 3
 
 
-@pytest.mark.parametrize("path", PATHS)
-def test_without_the_minus_one_rule(path):
-    r = rank_metrics(D, QP, GP, QC, GC, junk_pids=(), path=path)  # r = (2, 5, 7)
+def test_without_the_minus_one_rule(counting):
+    r = rank_metrics(D, QP, GP, QC, GC, junk_pids=())  # r = (2, 5, 7)
     m = r.map_by_variant
     assert m["noninterp"] == approx((F(1, 2) + F(2, 5) + F(3, 7)) / 3)  # 0.442857
     trap = ((F(1, 2) + 0) + (F(2, 5) + F(1, 4)) + (F(3, 7) + F(2, 6))) / 6
@@ -55,15 +52,14 @@ TIED = D.copy()
 TIED[0, 2] = 0.2  # the first positive ties with the negative at rank 2
 
 
-@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("ties,noninterp,trapezoid,rank1", [
     ("stable", F(1, 2), (F(1, 2) + (F(2, 4) + F(1, 3)) + (F(3, 6) + F(2, 5))) / 6, 0.0),
     ("pessimistic", F(1, 2), (F(1, 2) + (F(2, 4) + F(1, 3)) + (F(3, 6) + F(2, 5))) / 6, 0.0),
     ("optimistic", (1 + F(2, 4) + F(3, 6)) / 3, ((1 + 1) + (F(2, 4) + F(1, 3))
                                                   + (F(3, 6) + F(2, 5))) / 6, 1.0),
 ])
-def test_tie_table(path, ties, noninterp, trapezoid, rank1):
-    r = rank_metrics(TIED, QP, GP, QC, GC, ties=ties, path=path)
+def test_tie_table(counting, ties, noninterp, trapezoid, rank1):
+    r = rank_metrics(TIED, QP, GP, QC, GC, ties=ties)
     m = r.map_by_variant
     assert m["noninterp"] == approx(noninterp)  # 0.500000 / 0.666667
     assert m["trapezoid"] == approx(trapezoid)  # 0.372222 / 0.622222

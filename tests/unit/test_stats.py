@@ -105,6 +105,24 @@ def test_bootstrap_rank_metrics_from_per_query_arrays():
     assert by_id["mAP"].n == 2  # pids 3 and 5 have counted queries
 
 
+def test_bootstrap_by_identity_on_a_real_rank_metrics_result():
+    from reidbench.metrics import rank_metrics
+
+    rng = np.random.default_rng(0)
+    qp = np.repeat(np.arange(1, 7), 3)  # 6 identities, 3 queries each
+    gp = np.repeat(np.arange(1, 7), 4)
+    d = rng.random((qp.size, gp.size))
+    res = rank_metrics(d, qp, gp, np.zeros(qp.size, int), np.ones(gp.size, int))
+    assert np.array_equal(res.query_pids, qp)
+    by_query = bootstrap_rank_metrics(res, n_boot=300, seed=0)
+    by_id = bootstrap_rank_metrics(res, n_boot=300, seed=0, by_identity=True)
+    assert by_id["mAP"].estimate == pytest.approx(res.map)
+    assert by_id["mAP"].n == 6 and by_query["mAP"].n == 18
+    with pytest.raises(InputError, match="query_pids for by_identity=True"):
+        bootstrap_rank_metrics(SimpleNamespace(ap=res.ap, inp=res.inp, first_rank=res.first_rank,
+                                               counted=res.counted), by_identity=True)
+
+
 def test_bootstrap_rank_metrics_nan_policy_gives_nan_interval():
     res = SimpleNamespace(ap=np.array([1.0, np.nan]), inp=np.array([1.0, np.nan]),
                           first_rank=np.array([1, 0]), counted=np.array([True, True]))

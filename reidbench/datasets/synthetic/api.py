@@ -14,11 +14,12 @@ from typing import Any
 from reidbench.datasets.synthetic.config import SynthConfig
 from reidbench.datasets.synthetic.layouts import LAYOUT_WRITERS, VARIANTS
 from reidbench.errors import InputError, describe
+from reidbench.protocols.record import DATASETS
 
 __all__ = ["write_dataset", "SynthSummary", "MANIFEST_NAME", "LAYOUTS", "read_manifest"]
 
 MANIFEST_NAME = "_reidbench_synth.json"
-LAYOUTS = ("mars", "dukev", "ilidsvid", "prid2011", "lsvid")
+LAYOUTS = DATASETS  # one writer per dataset a protocol can name
 MANIFEST_VERSION = 1
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from reidbench.protocols.record import DATASETS
 from reidbench.registry import Registry
 
 __all__ = ["LAYOUT_WRITERS", "VARIANTS"]
 
 LAYOUT_WRITERS: Registry = Registry("synthetic layout")
-for _name in ("mars", "dukev", "ilidsvid", "prid2011", "lsvid"):
+for _name in DATASETS:
     LAYOUT_WRITERS.register(_name, f"reidbench.datasets.synthetic.layouts.{_name}:write")
 
 # Optional variants of a layout (None is the official form).
