@@ -39,7 +39,6 @@ __all__ = ["consistency_problems", "require_consistent", "evaluated_sha256s", "T
 #: Absolute tolerance between a stored number and its recomputation (both float64 means of the
 #: same arrays; JSON keeps floats exactly, so only summation order can differ).
 TOLERANCE = 1e-9
-_RANKS = {"rank1": 1, "rank5": 5, "rank10": 10, "rank20": 20}
 _FIX = "re-run `reidbench evaluate`; results.json and per_query.npz must come from one run"
 
 
@@ -162,10 +161,11 @@ def _split_summary(c: _Check, entry: Mapping[str, Any], arrays: Mapping[str, Any
               "for every counted query", "values out of range")
         return None
     summary = {"mAP": _mean(ap, counted), "mINP": _mean(inp, counted)}
-    for key, k in _RANKS.items():
-        hit = counted & (first >= 1) & (first <= k)
-        summary[key] = float(hit.sum()) / n_counted if n_counted else math.nan
     metrics = entry.get("metrics") if isinstance(entry.get("metrics"), Mapping) else {}
+    for key in metrics:  # rank<k> for each of the protocol's cmc_ranks
+        if isinstance(key, str) and key.startswith("rank") and key[4:].isdigit():
+            hit = counted & (first >= 1) & (first <= int(key[4:]))
+            summary[key] = float(hit.sum()) / n_counted if n_counted else math.nan
     for key, value in summary.items():
         if key in metrics:
             cell = metrics[key]

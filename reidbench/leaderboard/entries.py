@@ -19,14 +19,14 @@ from typing import Any
 
 from reidbench.leaderboard.records import LeaderboardFile, decimals
 from reidbench.leaderboard.schema import METRICS
+from reidbench.metrics.options import short_label
 
 __all__ = ["Entry", "published_entries", "evaluated_entry", "result_label", "deduplicate",
            "cell_text",
            "METRIC_ORDER", "METRIC_HEADERS", "DATASET_NAMES"]
 
 METRIC_ORDER = METRICS  # the leaderboard schema's metric names, in column order
-METRIC_HEADERS = {"mAP": "mAP", "rank1": "R1", "rank5": "R5", "rank10": "R10", "rank20": "R20",
-                  "mINP": "mINP"}
+METRIC_HEADERS = {name: short_label(name) for name in METRICS}  # mAP, R1, R5, R10, R20, mINP
 DATASET_NAMES = {"mars": "MARS", "dukev": "DukeV", "ilidsvid": "iLIDS-VID",
                  "prid2011": "PRID-2011", "lsvid": "LS-VID"}
 
