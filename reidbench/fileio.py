@@ -13,7 +13,8 @@ from typing import Any
 
 __all__ = ["atomic_write", "json_problem", "json_depth", "loads_bounded", "MAX_JSON_DEPTH",
            "sha256_file", "write_json_atomic", "write_text_atomic", "JSONBoundError",
-           "write_texts_atomic", "umask_mode"]
+           "write_texts_atomic", "umask_mode", "unwritable_reason", "read_npz_bounded",
+           "NpzError"]
 
 
 def _umask() -> int:
@@ -195,6 +196,26 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def unwritable_reason(folder: str | Path) -> str | None:
+    """Why a folder could not be created or written here, or None when it can.
+
+    Walks up to the nearest existing ancestor: a file there (``--out a.txt/run``) or a folder this
+    user cannot write is the reason. Nothing is created. Checked before any computing, so a result
+    or checkpoint that cannot be written is never computed.
+    """
+    out = Path(folder)
+    if out.exists() and not out.is_dir():
+        return f"{out} is a file"
+    probe = out
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is a file"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{probe} is read-only for this user"
+    return None
 
 
 class NpzError(ValueError):

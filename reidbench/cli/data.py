@@ -98,12 +98,14 @@ def verify_cmd(
             report.problems += check_manifest(root, path)
     if json_out:
         typer.echo(json.dumps({"ok": report.ok, "problems": report.problems,
-                               "facts": report.facts}, indent=2))
+                               "facts": report.facts, "notes": report.notes}, indent=2))
     else:
         facts = ", ".join(f"{k} {v}" for k, v in report.facts.items() if not isinstance(v, dict))
         typer.echo(f"{name} at {root}: {facts}")
         for problem in report.problems:
             typer.echo(f"problem: {problem}")
+        for note in report.notes:
+            typer.echo(f"note: {note}")
         typer.echo("ok" if report.ok else f"{len(report.problems)} problem(s)")
     if not report.ok:
         raise typer.Exit(1)

@@ -33,4 +33,11 @@ def load(name: str, root: str | Path) -> VideoDataset:
         raise DataError(describe(f"dataset {name!r}", "reidbench.datasets.load",
                                  f"one of {LAYOUTS.names()}", "an unknown name",
                                  suggest(name, LAYOUTS.names())))
-    return LAYOUTS.get(name)(root)
+    try:
+        return LAYOUTS.get(name)(root)
+    except OSError as exc:  # an unreadable file or folder of the copy, wherever a parser met it
+        raise DataError(describe(
+            "file" if exc.filename is None else f"{Path(str(exc.filename)).name!r}",
+            str(exc.filename or root), "a readable file or folder of the copy",
+            f"{type(exc).__name__}: {exc.strerror or exc}",
+            "fix the copy's permissions (chmod -R u+rX ROOT) or copy it again")) from None

@@ -35,6 +35,10 @@ def read_lines(path: Path) -> list[str]:
     except UnicodeDecodeError as exc:
         raise DataError(describe("text file", str(path), "UTF-8/ASCII text", f"bytes that are not "
                                  f"({exc.reason})", "re-extract the file")) from None
+    except OSError as exc:
+        raise DataError(describe("text file", str(path), "a readable file",
+                                 f"{type(exc).__name__}: {exc.strerror or exc}",
+                                 "fix its permissions (chmod u+r) or re-extract it")) from None
     return [line.rstrip() for line in text.splitlines() if line.strip()]
 
 

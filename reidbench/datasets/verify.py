@@ -48,6 +48,7 @@ class VerifyReport:
     root: str
     problems: list[str] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -73,6 +74,8 @@ def _check_image(path: str, full: bool) -> str | None:
                 im.verify()
     except FileNotFoundError:
         return "missing; re-extract it from the dataset archive (or restore the copy)"
+    except PermissionError:
+        return "unreadable (permission denied); fix the copy's permissions (chmod -R u+rX ROOT)"
     except Exception as exc:  # any decoder failure
         return (f"not decodable ({type(exc).__name__}: the file is damaged or not an image); "
                 "re-extract it from the dataset archive")
@@ -142,6 +145,11 @@ def verify(name: str, root: str | Path, *, expect: str = "auto", full: bool = Fa
         report.problems.append(f"... and {bad - max_listed} more frames missing or undecodable; "
                                "re-extract the frames from the dataset archive")
     report.facts["bad_frames"] = bad
+    # a header check passes a truncated JPEG: say what was (not) checked
+    report.facts["frames_checked"] = "decoded" if full else "headers only"
+    if not full:
+        report.notes.append("frames were checked by their headers only, not decoded (a truncated "
+                            "or damaged image can pass); pass --full to decode every frame")
     return report
 
 

@@ -125,27 +125,42 @@ class FeatureCache:
 
     Items are cached one by one, so a tracklet embedded for one protocol (or as a query) is reused
     by every other protocol and side that holds the same item under the same model key. Shards are
-    written atomically; an unreadable shard is ignored (its items are extracted again).
+    written atomically with a ``digest`` (sha256 of the keys and the feature bytes) and are
+    checked as submitted features files are: a shard that is unreadable, whose digest does not
+    match (rows edited, truncated, one dimension short), whose ``features`` are not a finite
+    ``(len(keys), D)`` float array, or whose ``D`` differs from the other shards', is ignored (its
+    items are extracted again).
     """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
     def lookup(self, wanted: set[str]) -> dict[str, np.ndarray]:
-        """Return the cached rows of the ``wanted`` item keys that the cache holds."""
-        found: dict[str, np.ndarray] = {}
+        """Return the cached rows of the ``wanted`` item keys that the cache holds.
+
+        Rows all have one width: if valid shards disagree on ``D``, only the width most of the
+        found rows have is kept.
+        """
+        from reidbench.fileio import NpzError, read_npz_bounded
+
+        by_dim: dict[int, dict[str, np.ndarray]] = {}
         if not self.folder.is_dir():
-            return found
+            return {}
         for shard in sorted(self.folder.glob("*.npz")):
             try:
-                with np.load(shard, allow_pickle=False) as z:
-                    keys, feats = z["keys"], z["features"]
-            except Exception:  # a damaged shard is only a cache miss
+                z = read_npz_bounded(shard, max_array_bytes=1 << 30, max_members=4)
+            except (NpzError, OSError):  # a damaged shard is only a cache miss
                 continue
-            for k, row in zip(keys.tolist(), feats, strict=False):
+            keys, feats = z.get("keys"), z.get("features")
+            if not _valid_shard(keys, feats, z.get("digest")):
+                continue
+            rows = by_dim.setdefault(int(feats.shape[1]), {})
+            for k, row in zip(keys.tolist(), feats, strict=True):
                 if k in wanted:
-                    found[k] = row
-        return found
+                    rows[k] = row
+        if not by_dim:
+            return {}
+        return max(by_dim.values(), key=len)
 
     def add(self, keys: list[str], features: np.ndarray) -> None:
         """Store ``features`` (one row per key) as one new shard."""
@@ -154,9 +169,27 @@ class FeatureCache:
                      lambda tmp: _save_npz(tmp, np.array(keys), features))
 
 
+def _digest(keys: np.ndarray, features: np.ndarray) -> str:
+    h = hashlib.sha256("\n".join(str(k) for k in keys.tolist()).encode())
+    h.update(f"|{features.dtype.str}|{features.shape}|".encode())
+    h.update(np.ascontiguousarray(features).tobytes())
+    return h.hexdigest()
+
+
+def _valid_shard(keys: Any, feats: Any, digest: Any) -> bool:
+    """A shard's rows are used only if they are what was written: shapes, values, digest."""
+    if keys is None or feats is None or digest is None:
+        return False
+    if keys.ndim != 1 or keys.dtype.kind != "U" or feats.ndim != 2 or feats.dtype.kind != "f":
+        return False
+    if feats.shape[0] != keys.shape[0] or feats.shape[1] == 0 or not np.isfinite(feats).all():
+        return False
+    return digest.ndim == 0 and str(digest) == _digest(keys, feats)
+
+
 def _save_npz(tmp: Path, keys: np.ndarray, features: np.ndarray) -> None:
     with open(tmp, "wb") as f:
-        np.savez(f, keys=keys, features=features)
+        np.savez(f, keys=keys, features=features, digest=np.array(_digest(keys, features)))
 
 
 def extract_features(adapter: Any, items: Sequence[EvalItem], *, procedure: Procedure,
@@ -200,6 +233,14 @@ def extract_features(adapter: Any, items: Sequence[EvalItem], *, procedure: Proc
         feats, run = _extract([by_key[k] for k in todo], adapter, procedure, batch_size,
                               num_workers, autocast, side, progress)
         info.update(run)
+        if rows and feats.shape[1] != next(iter(rows.values())).shape[0]:
+            # cached rows of another width than the model gives now: none of them is used
+            stale = list(dict.fromkeys(k for k in keys if k in rows))
+            again, _ = _extract([by_key[k] for k in stale], adapter, procedure, batch_size,
+                                num_workers, autocast, side, progress)
+            rows = dict(zip(stale, again, strict=True))
+            todo, feats = todo + stale, np.concatenate([feats, again])
+            info["n_extracted"] = len(todo)
         rows.update(zip(todo, feats, strict=True))
         if cache:
             _store(cache, todo, feats)

@@ -29,6 +29,7 @@ from reidbench.fileio import (
     loads_bounded,
     read_npz_bounded,
     umask_mode,
+    unwritable_reason,
 )
 
 __all__ = ["RESULT_SCHEMA", "EvalResult", "SplitScores", "check_out_dir", "read_result",
@@ -164,18 +165,11 @@ def check_out_dir(out_dir: str | Path) -> None:
 
 
 def _check_parent_writable(out: Path) -> None:
-    """Refuse ``--out`` whose nearest existing ancestor is a file or is not writable."""
-    parent = out.parent
-    while not parent.exists() and not parent.is_symlink() and parent != parent.parent:
-        parent = parent.parent
-    if parent.exists() and not parent.is_dir():
-        raise InputError(describe("--out", str(out), "a path under a folder", f"{parent} is a "
-                                  "file", "pass a result folder whose parents are folders"))
-    target = out if out.is_dir() else parent
-    if not os.access(target, os.W_OK | os.X_OK):
-        raise InputError(describe("--out", str(out), "a folder this user can write",
-                                  f"{target} is read-only", "pass a writable location for the "
-                                  "result, or fix its permissions"))
+    """Refuse ``--out`` that is under a file or in a folder this user cannot write."""
+    reason = unwritable_reason(out if out.is_dir() else out.parent)
+    if reason:
+        raise InputError(describe("--out", str(out), "a result folder this user can create and "
+                                  "write", reason, "pass a writable location for the result"))
 
 
 def _leftovers(out: Path, suffix: str) -> list[Path]:

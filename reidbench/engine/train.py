@@ -31,7 +31,7 @@ import numpy as np
 from reidbench.engine.sampler import PKSampler
 from reidbench.engine.trainbatch import load_batch
 from reidbench.errors import InputError, describe
-from reidbench.fileio import write_json_atomic
+from reidbench.fileio import unwritable_reason, write_json_atomic
 
 __all__ = ["TrainOptions", "check_train_options", "train"]
 
@@ -275,6 +275,10 @@ def train(adapter_name: str, data_root: str | Path, dataset_name: str, out_dir: 
     """
     options = check_train_options(options)
     out = Path(out_dir)
+    reason = unwritable_reason(out)
+    if reason:  # before any training: checkpoints that cannot be written are not computed
+        raise InputError(describe("--out", str(out), "a folder this user can create and write "
+                                  "checkpoints in", reason, "pass a writable --out folder"))
     created = not out.exists()
     try:
         return _train(adapter_name, data_root, dataset_name, out, split, model_config or {},

@@ -41,6 +41,8 @@ VERIFIED = "verified"
 SELF_REPORTED = "self-reported"
 VERIFICATION_FILE = "verification.json"
 VERIFICATION_SCHEMA = "reidbench.verification/1"
+#: How long an add waits for another add's lock (seconds).
+LOCK_TIMEOUT_S = 30.0
 #: A hidden half-copy older than this (seconds) is removed even if its adder might be alive.
 _STALE_COPY_S = 3600.0
 
@@ -144,8 +146,9 @@ def _lock_owner(path: Path) -> int | None:
 class _Lock:
     """An ``O_EXCL`` lock file holding the owner's pid; a dead owner's lock is taken over."""
 
-    def __init__(self, path: Path, timeout: float = 30.0) -> None:
-        self.path, self.timeout = path, timeout
+    def __init__(self, path: Path, timeout: float | None = None) -> None:
+        self.path = path
+        self.timeout = LOCK_TIMEOUT_S if timeout is None else timeout
 
     def __enter__(self) -> _Lock:
         deadline = time.monotonic() + self.timeout
