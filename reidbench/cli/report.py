@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -13,10 +15,20 @@ app = typer.Typer(help="Figures from records: ablation grids, retrieval gallerie
                   no_args_is_help=True)
 
 
-def _results(result_dirs: list[str]) -> list:
-    from reidbench.engine.results import read_result
+FIGURE_OUT_HELP = ("Output figure; the suffix picks the format: .pdf or .svg (vector, for "
+                   "papers) or .png (raster, at --dpi).")
+DPI_HELP = "Resolution of a .png figure in dots per inch (default 150; vector formats ignore it)."
 
-    return [(Path(d).name or d, read_result(d)) for d in result_dirs]
+
+def _figure(result_dirs: list[str], out: str, dpi: int | None,
+            draw: Callable[[list[Any]], Any]) -> None:
+    """Check the output's suffix first, read the results, draw, save in the asked format."""
+    from reidbench.report._mpl import figure_format, save_figure
+    from reidbench.report.curves import named_results
+
+    figure_format(out)  # a bad suffix fails before anything is read
+    save_figure(draw(named_results(result_dirs)), out, dpi)
+    typer.echo(f"wrote {out}")
 
 
 @app.command("ablations")
@@ -69,44 +81,41 @@ def gallery_cmd(
 @app.command("cmc")
 def cmc_cmd(
     result_dirs: list[str] = typer.Argument(..., help="One or more result directories."),  # noqa: B008
-    out: str = typer.Option(..., "--out", "-o", help="Output PNG."),
+    out: str = typer.Option(..., "--out", "-o", help=FIGURE_OUT_HELP),
+    dpi: int = typer.Option(None, "--dpi", help=DPI_HELP),
     max_rank: int = typer.Option(20, "--max-rank", help="Last rank plotted."),
 ) -> None:
     """CMC curves of several results on one plot."""
-    from reidbench.report._mpl import save_figure
     from reidbench.report.curves import cmc_curve
 
-    save_figure(cmc_curve(_results(result_dirs), max_rank), out)
-    typer.echo(f"wrote {out}")
+    _figure(result_dirs, out, dpi, lambda r: cmc_curve(r, max_rank))
 
 
 @app.command("aphist")
 def aphist_cmd(
     result_dirs: list[str] = typer.Argument(..., help="One or more result directories."),  # noqa: B008
-    out: str = typer.Option(..., "--out", "-o", help="Output PNG."),
+    out: str = typer.Option(..., "--out", "-o", help=FIGURE_OUT_HELP),
+    dpi: int = typer.Option(None, "--dpi", help=DPI_HELP),
     bins: int = typer.Option(20, "--bins", help="Histogram bins over [0, 100]."),
 ) -> None:
     """Histogram of per-query AP."""
-    from reidbench.report._mpl import save_figure
     from reidbench.report.curves import ap_histogram
 
-    save_figure(ap_histogram(_results(result_dirs), bins), out)
-    typer.echo(f"wrote {out}")
+    _figure(result_dirs, out, dpi, lambda r: ap_histogram(r, bins))
 
 
 @app.command("cost")
 def cost_cmd(
     result_dirs: list[str] = typer.Argument(..., help="One or more result directories."),  # noqa: B008
-    out: str = typer.Option(..., "--out", "-o", help="Output PNG."),
+    out: str = typer.Option(..., "--out", "-o", help=FIGURE_OUT_HELP),
+    dpi: int = typer.Option(None, "--dpi", help=DPI_HELP),
     cost: str = typer.Option("parameters", "--cost", help="parameters, time (per tracklet) or "
                              "flops (GFLOPs per clip)."),
 ) -> None:
     """Plot mAP against model size, time per tracklet or FLOPs (results that record it)."""
-    from reidbench.report._mpl import save_figure
     from reidbench.report.curves import cost_scatter
 
-    save_figure(cost_scatter(_results(result_dirs), cost), out)
-    typer.echo(f"wrote {out}")
+    _figure(result_dirs, out, dpi, lambda r: cost_scatter(r, cost))
 
 
 @app.command("html")

@@ -19,6 +19,7 @@ same figures and tables come out of published numbers and of the suite's own run
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -26,7 +27,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
 
 from reidbench.errors import InputError, describe
 from reidbench.leaderboard.build import (
@@ -38,7 +40,7 @@ from reidbench.leaderboard.build import (
     rank_marks,
 )
 from reidbench.leaderboard.records import LeaderboardFile
-from reidbench.report._mpl import new_figure
+from reidbench.report._mpl import new_figure, percent_ylim
 
 __all__ = ["published_ablation", "stage_label", "heatmap", "curve", "placement_grid",
            "ablation_table", "table_groups", "sweep_ablation", "sweep_figures", "TIDY_COLUMNS"]
@@ -115,7 +117,8 @@ def _axis_values(values: Iterable[Any]) -> list[Any]:
 
 
 def _draw_grid(ax: Axes, sub: pd.DataFrame, row_axis: str, col_axis: str,
-               row_order: list[Any] | None = None, col_order: list[Any] | None = None) -> None:
+               row_order: list[Any] | None = None, col_order: list[Any] | None = None) -> Any:
+    """Draw the grid; return the image (for its colour bar)."""
     rows = row_order or _axis_values(sub[row_axis])
     cols = col_order or _axis_values(sub[col_axis])
     grid = np.full((len(rows), len(cols)), np.nan)
@@ -124,7 +127,7 @@ def _draw_grid(ax: Axes, sub: pd.DataFrame, row_axis: str, col_axis: str,
         i, j = rows.index(r[row_axis]), cols.index(r[col_axis])
         grid[i, j] = float(r["mean"])
         texts[(i, j)] = _text(r)
-    ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", aspect="auto")
+    image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", aspect="auto")
     marks = rank_marks(list(grid.ravel()))
     finite = grid[np.isfinite(grid)]
     mid = (finite.min() + finite.max()) / 2 if finite.size else 0.0
@@ -140,6 +143,18 @@ def _draw_grid(ax: Axes, sub: pd.DataFrame, row_axis: str, col_axis: str,
     ax.set_yticks(range(len(rows)), [str(r) for r in rows])
     ax.set_xlabel(col_axis)
     ax.set_ylabel(row_axis)
+    return image
+
+
+def _mark_legend(fig: Figure) -> None:
+    """The legend of the red frames: solid = best, dashed = second best."""
+    handles = [Patch(fill=False, ec="red", lw=2.5, ls="-", label="best"),
+               Patch(fill=False, ec="red", lw=2.5, ls="--", label="second best")]
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+
+
+def _title(text: str, width: int = 64) -> str:
+    return "\n".join(textwrap.wrap(text, width)) if text else text
 
 
 def heatmap(df: pd.DataFrame, row_axis: str, col_axis: str, metric: str, *,
@@ -159,10 +174,12 @@ def heatmap(df: pd.DataFrame, row_axis: str, col_axis: str, metric: str, *,
     """
     _check(df, (row_axis, col_axis, *TIDY_COLUMNS))
     sub = _select(df, metric, dataset)
-    fig = new_figure(5.0, 4.0)
+    fig = new_figure(5.5, 4.6)
     ax = fig.add_subplot()
-    _draw_grid(ax, sub, row_axis, col_axis)
-    ax.set_title(title or f"{METRIC_HEADERS.get(metric, metric)} (%)", fontsize=9)
+    image = _draw_grid(ax, sub, row_axis, col_axis)
+    fig.colorbar(image, ax=ax, label=f"{METRIC_HEADERS.get(metric, metric)} (%)")
+    _mark_legend(fig)
+    ax.set_title(_title(title or f"{METRIC_HEADERS.get(metric, metric)} (%)"), fontsize=9)
     return fig
 
 
@@ -174,8 +191,9 @@ def curve(df: pd.DataFrame, axis: str, metrics: Sequence[str], *, dataset: str |
         InputError: Missing columns or no rows for a metric.
     """
     _check(df, (axis, *TIDY_COLUMNS))
-    fig = new_figure(5.0, 3.6)
+    fig = new_figure(5.5, 4.0)
     ax = fig.add_subplot()
+    shown: list[float] = []
     for m in metrics:
         sub = _select(df, m, dataset).sort_values(axis)
         x = sub[axis].to_numpy(dtype=float)
@@ -183,16 +201,24 @@ def curve(df: pd.DataFrame, axis: str, metrics: Sequence[str], *, dataset: str |
         err = sub["std"].to_numpy(dtype=float)
         ax.errorbar(x, y, yerr=None if np.isnan(err).all() else err, marker="o", capsize=3,
                     label=METRIC_HEADERS.get(m, m))
+        shown += list(y - np.nan_to_num(err)) + list(y + np.nan_to_num(err))
         for mark, xi, yi in zip(rank_marks(list(y)), x, y, strict=True):
             if mark:
                 ax.plot([xi], [yi], marker="*" if mark == "best" else "D", ms=12, ls="none",
-                        mfc="none", mec="red", gid=f"{mark}:{m}")
+                        mfc="none", mec="black", gid=f"{mark}:{m}")
     ax.set_xlabel(axis)
     ax.set_ylabel("%")
     ax.set_xticks(sorted(set(df[axis].astype(float))))
-    ax.legend()
-    ax.set_title(title or f"{', '.join(METRIC_HEADERS.get(m, m) for m in metrics)} vs {axis}",
-                 fontsize=9)
+    percent_ylim(ax, shown)
+    ax.grid(alpha=0.3)
+    handles, _ = ax.get_legend_handles_labels()
+    handles += [Line2D([], [], marker="*", ms=10, ls="none", mfc="none", mec="black",
+                       label="best"),
+                Line2D([], [], marker="D", ms=8, ls="none", mfc="none", mec="black",
+                       label="second best")]
+    ax.legend(handles=handles, fontsize=8)
+    ax.set_title(_title(title or f"{', '.join(METRIC_HEADERS.get(m, m) for m in metrics)} vs "
+                        f"{axis}"), fontsize=9)
     return fig
 
 
@@ -212,9 +238,13 @@ def placement_grid(df: pd.DataFrame, metric: str, *, stage_axis: str = "cosam_st
     cols = list(dict.fromkeys(df[backbone_axis]))
     for k, ds in enumerate(datasets):
         ax = fig.add_subplot(1, len(datasets), k + 1)
-        _draw_grid(ax, _select(df, metric, ds), stage_axis, backbone_axis, rows, cols)
+        image = _draw_grid(ax, _select(df, metric, ds), stage_axis, backbone_axis, rows, cols)
+        fig.colorbar(image, ax=ax, label=f"{METRIC_HEADERS.get(metric, metric)} (%)",
+                     shrink=0.8)
         ax.set_title(DATASET_NAMES.get(ds, ds))
-    fig.suptitle(title or f"{METRIC_HEADERS.get(metric, metric)} (%) by COSAM placement")
+    _mark_legend(fig)
+    fig.suptitle(_title(title or f"{METRIC_HEADERS.get(metric, metric)} (%) by COSAM placement",
+                        90), fontsize=10)
     return fig
 
 

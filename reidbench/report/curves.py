@@ -8,18 +8,42 @@ comparable).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from reidbench.engine.results import EvalResult
 from reidbench.errors import InputError, describe
-from reidbench.report._mpl import new_figure
+from reidbench.report._mpl import new_figure, percent_ylim
 
-__all__ = ["cmc_curve", "ap_values", "ap_histogram", "cost_points", "cost_scatter", "COSTS"]
+__all__ = ["cmc_curve", "cmc_band", "ap_values", "ap_histogram", "cost_points",
+           "cost_scatter", "named_results", "COSTS"]
 
 COSTS = ("parameters", "time", "flops")
+
+
+def named_results(result_dirs: Sequence[str | Path]) -> list[tuple[str, EvalResult]]:
+    """Read result directories as ``(label, result)`` pairs for the figures.
+
+    The label is the submission's name (``reidbench evaluate --name``) where the record has one,
+    else the result folder's name; labels that would repeat get the folder name appended.
+    """
+    from reidbench.engine.results import read_result
+
+    pairs = []
+    for d in result_dirs:
+        res = read_result(d)
+        folder = Path(d).resolve().name or str(d)
+        pairs.append((str((res.record.get("submission") or {}).get("name") or folder), folder,
+                      res))
+    counts: dict[str, int] = {}
+    for label, _, _ in pairs:
+        counts[label] = counts.get(label, 0) + 1
+    return [(label if counts[label] == 1 or label == folder else f"{label} [{folder}]", res)
+            for label, folder, res in pairs]
 
 
 def _mixed(results: Sequence[tuple[str, EvalResult]]) -> str:
@@ -27,8 +51,46 @@ def _mixed(results: Sequence[tuple[str, EvalResult]]) -> str:
     return " (protocols differ: not comparable)" if len(fps) > 1 else ""
 
 
+def cmc_band(res: EvalResult, n: int, level: float = 0.95) -> tuple[np.ndarray, np.ndarray] | None:
+    """Bootstrap band (percent) of a single-split result's CMC at ranks 1..n, or None.
+
+    Resamples the per-query first ranks in ``per_query.npz`` with the record's own seed and
+    number of resamples, as the evaluation did, so the band at a reported rank equals that
+    rank's printed 95% CI. None when there is nothing to draw it from: no bootstrap
+    (``bootstrap: 0``), several splits (their spread is the std over splits, not a CI), no
+    per-query arrays, or an all-shots CMC.
+    """
+    from types import SimpleNamespace
+
+    from reidbench.metrics.stats import bootstrap_rank_metrics
+
+    rec = res.record
+    n_boot = int(rec.get("bootstrap") or 0)
+    if n_boot < 1 or len(rec["splits"]) != 1:
+        return None
+    if ((rec["protocol"].get("evaluation") or {}).get("cmc") or "first_match") != "first_match":
+        return None
+    try:
+        arr = res.split_arrays()
+    except Exception:  # noqa: BLE001 - a record without its per-query file: no band
+        return None
+    if not all(k in arr for k in ("ap", "inp", "first_rank", "counted")):
+        return None
+    view = SimpleNamespace(ap=arr["ap"], inp=arr["inp"], first_rank=arr["first_rank"],
+                           counted=arr["counted"])
+    ci = bootstrap_rank_metrics(view, ranks=range(1, n + 1), n_boot=n_boot, level=level,
+                                seed=int(rec.get("seed") or 0))
+    lo = np.array([ci[f"rank{k}"].low for k in range(1, n + 1)])
+    hi = np.array([ci[f"rank{k}"].high for k in range(1, n + 1)])
+    return 100.0 * lo, 100.0 * hi
+
+
 def cmc_curve(results: Sequence[tuple[str, EvalResult]], max_rank: int = 20) -> Figure:
     """CMC curves (percent) of several results on one plot; multi-split: mean over splits.
+
+    The legend names each result (its submission name, else the label given) and protocol;
+    ranks are integers; a single-split result with bootstrap CIs gets its 95% band
+    (:func:`cmc_band`, ``gid`` ``band:<label>``); the y-axis shows at least 10 points.
 
     Args:
         results: ``(label, result)`` pairs.
@@ -42,6 +104,8 @@ def cmc_curve(results: Sequence[tuple[str, EvalResult]], max_rank: int = 20) -> 
                                   "none", ""))
     fig = new_figure(5.5, 4.0)
     ax = fig.add_subplot()
+    shown: list[float] = []
+    banded = False
     for label, res in results:
         curves = [s.get("cmc") or [] for s in res.record["splits"]]
         if not curves or not all(curves):
@@ -49,11 +113,22 @@ def cmc_curve(results: Sequence[tuple[str, EvalResult]], max_rank: int = 20) -> 
                                       "none", "re-run the evaluation"))
         n = min(max_rank, *(len(c) for c in curves))
         cmc = 100.0 * np.mean([np.asarray(c[:n], dtype=float) for c in curves], axis=0)
-        ax.plot(np.arange(1, n + 1), cmc, marker=".",
-                label=f"{label} ({res.record['protocol']['id']})")
+        ranks = np.arange(1, n + 1)
+        (line,) = ax.plot(ranks, cmc, marker=".", label=f"{label} ({res.record['protocol']['id']})")
+        shown += list(cmc)
+        band = cmc_band(res, n)
+        if band is not None:
+            ax.fill_between(ranks, band[0], band[1], color=line.get_color(), alpha=0.2, lw=0,
+                            gid=f"band:{label}")
+            shown += list(band[0])
+            banded = True
     ax.set_xlabel("rank")
     ax.set_ylabel("matching rate (%)")
-    ax.set_title("CMC" + _mixed(results))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(0.5, max_rank + 0.5)
+    percent_ylim(ax, shown)
+    ax.set_title("CMC" + (" (shaded: 95% bootstrap CI)" if banded else "") + _mixed(results),
+                 fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return fig

@@ -252,7 +252,7 @@ def write_gallery(result_dir: str | Path, data_root: str | Path, out_dir: str | 
     for k, s in enumerate(strips):
         fig = strip_figure(s, dataset, frames=frames)
         name = f"q{k:03d}_{''.join(ch if ch.isalnum() else '_' for ch in s.id)}.png"
-        paths.append(save_figure(fig, out / name))
+        paths.append(save_figure(fig, out / name, dpi=100))  # laid out in pixels at 100 dpi
         for it in s.items:
             w.writerow([name, s.id, s.pid, f"{s.ap:.6f}", it.position,
                         "" if it.rank is None else it.rank, it.id, it.pid, f"{it.distance:.6f}",

@@ -47,6 +47,12 @@ def test_stmn_memory_heatmap(files):
     texts = {t.get_text(): t for t in ax.texts}
     assert texts["90.5\n± 0.46"].get_fontweight() == "bold"
     assert texts["89.9\n± 1.17"].get_fontweight() == "normal"
+    # a colour bar says what the colours mean; a legend says what the frames mean
+    (cbar,) = [a for a in fig.axes if a is not ax]
+    assert cbar.get_ylabel() == "mAP (%)"
+    assert cbar.get_ylim() == pytest.approx((89.4, 90.5))
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["best", "second best"]
 
 
 def test_margin_curve_error_bars(files):
@@ -65,12 +71,16 @@ def test_margin_curve_error_bars(files):
     marks = {ln.get_gid(): ln.get_xdata()[0] for ln in ax.lines if ln.get_gid()}
     assert marks["best:mAP"] == 0.3 and marks["second:mAP"] == 0.5
     assert marks["best:rank1"] == 0.3 and marks["second:rank1"] == 0.5
+    lo, hi = ax.get_ylim()
+    assert hi - lo >= 10  # 88.1..96.0 with error bars: not stretched over the plot
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["R1", "mAP", "best",
+                                                                   "second best"]
 
 
 def test_cosam_placement_grid(files):
     df = published_ablation(files, "cosam-table4")
     fig = placement_grid(df, "mAP")
-    titles = [ax.get_title() for ax in fig.axes]
+    titles = [ax.get_title() for ax in fig.axes if ax.images]  # the others are colour bars
     assert titles == ["MARS", "DukeV"]
     mars = np.asarray(fig.axes[0].images[0].get_array())
     assert mars.shape == (9, 2)
