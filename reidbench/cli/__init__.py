@@ -45,8 +45,18 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
     )
 
+    def _version(value: bool) -> None:
+        if value:
+            import reidbench
+
+            typer.echo(f"reidbench {reidbench.__version__}")
+            raise typer.Exit()
+
     @app.callback()
-    def _root() -> None:
+    def _root(
+        version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                     help="Print the version and exit."),
+    ) -> None:
         """Benchmark and leaderboard suite for video-based person re-identification."""
 
     for module_name, group in _GROUPS:

@@ -285,6 +285,22 @@ def format_summary(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def deprecated_alias(value: Any, flag: str, old_value: Any, old_flag: str, command: str) -> Any:
+    """The value of ``flag``, or of its deprecated spelling ``old_flag`` (with a note on stderr).
+
+    Raises:
+        InputError: Neither spelling was given, or both with different values.
+    """
+    if old_value is not None:
+        check_option(value is None or value == old_value, flag, command, f"{flag} or "
+                     f"{old_flag} (deprecated), not both", f"{value!r} and {old_value!r}")
+        print(f"note: {old_flag} is deprecated in {command}; use {flag}", file=sys.stderr)
+        return old_value
+    check_option(value is not None, flag, command, "a value", "none",
+                 f"pass {flag}, e.g. {flag} mars" if flag == "--dataset" else f"pass {flag}")
+    return value
+
+
 # --------------------------------------------------------------------------- runtime
 
 

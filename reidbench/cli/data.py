@@ -13,8 +13,9 @@ app = typer.Typer(help="Dataset copies: verify a copy, synthesize a miniature on
 
 @app.command("synth")
 def synth(
-    layout: str = typer.Option(..., "--layout", help="mars, dukev, ilidsvid, prid2011 or lsvid."),
-    out: str = typer.Option(..., "--out", help="Directory to create (the dataset root)."),
+    dataset: str = typer.Option(None, "--dataset", help="Layout to write: mars, dukev, "
+                                "ilidsvid, prid2011 or lsvid."),
+    out: str = typer.Option(..., "--out", "-o", help="Directory to create (the dataset root)."),
     ids: int = typer.Option(12, "--ids", help="Number of labelled identities."),
     seed: int = typer.Option(0, "--seed", help="Seed; the same seed gives byte-identical files."),
     height: int = typer.Option(128, "--height", help="Frame height in pixels."),
@@ -26,8 +27,12 @@ def synth(
                                 help="mars: float64; dukev: old_names; prid2011: mat_splits."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    layout: str = typer.Option(None, "--layout", hidden=True, help="Deprecated: --dataset."),
 ) -> None:
     """Write a synthetic miniature copy of a dataset in its official on-disk layout."""
+    from reidbench.cli._common import deprecated_alias
+
+    layout = deprecated_alias(dataset, "--dataset", layout, "--layout", "reidbench data synth")
     import dataclasses
     import json
     from pathlib import Path
@@ -68,19 +73,30 @@ def synth(
 
 @app.command("verify")
 def verify_cmd(
-    name: str = typer.Argument(..., help="Layout: mars, dukev, ilidsvid, prid2011 or lsvid."),
-    root: str = typer.Argument(..., help="Root of the copy."),
+    dataset: str = typer.Option(None, "--dataset", help="Layout: mars, dukev, ilidsvid, "
+                                "prid2011 or lsvid."),
+    data: str = typer.Option(None, "--data", help="Root of the copy."),
     expect: str = typer.Option("auto", "--expect", help="official | synthetic | none | auto "
                                "(synthetic when _reidbench_synth.json is there, else official)."),
     full: bool = typer.Option(False, "--full", help="Decode every frame completely."),
     manifest: tuple[str, str] | None = typer.Option(
         None, "--manifest", help="write FILE | check FILE: sha256 of every file "
         "(sorted, with a total digest) to compare copies between labs."),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    old_args: list[str] = typer.Argument(None, hidden=True, help="Deprecated: NAME ROOT."),  # noqa: B008
 ) -> None:
     """Check a dataset copy: counts, every frame present and decodable, metadata consistent."""
     import json
 
+    from reidbench.cli._common import check_option, deprecated_alias
+
+    command = "reidbench data verify"
+    old = list(old_args or [])
+    check_option(len(old) in (0, 2), "NAME ROOT", command, "--dataset NAME --data ROOT",
+                 " ".join(old), "e.g. reidbench data verify --dataset mars --data /data/MARS")
+    name = deprecated_alias(dataset, "--dataset", old[0] if old else None, "positional NAME",
+                            command)
+    root = deprecated_alias(data, "--data", old[1] if old else None, "positional ROOT", command)
     from reidbench.datasets.verify import check_manifest, verify, write_manifest
 
     mode, path = manifest if manifest else (None, None)

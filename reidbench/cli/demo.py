@@ -19,9 +19,9 @@ def demo_cmd(
     ids: int = typer.Option(40, "--ids", help="Identities in the synthetic MARS copy."),
     iters: int = typer.Option(60, "--iters", help="Training iterations, in 2 epochs (fixed, so "
                               "the result does not depend on the machine's speed)."),
-    minutes: float = typer.Option(None, "--max-minutes", "--minutes", help="Optional wall-time "
-                                  "cap on training (the result then depends on the machine's "
-                                  "speed)."),
+    minutes: float = typer.Option(None, "--max-minutes", help="Optional wall-time cap on "
+                                  "training in minutes (the result then depends on the "
+                                  "machine's speed)."),
     baseline: str = typer.Option("stmn", "--baseline", help="Baseline to train."),
     seed: int = typer.Option(0, "--seed", help="Seed of the data, the training and the "
                              "bootstrap."),
@@ -31,6 +31,8 @@ def demo_cmd(
                                   "shipped with reidbench)."),
     parity: bool = typer.Option(False, "--parity", help="Run the metric parity report instead."),
     as_json: bool = typer.Option(False, "--json", help="Print the final records as JSON."),
+    old_minutes: float = typer.Option(None, "--minutes", hidden=True,
+                                      help="Deprecated: --max-minutes."),
 ) -> None:
     """Synthesise MARS, train a small baseline, evaluate it under mars/v2v@1, report."""
     if parity:
@@ -40,6 +42,9 @@ def demo_cmd(
         return
     from reidbench.cli._common import ProgressLine, calm_openmp, format_summary
 
+    if old_minutes is not None:
+        typer.echo("note: --minutes is deprecated in reidbench demo; use --max-minutes", err=True)
+        minutes = old_minutes if minutes is None else minutes
     calm_openmp()
     from reidbench.demo import run_demo
 

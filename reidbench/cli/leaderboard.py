@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from reidbench.cli._common import PUBLISHED_HELP
+from reidbench.cli._common import DEVICE_HELP, PUBLISHED_HELP
 
 app = typer.Typer(help="Leaderboard tables from the records in leaderboards/, and submissions.",
                   no_args_is_help=True)
@@ -18,7 +18,7 @@ def build_cmd(
                             "tables as printed) and leaderboards/ (one per dataset/protocol)."),
     fmt: str = typer.Option("md,latex,html,csv", "--format", help="Comma list of md, latex, "
                             "html, csv."),
-    protocol: list[str] = typer.Option(None, "--protocol", help="Reference protocol of a "  # noqa: B008
+    protocol: list[str] = typer.Option(None, "--protocol", "-p", help="Reference protocol of a "  # noqa: B008
                                        "leaderboard (repeatable; default: each dataset's base "
                                        "protocol plus every protocol a submission used)."),
     sort_by: str = typer.Option(None, "--sort-by", help="Metric to sort by (mAP, rank1, ...; "
@@ -54,8 +54,8 @@ def add_cmd(
                                "verified only if every number matches."),
     data: str = typer.Option(None, "--data", help="With --verify: the dataset copy to re-run "
                              "on (default: the dataset root the record names)."),
-    device: str = typer.Option("cpu", "--device", help="With --verify: where a checkpoint "
-                               "runs (cpu, cuda, auto)."),
+    device: str = typer.Option("auto", "--device", help="With --verify: where a checkpoint "
+                               "runs: " + DEVICE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Validate a result record and file it under leaderboards/submissions/.

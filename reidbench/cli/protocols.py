@@ -38,14 +38,15 @@ def show_cmd(protocol: str = typer.Argument(..., help="Protocol id, e.g. mars/v2
 def ids_cmd(
     protocol: str = typer.Argument(..., help="Protocol id, e.g. mars/v2v@1."),
     data: str = typer.Option(..., "--data", help="Root of the dataset copy."),
-    split: str = typer.Option(None, "--split", help="The split (required for multi-split "
-                              "protocols: each split's file holds its own ids)."),
+    split: str = typer.Option(None, "--split", help="The split, e.g. split3 or 3 (required for "
+                              "multi-split protocols: each split's file holds its own ids)."),
 ) -> None:
     """Print the item ids a features file must hold for PROTOCOL, one per line.
 
     A V2V protocol lists its query and gallery tracklets, each once; an I2V protocol adds one id
-    per query image, ``<tracklet id>#first``.
+    per query image, `<tracklet id>#first`.
     """
+    from reidbench.cli._common import split_name
     from reidbench.datasets import load
     from reidbench.engine.evalset import build_evalset
     from reidbench.errors import ProtocolError, describe
@@ -53,6 +54,7 @@ def ids_cmd(
 
     p = get_protocol(protocol)
     splits = list(p.evaluation.splits)
+    split = split_name(split)
     if split is None and p.is_multi_split:
         raise ProtocolError(describe("--split", f"reidbench protocols ids {p.id}",
                                      f"one of {splits}", "none", "each split's features file "

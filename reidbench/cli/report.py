@@ -42,7 +42,7 @@ def ablations_cmd(
 ) -> None:
     """STMN M x N heatmaps, margin/length curves, COSAM placement grids (published or a sweep).
 
-    Each figure comes with its table and the tidy data it was drawn from (``*.data.csv``).
+    Each figure comes with its table and the tidy data it was drawn from (`*.data.csv`).
     """
     if sweep:
         from reidbench.report.site import build_sweep_report
@@ -67,14 +67,17 @@ def gallery_cmd(
     worst_first: bool = typer.Option(False, "--worst-first", help="Worst AP first."),
     junk: str = typer.Option("show", "--junk", help="show (grey border) or skip junk items."),
     frames: int = typer.Option(4, "--frames", help="Frames per tracklet strip."),
-    split: str = typer.Option(None, "--split", help="Split (multi-split protocols)."),
+    split: str = typer.Option(None, "--split", help="Split of a multi-split protocol: split0.."
+                              "split9, or just the number (3 means split3)."),
 ) -> None:
     """Per query: a strip of query frames and the top-k gallery tracklets, green/red borders."""
+    from reidbench.cli._common import split_name
     from reidbench.report.gallery import write_gallery
 
     target = out or str(Path("reports") / "galleries" / (Path(result_dir).resolve().name))
     paths = write_gallery(result_dir, data, target, queries=queries, topk=topk,
-                          worst_first=worst_first, junk=junk, frames=frames, split=split)
+                          worst_first=worst_first, junk=junk, frames=frames,
+                          split=split_name(split))
     typer.echo(f"wrote {len(paths) - 2} query strips, gallery.csv and index.html under {target}")
 
 

@@ -25,6 +25,9 @@ def sweep_cmd(
                                "by every cell."),
     epochs: int = typer.Option(None, "--epochs", help="Epochs per run (default: the recipe's)."),
     iters: int = typer.Option(None, "--iters-per-epoch", help="Iterations per epoch."),
+    lr: float = typer.Option(None, "--lr", help="Learning rate (default: the paper's)."),
+    seq_len: int = typer.Option(None, "--seq-len", help="Frames per training clip (default: the "
+                                "model's seq_len, else the paper's)."),
     minutes: float = typer.Option(None, "--max-minutes", help="Per-run training budget in "
                                   "minutes."),
     height: int = typer.Option(128, "--height", help="Frame height of training and evaluation."),
@@ -53,7 +56,8 @@ def sweep_cmd(
     model_config = parse_config(config, command)
     check_frame_size(height, width, command)
     options = check_train_options(TrainOptions(
-        epochs=epochs, iters_per_epoch=iters, max_minutes=minutes, input_size=(height, width),
+        epochs=epochs, iters_per_epoch=iters, lr=lr, seq_len=seq_len, max_minutes=minutes,
+        input_size=(height, width),
         seed=seed, val_fraction=0.0, device=device))
     progress = ProgressLine()
     try:

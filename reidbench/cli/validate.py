@@ -16,10 +16,12 @@ def validate_cmd(
     kind: str = typer.Option(None, "--kind", help="Force the file kind: leaderboard, result or "
                              "features (default: detected from the file)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-    protocol: str = typer.Option(None, "--protocol", help="Features files: also check the ids "
-                                 "against this protocol (as `evaluate` would), with --data."),
+    protocol: str = typer.Option(None, "--protocol", "-p", help="Features files: also check "
+                                 "the ids against this protocol (as `evaluate` would), with "
+                                 "--data."),
     data: str = typer.Option(None, "--data", help="Root of the dataset copy (with --protocol)."),
-    split: str = typer.Option(None, "--split", help="With --protocol: only this split."),
+    split: str = typer.Option(None, "--split", help="With --protocol: only this split (3 means "
+                              "split3)."),
 ) -> None:
     """Validate FILE against its schema; list every problem (file and field named), exit 2 if any.
 
@@ -28,6 +30,7 @@ def validate_cmd(
     --data /data/MARS` (every check `evaluate` makes of a features file, without evaluating; a
     multi-split protocol takes a `{split}` template or a folder of `<split>.npz`).
     """
+    from reidbench.cli._common import split_name
     from reidbench.leaderboard.validate import validate_file
 
     if (protocol is None) != (data is None):
@@ -35,7 +38,7 @@ def validate_cmd(
                    "come from the protocol applied to the dataset copy", err=True)
         raise typer.Exit(code=2)
     if protocol is not None:
-        report = _features_for_protocol(path, protocol, data, split)
+        report = _features_for_protocol(path, protocol, data, split_name(split))
     else:
         report = validate_file(path, kind)
     if as_json:

@@ -277,7 +277,9 @@ def _extract(items: list[EvalItem], adapter: Any, procedure: Procedure, batch_si
     images = bool(items) and all(item.kind == "image" for item in items)
     n_frames = sum(len(c) for c in clips)
     pipe = plan_pipeline(str(getattr(adapter, "device", "cpu")), num_workers, n_frames, autocast)
-    clip_feats = _embed_clips(adapter, clips, procedure, batch_size, pipe, side, progress,
+    # the bar counts clips (an item may be cut into several): say how many items they make up
+    label = side if len(clips) == len(items) else f"{side} ({len(items)} as clips)"
+    clip_feats = _embed_clips(adapter, clips, procedure, batch_size, pipe, label, progress,
                               images)
     feats = _pool(clip_feats, owner, len(items), procedure.pooling)
     seconds = time.perf_counter() - t0

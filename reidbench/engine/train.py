@@ -134,7 +134,8 @@ def _split_ids(pids: np.ndarray, fraction: float, seed: int) -> tuple[set[int], 
     return set(ids.tolist()) - val, val
 
 
-def _validate(adapter: Any, val: list[Any], recipe: Any, size: tuple[int, int]) -> float:
+def _validate(adapter: Any, val: list[Any], recipe: Any, size: tuple[int, int],
+              progress: Progress | None = None) -> float:
     """MAP on held-out training identities: every tracklet queries all others (same-camera junk)."""
     from reidbench.engine.evalset import EvalItem
     from reidbench.engine.extract import extract_features
@@ -146,7 +147,8 @@ def _validate(adapter: Any, val: list[Any], recipe: Any, size: tuple[int, int]) 
     pids = np.array([t.pid for t in val])
     cams = np.array([t.camid for t in val])
     adapter.eval()
-    feats, _ = extract_features(adapter, items, procedure=proc, side="validation")
+    feats, _ = extract_features(adapter, items, procedure=proc, side="validation",
+                                progress=progress)
     if adapter.uses_scorer:  # pairwise scorers (READ): first-frame image queries, their own score
         from reidbench.engine.extract import score_pairs
 
@@ -387,7 +389,7 @@ def _train(adapter_name: str, data_root: str | Path, dataset_name: str, out: Pat
         entry: dict[str, Any] = {"epoch": epoch + 1, "loss": float(np.mean(losses)),
                                  "seconds": round(time.perf_counter() - t_start, 1)}
         if val_set:
-            entry["val_mAP"] = _validate(adapter, val_set, recipe, size)
+            entry["val_mAP"] = _validate(adapter, val_set, recipe, size, progress)
         state["history"].append(entry)
         state["epoch"] = epoch + 1
         improved = val_set and (state["best_val_map"] is None

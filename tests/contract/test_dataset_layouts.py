@@ -57,4 +57,4 @@ def test_verify_accepts_a_synthetic_copy(copy):
     layout, root, _ = copy
     from reidbench.cli import main
 
-    assert main(["data", "verify", layout, str(root)]) == 0
+    assert main(["data", "verify", "--dataset", layout, "--data", str(root)]) == 0

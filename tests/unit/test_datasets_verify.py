@@ -32,7 +32,7 @@ def test_missing_and_corrupt_frames_are_listed(mars, tmp_path):
     rep = verify("mars", mars)
     assert any(str(gone) in p and "missing" in p for p in rep.problems)
     assert any(str(broken) in p and "decodable" in p for p in rep.problems)
-    assert main(["data", "verify", "mars", str(mars)]) == 1
+    assert main(["data", "verify", "--dataset", "mars", "--data", str(mars)]) == 1
 
 
 def test_missing_info_file_and_bad_query_idx(mars):

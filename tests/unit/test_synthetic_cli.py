@@ -10,7 +10,7 @@ from reidbench.cli import main
 
 def test_synth_cli_writes_a_copy_and_reports(tmp_path, capsys):
     out = tmp_path / "lsvid"
-    rc = main(["data", "synth", "--layout", "lsvid", "--out", str(out), "--ids", "5", "--seed",
+    rc = main(["data", "synth", "--dataset", "lsvid", "--out", str(out), "--ids", "5", "--seed",
                "1", "--height", "32", "--width", "16", "--clean", "--knob", "occlusion_prob=1",
                "--json"])
     assert rc == 0
@@ -35,7 +35,7 @@ def test_synth_cli_existing_out_names_the_flag(tmp_path, capsys):
     out = tmp_path / "taken"
     out.mkdir()
     (out / "keep.txt").write_text("x")
-    args = ["data", "synth", "--layout", "lsvid", "--out", str(out), "--ids", "5", "--height",
+    args = ["data", "synth", "--dataset", "lsvid", "--out", str(out), "--ids", "5", "--height",
             "32", "--width", "16"]
     assert main(args) == 2
     err = capsys.readouterr().err
