@@ -13,7 +13,7 @@ def import_weights_cmd(
                                    "cosam, read)."),
     file: str = typer.Argument(..., help="The checkpoint the official code saved or its "
                                "authors released."),
-    out: str = typer.Option(..., "--out", help="Where to write the reidbench checkpoint "
+    out: str = typer.Option(..., "--out", "-o", help="Where to write the reidbench checkpoint "
                             "(.safetensors)."),
     train_dataset: str = typer.Option(None, "--train-dataset", help="Dataset the weights were "
                                       "trained on (stored; cross-dataset protocols check it)."),
