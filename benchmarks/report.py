@@ -241,6 +241,39 @@ def targets(mars: dict, big: dict) -> list[str]:
     return out
 
 
+EXTRACTION_WAYS = {
+    "reidbench": "**reidbench** `extract_features` (workers auto, uint8 batches)",
+    "per_tracklet_loop": "per-tracklet loop (torchreid's video test loop)",
+    "model_floor": "the model alone on batches in memory (compute floor)",
+}
+
+
+def extraction_table(entries: dict) -> list[str]:
+    """Markdown rows for the extraction benchmarks: frames/s, ratios to the loop and the floor."""
+    rows: dict[tuple[str, str], dict] = {}
+    for b in entries.values():
+        e = b.get("extra_info", {})
+        if e.get("group") == "extraction":
+            rows[(e["case"], e["way"])] = b
+    if not rows:
+        return []
+    out = ["| extraction | frames | median | frames/s | vs per-tracklet loop | vs floor |",
+           "|---|---|---|---|---|---|"]
+    for case in sorted({c for c, _ in rows}, key=lambda c: ("resnet" in c, c)):
+        fps = {w: rows[(case, w)]["extra_info"]["frames_per_s"] for w in EXTRACTION_WAYS
+               if (case, w) in rows}
+        for way, label in EXTRACTION_WAYS.items():
+            if (case, way) not in rows:
+                continue
+            b = rows[(case, way)]
+            f = fps[way]
+            loop = f"{f / fps['per_tracklet_loop']:.2f}x" if "per_tracklet_loop" in fps else ""
+            floor = f"{100 * f / fps['model_floor']:.0f} %" if "model_floor" in fps else ""
+            out.append(f"| {case}: {label} | {b['extra_info']['frames']:,} | "
+                       f"{_fmt(float(b['stats']['median']))} | {f:,.0f} | {loop} | {floor} |")
+    return out
+
+
 def main(argv: list[str]) -> int:
     """Print the report for the JSON files in ``argv`` (default: the latest run)."""
     paths = [Path(a) for a in argv] or [DEFAULT]
@@ -259,6 +292,10 @@ def main(argv: list[str]) -> int:
             print("\n".join(rows))
             print()
     rows, big = big_table(entries)
+    if rows:
+        print("\n".join(rows))
+        print()
+    rows = extraction_table(entries)
     if rows:
         print("\n".join(rows))
         print()
