@@ -9,7 +9,34 @@ import numpy as np
 
 from reidbench.errors import DataError, describe
 
-__all__ = ["require_dir", "require_file", "read_lines", "read_mat", "mat_matrix", "one_based_rows"]
+__all__ = ["require_dir", "require_file", "read_lines", "read_mat", "mat_matrix", "one_based_rows",
+           "is_os_artefact", "folder_files", "STRAY_FILE_RULE"]
+
+#: Files an operating system leaves in folders it displays; never part of a dataset.
+OS_ARTEFACTS = frozenset({"thumbs.db", "desktop.ini", ".ds_store"})
+
+#: The one rule for stray files, across layouts (docs/datasets.md, "Stray files").
+STRAY_FILE_RULE = (
+    "Where a layout finds frames by listing a tracklet folder (DukeV, iLIDS-VID, PRID-2011), "
+    "every file there must be a frame of the layout's grammar; operating-system artefacts "
+    "(names starting with '.', such as .DS_Store and AppleDouble ._* files, Thumbs.db, "
+    "desktop.ini) are ignored, anything else is refused, naming the file. Where frames are "
+    "indexed by metadata (MARS name lists, LS-VID list prefixes), only the indexed files are "
+    "read and other files are never looked at.")
+
+
+def is_os_artefact(name: str) -> bool:
+    """Whether a file name is an operating-system artefact (ignored in every layout)."""
+    return name.startswith(".") or name.lower() in OS_ARTEFACTS
+
+
+def folder_files(folder: Path) -> list[Path]:
+    """The files of a tracklet folder, sorted, OS artefacts left out (see :data:`STRAY_FILE_RULE`).
+
+    Sub-folders are returned too (a stray folder is refused like a stray file by the caller's
+    grammar check).
+    """
+    return sorted(p for p in folder.iterdir() if not is_os_artefact(p.name))
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 

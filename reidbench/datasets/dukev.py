@@ -4,7 +4,8 @@ Both file-name grammars are accepted: ``0001_C6_F0099_X30823.jpg`` and the first
 ``0001C6F0099X30823.jpg``. Frames are ordered by the parsed ``F`` number (some tracklets start at
 ``F0002``), never by listing order. Query tracklets are copies of gallery tracklets and are kept as
 separate items (the same-camera rule removes the self-match). Identity and tracklet folders are
-4-digit names, cameras 1..8, and a tracklet folder without frames is an error, not skipped.
+4-digit names, cameras 1..8, and a tracklet folder without frames is an error, not skipped; so is
+a stray file in a tracklet folder (OS artefacts such as Thumbs.db aside; docs/datasets.md).
 Tracklet id: ``<subset>/<pid>/<tid>``.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from reidbench.datasets._io import require_dir
+from reidbench.datasets._io import folder_files, require_dir
 from reidbench.datasets.index import VideoDataset
 from reidbench.errors import DataError, describe
 from reidbench.types import DatasetSplit, Tracklet
@@ -49,8 +50,7 @@ def _folders(parent: Path, what: str) -> list[Path]:
 
 def _tracklet(subset: str, pid_dir: Path, tid_dir: Path) -> Tracklet:
     """One tracklet folder: frames of one camera and the folder's pid, ordered by F number."""
-    parsed = [(_parse(f.name, tid_dir), f) for f in tid_dir.iterdir()
-              if f.suffix.lower() == ".jpg"]
+    parsed = [(_parse(f.name, tid_dir), f) for f in folder_files(tid_dir)]
     if not parsed:
         raise DataError(describe("tracklet folder with no frames", str(tid_dir),
                                  "at least one .jpg frame", "none",
@@ -73,15 +73,38 @@ def _subset(root: Path, subset: str) -> list[Tracklet]:
             for tid_dir in _folders(pid_dir, "tracklet")]
 
 
+#: Where the subsets may sit below the root given: the folder itself, the folder the official
+#: archive (DukeMTMC-VideoReID.zip) extracts into, or torchreid's ``dukemtmc-vidreid/`` root.
+ROOT_CANDIDATES = (".", "DukeMTMC-VideoReID", "dukemtmc-vidreid/DukeMTMC-VideoReID",
+                   "dukemtmc-vidreid")
+
+
+def resolve_root(root: Path) -> Path:
+    """The folder holding ``train/``, ``query/`` and ``gallery/`` (see :data:`ROOT_CANDIDATES`).
+
+    Raises:
+        DataError: None of the candidates holds the three subsets.
+    """
+    require_dir(root, "DukeMTMC-VideoReID root", "pass the folder holding train/, query/, "
+                "gallery/")
+    for rel in ROOT_CANDIDATES:
+        cand = root / rel
+        if all((cand / s).is_dir() for s in ("train", "query", "gallery")):
+            return cand
+    return root  # the subsets' own check names what is missing
+
+
 def load_dukev(root: str | Path) -> VideoDataset:
     """Parse a DukeMTMC-VideoReID copy (official layout).
+
+    ``root`` is the ``DukeMTMC-VideoReID`` folder, the folder the archive was extracted in, or
+    torchreid's dataset root holding ``dukemtmc-vidreid/`` (:func:`resolve_root`).
 
     Raises:
         DataError: A missing subset folder, a folder or frame name off the grammar, an empty
             tracklet folder, or a tracklet mixing cameras or identities (each named).
     """
-    root = Path(root)
-    require_dir(root, "DukeMTMC-VideoReID root", "pass the folder holding train/, query/, gallery/")
+    root = resolve_root(Path(root))
     train, query, gallery = (_subset(root, s) for s in ("train", "query", "gallery"))
     split = DatasetSplit("official", tuple(t.id for t in train), tuple(t.id for t in query),
                          tuple(t.id for t in gallery))

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from reidbench.datasets._io import mat_matrix, one_based_rows, read_mat, require_dir, require_file
+from reidbench.datasets._io import (
+    folder_files,
+    mat_matrix,
+    one_based_rows,
+    read_mat,
+    require_dir,
+    require_file,
+)
 from reidbench.datasets.index import VideoDataset
 from reidbench.errors import DataError, describe
 from reidbench.types import DatasetSplit, Tracklet
@@ -55,13 +62,17 @@ def _sequence(cam: int, person_dir: Path) -> Tracklet:
     """One camera's sequence of one person, frames ordered by their 5-digit frame number."""
     person = person_dir.name
     frames = []
-    for f in person_dir.iterdir():
-        m = _FRAME.match(f.name)
+    for f in folder_files(person_dir):
+        m = _FRAME.match(f.name) if f.is_file() else None
         if m is None or int(m.group(1)) != cam or f"person{m.group(2)}" != person:
             raise DataError(describe(f"frame {f.name!r}", str(person_dir),
                                      f"cam{cam}_{person}_FFFFF.png", f.name,
                                      "remove files that are not iLIDS-VID frames"))
         frames.append((int(m.group(3)), str(f)))
+    if not frames:
+        raise DataError(describe("person folder with no frames", str(person_dir),
+                                 f"at least one cam{cam}_{person}_FFFFF.png frame", "none",
+                                 "restore the folder from the original archive"))
     frames.sort()
     return Tracklet(f"cam{cam}/{person}", int(person[6:]), cam, tuple(f for _, f in frames),
                     "sequences")

@@ -11,7 +11,10 @@ folders among the first 200 sorted folders of both cameras with at least 27 fram
 the real data that gives the 178 persons the file indexes, and the loader refuses a file whose M
 differs from the count.
 Query = cam_a of the test persons, gallery = cam_b. Tracklet id: ``cam_a/person_0001``; camid 1
-(cam_a) or 2 (cam_b); pid the person number.
+(cam_a) or 2 (cam_b); pid the person number for the first 200 sorted folders of a camera (the same
+people in both), ``10000 + NNNN`` (cam_a) or ``20000 + NNNN`` (cam_b) beyond them, where each
+camera shows other people (:func:`person_pid`). A person folder holds ``NNNN.png`` frames only
+(stray files: ``docs/datasets.md``) and at least one.
 """
 
 from __future__ import annotations
@@ -23,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from reidbench.datasets._io import mat_matrix, one_based_rows, read_mat, require_dir
+from reidbench.datasets._io import folder_files, mat_matrix, one_based_rows, read_mat, require_dir
 from reidbench.datasets.ilidsvid import two_camera_splits
 from reidbench.datasets.index import VideoDataset
 from reidbench.errors import DataError, describe
 from reidbench.types import Tracklet
 
-__all__ = ["load_prid2011", "qualifying_persons", "SPLIT_JSON", "SPLIT_MAT",
+__all__ = ["load_prid2011", "qualifying_persons", "person_pid", "SPLIT_JSON", "SPLIT_MAT",
            "SPLIT_MAT_DIR", "MIN_FRAMES", "FIRST_FOLDERS"]
 
 SPLIT_JSON = "splits_prid2011.json"
@@ -63,6 +66,38 @@ def qualifying_persons(frames_a: Mapping[str, int], frames_b: Mapping[str, int])
             if p in first_b and frames_a[p] >= MIN_FRAMES and frames_b[p] >= MIN_FRAMES]
 
 
+#: Pid offset of a camera's folders beyond the first :data:`FIRST_FOLDERS`: those persons appear in
+#: that camera only, so ``cam_a/person_0300`` and ``cam_b/person_0300`` are different people.
+ONE_CAMERA_PID_OFFSET = {1: 10000, 2: 20000}
+
+
+def person_pid(number: int, cam: int, rank: int) -> int:
+    """The pid of a camera's ``person_NNNN`` folder, its ``rank``-th in sorted order.
+
+    The first :data:`FIRST_FOLDERS` folders of both cameras show the same people and keep their
+    number as pid; folders beyond them are seen by one camera only and get a pid of their own
+    (``10000 + NNNN`` in cam_a, ``20000 + NNNN`` in cam_b), so they never match across cameras.
+    """
+    return number if rank < FIRST_FOLDERS else ONE_CAMERA_PID_OFFSET[cam] + number
+
+
+def _frames(person_dir: Path) -> list[str]:
+    """A person folder's ``NNNN.png`` frames in frame order; stray files and no frames refused."""
+    frames = []
+    for f in folder_files(person_dir):
+        fm = _FRAME.match(f.name) if f.is_file() else None
+        if fm is None:
+            raise DataError(describe(f"file {f.name!r}", str(person_dir), "NNNN.png frames "
+                                     "only", f.name, "remove files that are not PRID-2011 "
+                                     "frames"))
+        frames.append((int(fm.group(1)), str(f)))
+    if not frames:
+        raise DataError(describe("person folder with no frames", str(person_dir),
+                                 "at least one NNNN.png frame", "none",
+                                 "restore the folder from the original archive"))
+    return [f for _, f in sorted(frames)]
+
+
 def load_prid2011(root: str | Path) -> VideoDataset:
     """Parse a PRID-2011 copy (torchreid layout).
 
@@ -80,17 +115,18 @@ def load_prid2011(root: str | Path) -> VideoDataset:
     for cam, letter in ((1, "a"), (2, "b")):
         cam_dir = require_dir(base / f"cam_{letter}", f"cam_{letter} folder", "re-extract")
         counts[letter] = {}
-        for person in sorted(p.name for p in cam_dir.iterdir() if p.is_dir()):
+        persons = sorted(p.name for p in cam_dir.iterdir() if p.is_dir())
+        for rank, person in enumerate(persons):
             m = _PERSON.match(person)
             if m is None:
                 raise DataError(describe(f"folder {person!r}", str(cam_dir), "person_NNNN "
                                          "folders", person, "remove folders that are not "
                                          "PRID-2011 persons"))
-            frames = sorted((int(fm.group(1)), str(f)) for f in (cam_dir / person).iterdir()
-                            if (fm := _FRAME.match(f.name)))
+            frames = _frames(cam_dir / person)
             counts[letter][person] = len(frames)
-            tracklets.append(Tracklet(f"cam_{letter}/{person}", int(m.group(1)), cam,
-                                      tuple(f for _, f in frames), "multi_shot"))
+            tracklets.append(Tracklet(f"cam_{letter}/{person}", person_pid(int(m.group(1)), cam,
+                                                                           rank), cam,
+                                      tuple(frames), "multi_shot"))
     jpath = root / SPLIT_JSON
     if jpath.is_file():
         orders, source = _json_orders(jpath, counts), SPLIT_JSON

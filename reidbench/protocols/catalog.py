@@ -51,9 +51,28 @@ BUILTIN_PROTOCOLS: tuple[Protocol, ...] = (
              _DUKEV, _ALL_FRAMES,
              notes="Query and gallery folders as shipped; same-pid same-camera gallery items "
                    "junk."),
-    Protocol("lsvid/v2v", 1, "LS-VID video-to-video (info_test.mat query/gallery)",
+    Protocol("lsvid/v2v", 1,
+             "LS-VID video-to-video, gallery = the whole test list (queries included)",
              Evaluation(dataset="lsvid", gallery="dataset", junk_pids=(), ap="noninterp"),
-             _ALL_FRAMES),
+             _ALL_FRAMES,
+             notes="Query = the rows of list_seq_test.txt that test/data/info_test.mat's "
+                   "'query' names; gallery = every row of list_seq_test.txt, the queries "
+                   "included (LS-VID ships no gallery list of its own; some public evaluation "
+                   "scripts, in the style of AP3D's test script, append the query features to "
+                   "the gallery for 'lsvid' as for 'mars'). Each query's own copy has the "
+                   "query's pid and camera and is junked by the same-camera rule, as in the "
+                   "official MARS protocol. The other public reading is "
+                   "lsvid/v2v-without-query@1; the two are not comparable."),
+    Protocol("lsvid/v2v-without-query", 1,
+             "LS-VID video-to-video, gallery = the test list minus the queries",
+             Evaluation(dataset="lsvid", gallery="without_query", junk_pids=(), ap="noninterp"),
+             _ALL_FRAMES,
+             notes="SINet's loader (github.com/baist/SINet, utils/data_manager.py, class LSVID) "
+                   "builds the gallery from the rows of list_seq_test.txt that info_test.mat's "
+                   "'query' does not name, and its evaluation adds the queries back only for "
+                   "MARS. A query whose only cross-camera match was another query has no "
+                   "positive and is skipped (n_skipped). Not comparable with lsvid/v2v@1; never "
+                   "the default."),
     Protocol("ilidsvid/v2v", 1, "iLIDS-VID video-to-video, 10 splits (cam1 query, cam2 gallery)",
              _ILIDS, _ALL_FRAMES,
              notes="Test persons = first 150 columns of ls_set per split. One model per split; "

@@ -77,6 +77,7 @@ PINNED = {
     "ilidsvid/i2v@1": "7c2bfc32c51f07bc",
     "ilidsvid/v2v@1": "1044d0980517c5be",
     "lsvid/v2v@1": "b588d91b1c0cfc2e",
+    "lsvid/v2v-without-query@1": "b00d0cde81706d6a",
     "mars/i2v@1": "3622b30e45f839eb",
     "mars/v2v-torchreid@1": "c1bc30804712c750",
     "mars/v2v@1": "57cd34ef2db4ac82",
