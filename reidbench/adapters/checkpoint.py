@@ -97,7 +97,9 @@ def read_torch_file(path: str | Path) -> Any:
     """Read any torch-saved file with ``weights_only=True`` (tensors, dicts, lists, numbers).
 
     For checkpoints in other codebases' layouts (``reidbench import-weights``): the object is
-    returned as saved, without the state-dict checks of :func:`load_checkpoint`.
+    returned as saved, without the state-dict checks of :func:`load_checkpoint`. A file whose
+    only non-torch globals are numpy scalars (a ``rank1`` saved as ``numpy.float64``, as COSAM's
+    training script does) is read with those admitted; any other global is refused.
 
     Raises:
         CheckpointError: As :func:`load_checkpoint` (missing, empty, unsafe or foreign file).
@@ -106,7 +108,40 @@ def read_torch_file(path: str | Path) -> Any:
     if not p.is_file():
         raise CheckpointError(describe("checkpoint", str(p), "an existing file", "nothing there",
                                        "check the path"))
-    return _torch_load(p)
+    try:
+        return _torch_load(p)
+    except CheckpointError:
+        found, parsed = _pickle_globals(p)
+        extra = {g for g in found if g.split(".")[0] not in _SAFE_MODULES}
+        if not (parsed and extra) or not extra <= _NUMPY_SCALAR_GLOBALS:
+            raise
+    return _torch_load(p, numpy_scalars=True)
+
+
+#: The globals a pickled numpy scalar needs (e.g. a ``rank1`` float saved beside the weights):
+#: the scalar is rebuilt from a dtype and its bytes, no other code runs.
+_NUMPY_SCALAR_GLOBALS = frozenset({
+    "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar", "numpy.dtype",
+    *(f"numpy.dtypes.{n}DType" for n in ("Float64", "Float32", "Float16", "Int64", "Int32",
+                                         "Int16", "Int8", "UInt8", "Bool")),
+})
+
+
+def _numpy_scalar_globals() -> list[Any]:
+    import numpy as np
+
+    found: list[Any] = [np.dtype]
+    for module in ("numpy._core.multiarray", "numpy.core.multiarray"):
+        try:
+            found.append(__import__(module, fromlist=["scalar"]).scalar)
+        except (ImportError, AttributeError):
+            continue
+    dtypes = getattr(np, "dtypes", None)
+    if dtypes is not None:
+        found += [getattr(dtypes, f"{n}DType") for n in ("Float64", "Float32", "Float16", "Int64",
+                                                        "Int32", "Int16", "Int8", "UInt8", "Bool")
+                  if hasattr(dtypes, f"{n}DType")]
+    return found
 
 
 def _read_safetensors(p: Path) -> tuple[dict[str, Any], dict[str, str]]:
@@ -163,8 +198,13 @@ def _check_meta(meta: Any, p: Path) -> dict[str, Any]:
     return check_meta_fields(meta, str(p))
 
 
-def _torch_load(p: Path) -> Any:
-    """``torch.load(weights_only=True)``, its warnings silenced and its errors made one line."""
+def _torch_load(p: Path, numpy_scalars: bool = False) -> Any:
+    """``torch.load(weights_only=True)``, its warnings silenced and its errors made one line.
+
+    ``numpy_scalars`` also admits pickled numpy scalars (:func:`read_torch_file` only).
+    """
+    import contextlib
+
     import torch
 
     if p.stat().st_size == 0:
@@ -172,7 +212,9 @@ def _torch_load(p: Path) -> Any:
                                        "an empty file", "copy the file again"))
     _check_torch_zip(p)
     try:
-        with warnings.catch_warnings():
+        allowed = (torch.serialization.safe_globals(_numpy_scalar_globals()) if numpy_scalars
+                   else contextlib.nullcontext())
+        with warnings.catch_warnings(), allowed:
             warnings.simplefilter("ignore")
             return torch.load(str(p), map_location="cpu", weights_only=True)
     except Exception as exc:

@@ -31,7 +31,8 @@ class COSAMAdapter(TrainableAdapter):
                   "cosam_stages": "(4, 5) (supplement Table 4)", "T": "4 (code)",
                   "loss": "label-smoothed CE 0.1 + hard triplet 0.3 (code)",
                   "test": "dense consecutive 4-frame clips, mean; squared Euclidean (code)"},
-        notes="Stages numbered as the paper: 1 = conv1, 2..5 = conv2_x..conv5_x. The COSAM "
+        notes="docs/baselines/cosam.md compares every point with the official code. Stages "
+              "numbered as the paper: 1 = conv1, 2..5 = conv2_x..conv5_x. The COSAM "
               "placement is an ablation axis (cosam_stages). Training clips are 4 consecutive "
               "frames from a random start in [0, F-T-1] (Gao & Nevatia's loader, which the code "
               "uses: the last window is never drawn; reidbench's generic 'consecutive' draws from "

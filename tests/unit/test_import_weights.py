@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+import numpy as np
 import pytest
 import torch
 
@@ -195,7 +196,7 @@ def test_stmn_full_size_official_names_and_shapes_import(tmp_path):
 def test_cosam_official_checkpoint_imports_to_the_same_forward(tmp_path):
     model = _randomise(get_adapter("cosam", num_classes=4, backbone="small").model.eval())
     official = {"state_dict": _official(model.state_dict(), COSAM_NAMES, data_parallel=False),
-                "rank1": 0.5, "epoch": 12}
+                "rank1": np.float64(0.5), "epoch": 12}  # test() returns cmc[0], a numpy float
     assert len(official["state_dict"]) == len(model.state_dict())
     adapter, ckpt = _imported(tmp_path, "cosam", official)
     assert ckpt.meta["config"]["cosam_stages"] == [4, 5] and ckpt.meta["config"]["seq_len"] == 4
