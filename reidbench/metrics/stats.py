@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 
 from reidbench.errors import InputError, describe
+from reidbench.metrics.options import DEFAULT_CMC_RANKS, summary_names
 
 __all__ = [
     "Interval",
@@ -273,7 +274,7 @@ def bootstrap_ci(
 def bootstrap_rank_metrics(
     result: Any,
     *,
-    ranks: Sequence[int] = (1, 5, 10, 20),
+    ranks: Sequence[int] = DEFAULT_CMC_RANKS,
     n_boot: int = 1000,
     level: float = 0.95,
     seed: int | None = 0,
@@ -337,8 +338,7 @@ def bootstrap_rank_metrics(
     for name in nan_metrics:
         out[name] = Interval(float("nan"), float("nan"), float("nan"), float(level), float("nan"),
                              n, int(n_boot))
-    order = ["mAP"] + [f"rank{int(k)}" for k in ranks] + ["mINP"]
-    return {name: out[name] for name in order}
+    return {name: out[name] for name in summary_names(tuple(int(k) for k in ranks))}
 
 
 def _rank_per_query(result: Any, k: int, counted: np.ndarray, first: np.ndarray,
