@@ -60,12 +60,7 @@ def build_app() -> typer.Typer:
         """Benchmark and leaderboard suite for video-based person re-identification."""
 
     for module_name, group in _GROUPS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # group not built yet
-            raise
+        module = importlib.import_module(module_name)  # a missing group module is a bug: fail
         if group is None:
             for cmd in module.app.registered_commands:
                 app.registered_commands.append(cmd)
