@@ -82,7 +82,7 @@ def _shapes(module: torch.nn.Module) -> dict[str, tuple]:
 def test_resnet50_keys_and_shapes_equal_torchvision():
     got = _shapes(ResNet(BACKBONES["resnet50"], with_fc=True))
     want = expected_torchvision_keys()
-    assert len(want) == 320  # 161 parameters + 53 BNs x 3 buffers (spec section 1.1)
+    assert len(want) == 320  # 161 parameters + 53 BNs x 3 buffers (torchvision resnet50)
     assert got == want
     # Spot checks written out by hand.
     assert got["layer4.2.bn3.running_var"] == (2048,)
