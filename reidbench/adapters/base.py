@@ -13,7 +13,9 @@ The five baselines and any third-party model implement this same class and regis
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from reidbench.errors import InputError, describe
@@ -60,18 +62,36 @@ class AdapterCard:
 class Adapter(ABC):
     """Base class of every model adapter.
 
-    Subclasses set :attr:`card`, implement :meth:`embed_clips` (and :meth:`embed_images` for I2V),
-    and may override :meth:`procedure` (their paper's test-time recipe), :meth:`score` (pairwise
-    scorers), :meth:`load_state` and :meth:`to`.
+    Subclasses set :attr:`card` and implement :meth:`embed_clips` (and :meth:`embed_images` for
+    I2V); they may override :meth:`procedure` (their paper's test-time recipe), :meth:`score`
+    (pairwise scorers), :meth:`load_state`, :meth:`to` and :meth:`eval`.
+
+    The engine owns inference: every ``embed_clips``, ``embed_images`` and ``score`` call it makes
+    runs under ``torch.inference_mode()`` after :meth:`eval`, so an adapter needs no gradient or
+    mode handling of its own. Everything else the engine reads is declared here with a default:
+    :attr:`config`, :attr:`model`, :attr:`device`, :attr:`uses_scorer`, :attr:`checkpoint_sha256`,
+    :attr:`checkpoint_meta`. A subclass that never calls ``super().__init__()`` still works: the
+    defaults live on the class.
     """
 
     card: AdapterCard = AdapterCard(name="unnamed")
     #: Whether ranking uses :meth:`score` instead of a feature distance.
     uses_scorer: bool = False
+    #: The torch module computing the features, when there is one (FLOPs count, cache key,
+    #: ``reidbench export``); None for an adapter without a single module.
+    model: Any = None
+    #: Where :meth:`to` put the model; the engine moves input batches there.
+    device: str = "cpu"
+    #: sha256 of the checkpoint loaded (None: none), part of the feature cache key and the record.
+    checkpoint_sha256: str | None = None
+    #: Metadata of the checkpoint loaded.
+    checkpoint_meta: Mapping[str, Any] = MappingProxyType({})
+    #: Constructor options, recorded in results and checkpoints so the same model is rebuilt.
+    config: Mapping[str, Any] = MappingProxyType({})
 
     def __init__(self) -> None:
-        self.checkpoint_sha256: str | None = None
-        self.checkpoint_meta: dict[str, Any] = {}
+        self.checkpoint_sha256 = None
+        self.checkpoint_meta = {}
         self.device = "cpu"
 
     @abstractmethod
@@ -139,13 +159,28 @@ class Adapter(ABC):
                                   "has none)", "a checkpoint", "drop --checkpoint"))
 
     def to(self, device: str) -> Adapter:
-        """Move the model to ``device``; returns self."""
+        """Move the adapter's torch modules (every ``nn.Module`` attribute) to ``device``."""
+        for module in self._modules():
+            module.to(device)
         self.device = device
         return self
 
     def eval(self) -> Adapter:
-        """Put the model in inference mode; returns self."""
+        """Put every ``nn.Module`` attribute in eval mode (the engine calls it before inference)."""
+        for module in self._modules():
+            module.eval()
         return self
+
+    def _modules(self) -> list[Any]:
+        """The ``torch.nn.Module`` instances among the adapter's attributes (none without torch)."""
+        try:
+            import torch
+        except ImportError:  # pragma: no cover - torch is a dependency
+            return []
+        found = [v for v in vars(self).values() if isinstance(v, torch.nn.Module)]
+        if isinstance(self.model, torch.nn.Module) and not any(m is self.model for m in found):
+            found.append(self.model)
+        return found
 
     def describe(self) -> dict[str, Any]:
         """Return provenance: card, checkpoint sha256 and metadata, parameter count."""
@@ -153,10 +188,13 @@ class Adapter(ABC):
             "name": self.card.name,
             "card": self.card.to_dict(),
             "checkpoint_sha256": self.checkpoint_sha256,
-            "checkpoint_meta": self.checkpoint_meta,
+            "checkpoint_meta": dict(self.checkpoint_meta),
             "n_parameters": self.n_parameters(),
         }
 
     def n_parameters(self) -> int | None:
-        """Number of parameters, or None if the adapter does not know."""
-        return None
+        """Number of parameters of :attr:`model` (None when the adapter has no torch model)."""
+        params = getattr(self.model, "parameters", None)
+        if not callable(params):
+            return None
+        return int(sum(p.numel() for p in params()))

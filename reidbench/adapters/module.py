@@ -14,7 +14,8 @@ class ModuleAdapter(Adapter):
     """Adapter for a model whose ``forward(clips (B,T,3,H,W))`` returns ``(B, D)`` features.
 
     Subclasses build ``self.model`` and may override :meth:`forward_features` when the model
-    returns a dict or needs another call. Checkpoints are checked for the adapter's name (when the
+    returns a dict or needs another call. ``reidbench export`` writes :meth:`forward_features` as
+    an ONNX or TorchScript file. Checkpoints are checked for the adapter's name (when the
     checkpoint metadata names a baseline) and for exactly matching parameter names and shapes.
 
     Args:
@@ -31,10 +32,10 @@ class ModuleAdapter(Adapter):
         return out["features"] if isinstance(out, dict) else out
 
     def embed_clips(self, clips: Any) -> Any:
-        """Embed clips ``(B, T, 3, H, W)`` without gradients."""
+        """Embed clips ``(B, T, 3, H, W)``; the engine calls it under inference mode."""
         import torch
 
-        with torch.inference_mode():
+        with torch.inference_mode():  # for direct callers; the engine enters it anyway
             return self.forward_features(clips.to(self.device))
 
     def load_state(self, state_dict: dict[str, Any], meta: dict[str, Any], path: str) -> None:
@@ -65,18 +66,3 @@ class ModuleAdapter(Adapter):
                                            "pass the config it was trained with, or the matching "
                                            "--adapter"))
         self.model.load_state_dict(state_dict, strict=True)
-
-    def to(self, device: str) -> ModuleAdapter:
-        """Move the model to ``device``."""
-        self.model.to(device)
-        self.device = device
-        return self
-
-    def eval(self) -> ModuleAdapter:
-        """Switch the model to eval mode."""
-        self.model.eval()
-        return self
-
-    def n_parameters(self) -> int:
-        """Total parameter count."""
-        return int(sum(p.numel() for p in self.model.parameters()))

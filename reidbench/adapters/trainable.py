@@ -68,13 +68,25 @@ class TrainableAdapter(ModuleAdapter):
     Subclasses take ``num_classes`` and their model options as constructor keywords, keep those
     options in :attr:`config` (they are stored in checkpoints, so ``reidbench evaluate --adapter X
     --checkpoint F`` rebuilds the same architecture), and implement :meth:`training_loss`.
+
+    Everything the training loop (:func:`reidbench.engine.train`) reads is declared here:
+    :attr:`recipe`, :attr:`config`, :attr:`model` (whose parameters it optimises),
+    :meth:`prepare_training`, :meth:`training_loss`, :meth:`train` and the :class:`Adapter`
+    members.
     """
 
+    #: The method's training defaults (``reidbench train`` options override single fields).
     recipe: TrainRecipe = TrainRecipe()
 
     def __init__(self, model: Any, config: dict[str, Any]) -> None:
         super().__init__(model)
         self.config = dict(config)
+
+    def prepare_training(self) -> None:
+        """Get ready for the first step (e.g. load ImageNet weights); default: nothing.
+
+        The training loop calls it once, before a resumed run's state is restored.
+        """
 
     @abstractmethod
     def training_loss(self, clips: Any, pids: Any) -> tuple[Any, dict[str, float]]:
@@ -92,6 +104,7 @@ class TrainableAdapter(ModuleAdapter):
         return []
 
     def train(self) -> TrainableAdapter:
-        """Switch the model to training mode."""
-        self.model.train()
+        """Switch every ``nn.Module`` attribute (the model included) to training mode."""
+        for module in self._modules():
+            module.train()
         return self

@@ -18,7 +18,7 @@ from reidbench.engine.scoring import (
     score_split,
     score_split_streamed,
 )
-from reidbench.engine.sources import AdapterSource, FeaturesSource
+from reidbench.engine.sources import Prepared, Source
 from reidbench.errors import DataError, InputError, ProtocolError, describe
 from reidbench.protocols import Procedure, Protocol, get_protocol
 from reidbench.registry import suggest
@@ -31,7 +31,7 @@ Progress = Callable[[str, int, int], None]
 def evaluate(
     protocol: str | Protocol,
     data_root: str | Path,
-    source: FeaturesSource | AdapterSource,
+    source: Source,
     *,
     procedure: dict[str, Any] | None = None,
     splits: list[str] | None = None,
@@ -47,7 +47,8 @@ def evaluate(
     Args:
         protocol: Protocol id (``"mars/v2v@1"``) or record.
         data_root: Root of the dataset copy in its official layout.
-        source: :class:`FeaturesSource` or :class:`AdapterSource`.
+        source: A :class:`~reidbench.engine.sources.Source`: :class:`FeaturesSource`,
+            :class:`AdapterSource` or :class:`~reidbench.engine.modelfile.ModelFileSource`.
         procedure: User overrides of the feature procedure (``{"seq_len": 16}``); they win over the
             adapter's own procedure, which wins over the protocol's default.
         splits: Evaluate only these splits (default: all the protocol's splits).
@@ -91,15 +92,13 @@ def evaluate(
     if unknown:
         raise ProtocolError(describe("split", proto.id, f"one of {list(ev.splits)}", unknown, ""),
                             param="split")
-    is_adapter = isinstance(source, AdapterSource)
-    _check_overrides(procedure or {}, is_adapter)
+    _check_overrides(procedure or {}, source.extracts)
     dataset = load(ev.dataset, data_root)
-    declared = source.preflight(proto, run_splits)
-    train_dataset, warnings = _check_training_dataset(proto, declared)
-    base = source.procedure_for(proto) if is_adapter else proto.procedure
-    proc: Procedure = base.override(**(procedure or {}))
-    if is_adapter:
-        _check_procedure(proc, source.adapter(run_splits[0], proto))
+    prepared = source.prepare(proto, run_splits)
+    train_dataset, warnings = _check_training_dataset(proto, prepared.train_datasets)
+    proc: Procedure = prepared.procedure.override(**(procedure or {}))
+    if source.extracts:
+        _check_procedure(proc, prepared)
     fingerprint = dataset_fingerprint(dataset)
     budget = _check_budget(max_matrix_mb)
 
@@ -113,7 +112,7 @@ def evaluate(
         if streamed and proc.rerank:  # before any frame is decoded
             raise InputError(_rerank_budget(evalset, max_matrix_mb), param="max_matrix_mb")
         t_split = time.perf_counter()
-        inputs = source.inputs(evalset, proto, proc, progress)
+        inputs = prepared.inputs(evalset, proc, progress)
         t_feat = time.perf_counter() - t_split
         scores, how = _score(inputs, evalset, proto, proc, streamed, bootstrap, seed, topk)
         _check_counted(scores, proto)
@@ -125,8 +124,8 @@ def evaluate(
         if progress:
             progress("splits", len(split_scores), len(run_splits))
 
-    record = _record(proto, proc, dataset, data_root, source, split_scores, split_info, seed,
-                     fingerprint)
+    record = _record(proto, proc, dataset, data_root, prepared, source.extracts, split_scores,
+                     split_info, seed, fingerprint)
     record["source"]["train_dataset"] = train_dataset
     if limit is not None:
         record["limit"] = limit
@@ -143,17 +142,17 @@ def evaluate(
 _EXTRACTION_FIELDS = ("sampling", "seq_len", "pooling", "flip", "input_size")
 
 
-def _check_overrides(overrides: dict[str, Any], is_adapter: bool) -> None:
+def _check_overrides(overrides: dict[str, Any], extracts: bool) -> None:
     given = sorted(k for k in _EXTRACTION_FIELDS if overrides.get(k) is not None)
-    if given and not is_adapter:
-        raise InputError(describe("procedure", "evaluate of a FeaturesSource",
+    if given and not extracts:
+        raise InputError(describe("procedure", "evaluate of a source given features",
                                   "only options that act on given features (distance, rerank, "
                                   "normalize)", f"{given}: the features file was extracted "
                                   "elsewhere", "drop them, or evaluate the model (AdapterSource)"),
                          param=given[0])
 
 
-def _check_procedure(proc: Procedure, adapter: Any) -> None:
+def _check_procedure(proc: Procedure, prepared: Prepared) -> None:
     """Check the resolved procedure's fields before any frame is decoded."""
     from reidbench.datasets.sampling import SAMPLERS
 
@@ -170,9 +169,9 @@ def _check_procedure(proc: Procedure, adapter: Any) -> None:
         if not isinstance(getattr(proc, name), bool):
             raise InputError(describe(name, "the procedure", "true or false",
                                       repr(getattr(proc, name)), ""), param=name)
-    if proc.rerank and adapter.uses_scorer:
+    if proc.rerank and prepared.uses_scorer:
         raise ProtocolError(describe("rerank", "the procedure", "a feature-based model",
-                                     f"the pairwise scorer {adapter.card.name!r}",
+                                     f"the pairwise scorer {prepared.name!r}",
                                      "use rerank=false for this adapter"), param="rerank")
 
 
@@ -283,18 +282,12 @@ def _aggregate(split_scores: list[SplitScores]) -> tuple[dict[str, Any], dict[st
     return metrics, by_variant
 
 
-def _record(proto: Protocol, proc: Procedure, dataset: Any, data_root: str | Path, source: Any,
-            split_scores: list[SplitScores], split_info: dict[str, Any], seed: int,
-            fingerprint: str) -> dict[str, Any]:
+def _record(proto: Protocol, proc: Procedure, dataset: Any, data_root: str | Path,
+            prepared: Prepared, extracts: bool, split_scores: list[SplitScores],
+            split_info: dict[str, Any], seed: int, fingerprint: str) -> dict[str, Any]:
     metrics, by_variant = _aggregate(split_scores)
-    first_info = next(iter(split_info.values()))
-    adapter = None
-    if source.kind == "adapter":
-        adapter = {k: first_info.get(k) for k in ("name", "card", "checkpoint_sha256",
-                                                   "checkpoint_meta", "n_parameters", "cost")}
-        adapter["seconds_per_item"] = _seconds_per_item(split_info)
     procedure = proc.to_dict()
-    if source.kind == "features":
+    if not extracts:
         # the submitter extracted the features: only distance, normalisation and re-ranking apply
         procedure.update({k: None for k in _EXTRACTION_FIELDS})
     return {
@@ -311,10 +304,8 @@ def _record(proto: Protocol, proc: Procedure, dataset: Any, data_root: str | Pat
                     "metrics_by_variant": s.metrics_by_variant, "cmc": s.cmc,
                     "source": split_info[s.split]} for s in split_scores],
         "procedure": procedure,
-        "source": {"kind": source.kind, "adapter": adapter,
-                   "features_sha256": {s: i.get("sha256") for s, i in split_info.items()}
-                   if source.kind == "features" else None},
-        "config": source.config(),
+        "source": prepared.record(split_info),
+        "config": prepared.config(),
         "dataset": {"name": dataset.name, "root": str(data_root),
                     "fingerprint": fingerprint,
                     "n_tracklets": len(dataset.tracklets),
@@ -324,18 +315,7 @@ def _record(proto: Protocol, proc: Procedure, dataset: Any, data_root: str | Pat
                     # the split file used, where a layout has alternatives (PRID-2011)
                     "split_source": dataset.split_source},
         "seed": seed,
-        "environment": environment(getattr(source, "device", "cpu")),
+        "environment": environment(prepared.device),
         "timings": {s: {k: v for k, v in i.items() if k.startswith("seconds")}
                     for s, i in split_info.items()},
     }
-
-
-def _seconds_per_item(split_info: dict[str, Any]) -> float | None:
-    """Extraction seconds per item actually embedded (cache hits excluded), over all splits."""
-    seconds = n = 0.0
-    for info in split_info.values():
-        for part in (info.get("extraction") or {}).values():
-            if part.get("n_extracted"):
-                seconds += float(part.get("seconds") or 0.0)
-                n += part["n_extracted"]
-    return round(seconds / n, 6) if n else None

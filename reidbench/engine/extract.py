@@ -303,6 +303,7 @@ def _embed_clips(adapter: Any, clips: list[list[str]], procedure: Procedure, bat
     host: list[np.ndarray] = []
     pending: list[Any] = []  # features left on the device: no synchronisation per batch
     done = 0
+    adapter.eval()  # the engine owns inference: eval mode and inference mode, whatever the adapter
     with torch.inference_mode():
         for batch in device_batches(clips[start:stop], procedure.input_size, batch_size, pipe):
             with autocast_context(pipe):
@@ -354,6 +355,7 @@ def score_pairs(adapter: Any, query_feats: np.ndarray, gallery_feats: np.ndarray
     g_step = max(1, gallery_bytes // row_bytes)
     gallery = torch.from_numpy(gallery_feats)
     rows = []
+    adapter.eval()
     with torch.inference_mode():
         for start in range(0, query_feats.shape[0], chunk):
             q = torch.from_numpy(query_feats[start:start + chunk]).to(adapter.device)

@@ -56,7 +56,7 @@ def forward_gflops(adapter: Any, procedure: Procedure, mode: str = "v2v") -> dic
         rng_devices = [device] if device.type == "cuda" else []
         model.eval()
         try:
-            with torch.no_grad(), torch.random.fork_rng(devices=rng_devices):
+            with torch.inference_mode(), torch.random.fork_rng(devices=rng_devices):
                 clip = torch.zeros(shape, device=device, dtype=dtype)
                 with FlopCounterMode(display=False) as counter:
                     adapter.embed_clips(clip)

@@ -1,4 +1,12 @@
-"""Where a split's features (or scores) come from: a submitted features file or a model adapter.
+"""Where a split's features (or scores) come from: a :class:`Source`.
+
+A source is resolved once per evaluation by :meth:`Source.prepare`, before any frame is decoded:
+the procedure it was designed for, the training dataset each split's model declares, and each
+split's model (checked, and for the first split already loaded). The engine then asks the
+:class:`Prepared` source for one split's inputs at a time. Three sources exist: a submitted
+features file (:class:`FeaturesSource`), a model adapter with its checkpoints
+(:class:`AdapterSource`) and a model file, ONNX or TorchScript
+(:class:`reidbench.engine.modelfile.ModelFileSource`).
 
 Multi-split protocols take one model per split, so test identities never leak into training: the
 path given is a template containing ``{split}`` (e.g. ``ckpt/{split}.safetensors``) or a directory
@@ -10,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, runtime_checkable
+from typing import Protocol as TypingProtocol
 
 import numpy as np
 
@@ -25,7 +34,9 @@ from reidbench.errors import (
 )
 from reidbench.protocols import Procedure, Protocol
 
-__all__ = ["SplitInputs", "FeaturesSource", "AdapterSource", "resolve_split_path"]
+__all__ = ["AdapterSource", "Extraction", "FeaturesSource", "Prepared", "Source", "SplitInputs",
+           "embed_evalset", "normalize_features", "resolve_device", "resolve_split_path",
+           "seconds_per_item"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -74,50 +85,128 @@ def resolve_split_path(template: str, split: str, protocol: Protocol, suffixes: 
                                  "training, and pass e.g. 'ckpt/{split}.safetensors'"))
 
 
+@runtime_checkable
+class Prepared(TypingProtocol):
+    """A source resolved for one protocol and its splits (:meth:`Source.prepare`).
+
+    Attributes:
+        procedure: The source's own procedure (the protocol's default, changed by what the model
+            declares); the user's overrides are applied on top by the engine.
+        train_datasets: The training dataset each split's model declares (None: undeclared).
+        uses_scorer: Whether ranking uses a pairwise scorer (no features to re-rank).
+        name: What ranks, in words, for error messages (adapter or file name).
+        device: Where the model runs (``"cpu"`` for a features file).
+    """
+
+    procedure: Procedure
+    train_datasets: dict[str, str | None]
+    uses_scorer: bool
+    name: str
+    device: str
+
+    def inputs(self, evalset: EvalSet, procedure: Procedure,
+               progress: Progress | None = None) -> SplitInputs:
+        """The split's distance matrix (and features) under the resolved ``procedure``."""
+        ...
+
+    def record(self, split_info: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """The result record's ``source`` section, given every split's ``SplitInputs.info``."""
+        ...
+
+    def config(self) -> dict[str, Any]:
+        """The resolved configuration recorded in the result."""
+        ...
+
+
+@runtime_checkable
+class Source(TypingProtocol):
+    """Where features come from: :meth:`prepare` resolves everything once.
+
+    Attributes:
+        kind: ``"features"``, ``"adapter"`` or ``"model"`` (recorded as ``source.kind``).
+        extracts: Whether the source extracts features itself, so that the procedure's
+            extraction fields (sampling, clip length, pooling, flip, frame size) act on it.
+    """
+
+    kind: str
+    extracts: bool
+
+    def prepare(self, protocol: Protocol, splits: Sequence[str]) -> Prepared:
+        """Check and resolve everything that needs no frame, for ``splits`` of ``protocol``.
+
+        Raises:
+            ReidbenchError: Whatever would make the evaluation fail later (missing or unsafe
+                files, a model of another split or without the protocol's mode).
+        """
+        ...
+
+
 class FeaturesSource:
     """Features from a submitted ``.npz`` (one per split for multi-split protocols)."""
 
     kind = "features"
+    extracts = False
 
     def __init__(self, path: str) -> None:
         self.path = path
 
-    def preflight(self, protocol: Protocol, splits: Sequence[str]) -> dict[str, str | None]:
+    def prepare(self, protocol: Protocol, splits: Sequence[str]) -> _PreparedFeatures:
         """Check that every split's file exists before anything is computed.
 
-        Returns:
-            The training dataset declared for each split: always None (a features file declares
-            none).
+        A features file declares no training dataset.
 
         Raises:
             ProtocolError: A multi-split protocol given a single file.
             DataError: A split's file is missing.
         """
+        paths = {}
         for split in splits:
             path = resolve_split_path(self.path, split, protocol, (".npz",))
             if not path.is_file():
                 raise DataError(describe("features file", str(path), f"an existing .npz for "
                                          f"split {split}", "nothing there", "check the path"))
-        return {split: None for split in splits}
+            paths[split] = path
+        return _PreparedFeatures(self.path, protocol, paths)
 
-    def config(self) -> dict[str, Any]:
-        """The resolved configuration recorded in the result."""
-        return {"features": self.path}
 
-    def inputs(self, evalset: EvalSet, protocol: Protocol, procedure: Procedure,
+@dataclass
+class _PreparedFeatures:
+    template: str
+    protocol: Protocol
+    paths: dict[str, Path]
+    uses_scorer: bool = False
+    device: str = "cpu"
+    name: str = "features"
+
+    @property
+    def procedure(self) -> Procedure:
+        return self.protocol.procedure
+
+    @property
+    def train_datasets(self) -> dict[str, str | None]:
+        return {split: None for split in self.paths}
+
+    def inputs(self, evalset: EvalSet, procedure: Procedure,
                progress: Progress | None = None) -> SplitInputs:
         """Load, check and select the split's features (normalised as the procedure says)."""
         from reidbench.adapters import load_features_file
 
-        path = resolve_split_path(self.path, evalset.split, protocol, (".npz",))
+        path = self.paths[evalset.split]
         wanted = evalset.ids()
         ff = load_features_file(path, expected_n=len(wanted))
-        ff.check_ids(wanted, protocol.id)
+        ff.check_ids(wanted, self.protocol.id)
         qf = ff.select([i.id for i in evalset.query])
         gf = ff.select([i.id for i in evalset.gallery])
-        qf, gf = _normalize(qf, gf, procedure)
+        qf, gf = normalize_features(qf, gf, procedure)
         return SplitInputs(None, qf, gf, {"kind": "features", "path": str(path),
                                           "sha256": ff.sha256, "dim": int(ff.features.shape[1])})
+
+    def record(self, split_info: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        return {"kind": "features", "adapter": None,
+                "features_sha256": {s: i.get("sha256") for s, i in split_info.items()}}
+
+    def config(self) -> dict[str, Any]:
+        return {"features": self.template}
 
 
 def check_features_for_protocol(path: str, protocol: Protocol, dataset: Any,
@@ -169,6 +258,7 @@ class AdapterSource:
     """
 
     kind = "adapter"
+    extracts = True
 
     def __init__(self, adapter_name: str, checkpoint: str | None = None,
                  config: dict[str, Any] | None = None, device: str = "cpu", batch_size: int = 32,
@@ -178,141 +268,162 @@ class AdapterSource:
             raise InputError(describe("config", "AdapterSource", "a dict of model options",
                                       f"a {type(config).__name__}", "pass e.g. {'M': 10}"),
                              param="config")
-        device = resolve_device(device)
-        bad_workers = num_workers != "auto" and (
-            isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0)
-        if batch_size < 1 or bad_workers:
-            bad = "batch_size" if batch_size < 1 else "num_workers"
-            raise InputError(describe(bad, "AdapterSource", "a batch size >= 1 and workers "
-                                      "'auto' or >= 0", f"{batch_size} and {num_workers!r}", ""),
-                             param=bad)
         self.adapter_name = adapter_name
         self.checkpoint = checkpoint
         self.options = dict(config or {})
-        self.device = device
-        self.batch_size = batch_size
-        self.num_workers = num_workers
-        self.cache_dir = cache_dir
-        self.autocast = autocast
-        self._adapter_cache: dict[str, Any] = {}
-        self._resolved: dict[str, dict[str, Any]] = {}  # checkpoint -> resolved adapter config
-        self._costs: dict[tuple, dict[str, Any]] = {}  # forward GFLOPs, counted once per shape
+        self.extraction = Extraction(resolve_device(device), batch_size, num_workers, cache_dir,
+                                     autocast)
 
-    def checkpoint_path(self, split: str, protocol: Protocol) -> str | None:
-        """The checkpoint of ``split`` (None when the adapter runs without one)."""
-        if not self.checkpoint:
-            return None
-        return str(resolve_split_path(self.checkpoint, split, protocol,
-                                      (".safetensors", ".pth", ".pt")))
+    @property
+    def device(self) -> str:
+        """The resolved device."""
+        return self.extraction.device
 
-    def adapter(self, split: str, protocol: Protocol) -> Any:
-        """Build the adapter for ``split`` and load its checkpoint."""
-        from reidbench.adapters import get_adapter, load_checkpoint
-
-        ckpt = self.checkpoint_path(split, protocol)
-        key = ckpt or ""
-        if key not in self._adapter_cache:
-            # A checkpoint written by `reidbench train` carries the architecture's config, so the
-            # same model is rebuilt; options given by the user win.
-            loaded = load_checkpoint(ckpt) if ckpt else None
-            stored = loaded.meta.get("config", {}) if loaded else {}
-            if not isinstance(stored, dict):
-                raise CheckpointError(describe("metadata 'config'", str(ckpt), "a JSON object of "
-                                               "adapter options", f"a {type(stored).__name__}",
-                                               "re-save the checkpoint with a dict config"))
-            if loaded:
-                from reidbench.adapters.meta import check_owner
-
-                check_owner(self.adapter_name, loaded.meta, str(ckpt))
-            if stored:
-                from reidbench.adapters import adapter_class
-
-                stored = adapter_class(self.adapter_name).checkpoint_config(stored)
-            resolved = {**stored, **self.options}
-            from reidbench.adapters.meta import build_from_checkpoint
-
-            adapter = build_from_checkpoint(
-                lambda: get_adapter(self.adapter_name, **resolved), stored, self.options,
-                str(ckpt), self.adapter_name)
-            if loaded:
-                adapter.apply_checkpoint(loaded)
-            self._adapter_cache = {key: adapter.to(self.device).eval()}
-            self._resolved[key] = resolved
-        return self._adapter_cache[key]
-
-    def preflight(self, protocol: Protocol, splits: Sequence[str]) -> dict[str, str | None]:
-        """Check every split's checkpoint and the adapter's modes before anything is computed.
+    def prepare(self, protocol: Protocol, splits: Sequence[str]) -> _PreparedAdapter:
+        """Check every split's checkpoint and the adapter's modes; build the first split's model.
 
         Each split's checkpoint must exist and be safe to read; one that names the split it was
-        trained on must name this split (multi-split protocols).
-
-        Returns:
-            The training dataset each split's checkpoint declares (None: undeclared).
+        trained on must name this split (multi-split protocols). The first split's checkpoint is
+        read once, for its metadata and its weights; the other splits' metadata now and their
+        weights when their turn comes. The frame size is the one the checkpoint records it was
+        trained at (``meta["input_size"]``, written by ``reidbench train``), else the adapter
+        card's ``input_size``; the protocol's default size applies to neither.
 
         Raises:
             CheckpointError: A missing, unsafe or malformed checkpoint.
             ProtocolError: A checkpoint trained on another split, or an adapter without the
                 protocol's mode.
         """
-        from reidbench.adapters import read_checkpoint_meta
+        from reidbench.adapters import load_checkpoint, read_checkpoint_meta
 
-        declared: dict[str, str | None] = {}
-        for split in splits:
-            ckpt = self.checkpoint_path(split, protocol)
-            meta = read_checkpoint_meta(ckpt) if ckpt else {}
-            _check_split(meta, split, protocol, str(ckpt))
-            train = meta.get("train_dataset")
-            declared[split] = None if train is None else str(train)
-        adapter = self.adapter(splits[0], protocol)
+        paths = {split: self._checkpoint_path(split, protocol) for split in splits}
+        first = load_checkpoint(paths[splits[0]]) if paths[splits[0]] else None
+        metas: dict[str, dict[str, Any]] = {}
+        for split, ckpt in paths.items():
+            if first is not None and split == splits[0]:
+                metas[split] = first.meta
+            else:
+                metas[split] = read_checkpoint_meta(ckpt) if ckpt else {}
+            _check_split(metas[split], split, protocol, str(ckpt))
+        prepared = _PreparedAdapter(self, protocol, paths, metas)
+        adapter = prepared.build(splits[0], first)
         mode = protocol.evaluation.mode
         if mode not in adapter.card.modes:
             raise ProtocolError(describe(f"adapter {adapter.card.name!r}", protocol.id,
                                          f"an adapter whose card lists mode {mode!r}",
                                          f"modes {list(adapter.card.modes)}",
                                          "use a protocol of a mode the adapter supports"))
-        return declared
+        # the frame size the checkpoint records it was trained at (meta["input_size"], written
+        # by `reidbench train`), else the adapter card's; the protocol's default applies to neither
+        trained = _trained_input_size(metas[splits[0]], str(paths[splits[0]]))
+        size = trained if trained is not None else tuple(adapter.card.input_size)
+        prepared.procedure = adapter.procedure(protocol.procedure.override(input_size=size))
+        prepared.uses_scorer = bool(adapter.uses_scorer)
+        prepared.name = adapter.card.name
+        return prepared
+
+    def _checkpoint_path(self, split: str, protocol: Protocol) -> str | None:
+        """The checkpoint of ``split`` (None when the adapter runs without one)."""
+        if not self.checkpoint:
+            return None
+        return str(resolve_split_path(self.checkpoint, split, protocol,
+                                      (".safetensors", ".pth", ".pt")))
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """How features are extracted: device, batching, decoding workers, cache, autocast.
+
+    Raises:
+        InputError: A batch size below 1 or a worker count neither ``"auto"`` nor >= 0.
+    """
+
+    device: str = "cpu"
+    batch_size: int = 32
+    num_workers: int | str = "auto"
+    cache_dir: str | None = None
+    autocast: bool | None = None
+
+    def __post_init__(self) -> None:
+        workers = self.num_workers
+        bad_workers = workers != "auto" and (
+            isinstance(workers, bool) or not isinstance(workers, int) or workers < 0)
+        if self.batch_size < 1 or bad_workers:
+            bad = "batch_size" if self.batch_size < 1 else "num_workers"
+            raise InputError(describe(bad, "AdapterSource", "a batch size >= 1 and workers "
+                                      "'auto' or >= 0", f"{self.batch_size} and {workers!r}", ""),
+                             param=bad)
 
     def config(self) -> dict[str, Any]:
-        """The resolved configuration recorded in the result (adapter options, batching)."""
+        """The settings recorded in the result (with the torchrun world size)."""
         from reidbench.engine.distributed import world
 
-        return {"adapter": self.adapter_name, "checkpoint": self.checkpoint,
-                "adapter_config": next(iter(self._resolved.values()), dict(self.options)),
-                "device": self.device, "batch_size": self.batch_size,
+        return {"device": self.device, "batch_size": self.batch_size,
                 "num_workers": self.num_workers, "autocast": self.autocast,
-                "world_size": world()[1],
-                "cache_dir": self.cache_dir}
+                "world_size": world()[1], "cache_dir": self.cache_dir}
 
-    def procedure_for(self, protocol: Protocol) -> Procedure:
-        """The adapter's own procedure, starting from the protocol's default.
 
-        The frame size is the one the checkpoint records it was trained at (``meta["input_size"]``,
-        written by ``reidbench train``), else the adapter card's ``input_size``; the protocol's
-        default size applies to neither.
+class _PreparedAdapter:
+    """An :class:`AdapterSource` resolved for a protocol: one model per split, one alive."""
+
+    def __init__(self, source: AdapterSource, protocol: Protocol, paths: dict[str, str | None],
+                 metas: dict[str, dict[str, Any]]) -> None:
+        self.source = source
+        self.protocol = protocol
+        self.paths = paths
+        self.metas = metas
+        self.device = source.device
+        self.procedure = protocol.procedure
+        self.uses_scorer = False
+        self.name = source.adapter_name
+        self.train_datasets = {split: None if meta.get("train_dataset") is None
+                               else str(meta["train_dataset"]) for split, meta in metas.items()}
+        self.stored: dict[str, dict[str, Any]] = {}  # checkpoint -> its stored config
+        self.resolved = {split: self._resolve(meta, paths[split]) for split, meta in metas.items()}
+        self._alive: tuple[str, Any] | None = None
+        self._costs: dict[tuple, dict[str, Any]] = {}  # forward GFLOPs, counted once per shape
+
+    def _resolve(self, meta: dict[str, Any], path: str | None) -> dict[str, Any]:
+        # A checkpoint written by `reidbench train` carries the architecture's config, so the
+        # same model is rebuilt; options given by the user win.
+        from reidbench.adapters import adapter_class
+        from reidbench.adapters.meta import check_owner
+
+        stored = meta.get("config", {})
+        if not isinstance(stored, dict):
+            raise CheckpointError(describe("metadata 'config'", str(path), "a JSON object of "
+                                           "adapter options", f"a {type(stored).__name__}",
+                                           "re-save the checkpoint with a dict config"))
+        if path:
+            check_owner(self.source.adapter_name, meta, str(path))
+        if stored:
+            stored = adapter_class(self.source.adapter_name).checkpoint_config(stored)
+        self.stored[path or ""] = stored
+        return {**stored, **self.source.options}
+
+    def build(self, split: str, loaded: Any = None) -> Any:
+        """The adapter of ``split`` with its weights, on the device in eval mode.
+
+        Only one split's model is held at a time (a 10-split protocol would otherwise hold ten).
         """
-        split = protocol.evaluation.splits[0]
-        adapter = self.adapter(split, protocol)
-        trained = self.trained_input_size(split, protocol)
-        size = trained if trained is not None else tuple(adapter.card.input_size)
-        return adapter.procedure(protocol.procedure.override(input_size=size))
+        from reidbench.adapters import get_adapter, load_checkpoint
+        from reidbench.adapters.meta import build_from_checkpoint
 
-    def trained_input_size(self, split: str, protocol: Protocol) -> tuple[int, int] | None:
-        """``(height, width)`` the split's checkpoint was trained at; None when not recorded.
+        if self._alive is not None and self._alive[0] == split:
+            return self._alive[1]
+        self._alive = None
+        path = self.paths[split]
+        name, resolved = self.source.adapter_name, self.resolved[split]
+        adapter = build_from_checkpoint(lambda: get_adapter(name, **resolved),
+                                        self.stored.get(path or "", {}), self.source.options,
+                                        str(path), name)
+        if path:
+            adapter.apply_checkpoint(loaded if loaded is not None else load_checkpoint(path))
+        adapter = adapter.to(self.device).eval()
+        self._alive = (split, adapter)
+        return adapter
 
-        Raises:
-            CheckpointError: A recorded size that is not two positive integers.
-        """
-        from reidbench.adapters import read_checkpoint_meta
-
-        ckpt = self.checkpoint_path(split, protocol)
-        from reidbench.adapters.meta import check_input_size
-
-        size = read_checkpoint_meta(ckpt).get("input_size") if ckpt else None
-        if size is None:
-            return None
-        return check_input_size(size, "input_size", str(ckpt))
-
-    def inputs(self, evalset: EvalSet, protocol: Protocol, procedure: Procedure,
+    def inputs(self, evalset: EvalSet, procedure: Procedure,
                progress: Progress | None = None) -> SplitInputs:
         """Extract features with the adapter (or score pairs: the negated score matrix).
 
@@ -321,46 +432,88 @@ class AdapterSource:
         """
         from reidbench.engine.extract import score_pairs
 
-        adapter = self.adapter(evalset.split, protocol)
-        config = self._resolved.get(self.checkpoint_path(evalset.split, protocol) or "", {})
-        rows, extraction = self._embed(adapter, evalset, procedure, config, progress)
+        adapter = self.build(evalset.split)
+        rows, extraction = embed_evalset({"video": adapter, "image": adapter}, evalset,
+                                         procedure, self.source.extraction,
+                                         self.resolved[evalset.split], progress)
         qf = np.stack([rows[item] for item in evalset.query])
         gf = np.stack([rows[item] for item in evalset.gallery])
         # every split's model has the same architecture: its cost depends only on the shapes
-        cost_key = (protocol.evaluation.mode, procedure.seq_len, tuple(procedure.input_size))
+        mode = self.protocol.evaluation.mode
+        cost_key = (mode, procedure.seq_len, tuple(procedure.input_size))
         if cost_key not in self._costs:
             from reidbench.engine.flops import forward_gflops
 
-            self._costs[cost_key] = forward_gflops(adapter, procedure, protocol.evaluation.mode)
+            self._costs[cost_key] = forward_gflops(adapter, procedure, mode)
         info = {"kind": "adapter", **adapter.describe(), "cost": self._costs[cost_key],
                 "extraction": extraction}
         if adapter.uses_scorer:
             dist = -score_pairs(adapter, qf, gf, progress=progress)
             return SplitInputs(dist, None, None, info)
-        qf, gf = _normalize(qf, gf, procedure)
+        qf, gf = normalize_features(qf, gf, procedure)
         return SplitInputs(None, qf, gf, info)
 
-    def _embed(self, adapter: Any, evalset: EvalSet, procedure: Procedure,
-               config: dict[str, Any], progress: Progress | None
-               ) -> tuple[dict[Any, np.ndarray], dict[str, Any]]:
-        """Embed the split's distinct items, tracklets and query images separately."""
-        from reidbench.engine.extract import extract_features
+    def record(self, split_info: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        first = next(iter(split_info.values()))
+        adapter = {k: first.get(k) for k in ("name", "card", "checkpoint_sha256",
+                                             "checkpoint_meta", "n_parameters", "cost")}
+        adapter["seconds_per_item"] = seconds_per_item(split_info)
+        return {"kind": "adapter", "adapter": adapter, "features_sha256": None}
 
-        unique = list(dict.fromkeys(evalset.query + evalset.gallery))
-        rows: dict[Any, np.ndarray] = {}
-        extraction: dict[str, Any] = {}
-        for kind, label in (("video", "tracklets"), ("image", "query images")):
-            items = [item for item in unique if item.kind == kind]
-            if not items:
-                continue
-            feats, info = extract_features(
-                adapter, items, procedure=procedure, side=label, batch_size=self.batch_size,
-                num_workers=self.num_workers, cache_dir=self.cache_dir, progress=progress,
-                autocast=self.autocast,
-                dataset_fingerprint=evalset.dataset_fingerprint, config=config)
-            rows.update(zip(items, feats, strict=True))
-            extraction[label.replace(" ", "_")] = info
-        return rows, extraction
+    def config(self) -> dict[str, Any]:
+        return {"adapter": self.source.adapter_name, "checkpoint": self.source.checkpoint,
+                "adapter_config": next(iter(self.resolved.values()), dict(self.source.options)),
+                **self.source.extraction.config()}
+
+
+def embed_evalset(adapters: dict[str, Any], evalset: EvalSet, procedure: Procedure,
+                  extraction: Extraction, config: dict[str, Any] | None,
+                  progress: Progress | None) -> tuple[dict[Any, np.ndarray], dict[str, Any]]:
+    """Embed a split's distinct items, each kind with its adapter (``"video"``, ``"image"``).
+
+    Returns:
+        ``(item -> feature row, extraction info per side)``.
+    """
+    from reidbench.engine.extract import extract_features
+
+    unique = list(dict.fromkeys(evalset.query + evalset.gallery))
+    rows: dict[Any, np.ndarray] = {}
+    info: dict[str, Any] = {}
+    for kind, label in (("video", "tracklets"), ("image", "query images")):
+        items = [item for item in unique if item.kind == kind]
+        if not items:
+            continue
+        feats, side = extract_features(
+            adapters[kind], items, procedure=procedure, side=label,
+            batch_size=extraction.batch_size, num_workers=extraction.num_workers,
+            cache_dir=extraction.cache_dir, progress=progress, autocast=extraction.autocast,
+            dataset_fingerprint=evalset.dataset_fingerprint, config=config)
+        rows.update(zip(items, feats, strict=True))
+        info[label.replace(" ", "_")] = side
+    return rows, info
+
+
+def seconds_per_item(split_info: dict[str, Any]) -> float | None:
+    """Extraction seconds per item actually embedded (cache hits excluded), over all splits."""
+    seconds = n = 0.0
+    for info in split_info.values():
+        for part in (info.get("extraction") or {}).values():
+            if part.get("n_extracted"):
+                seconds += float(part.get("seconds") or 0.0)
+                n += part["n_extracted"]
+    return round(seconds / n, 6) if n else None
+
+
+def _trained_input_size(meta: dict[str, Any], path: str) -> tuple[int, int] | None:
+    """``(height, width)`` a checkpoint was trained at; None when not recorded.
+
+    Raises:
+        CheckpointError: A recorded size that is not two positive integers.
+    """
+    from reidbench.adapters.meta import check_input_size
+
+    size = meta.get("input_size")
+    return None if size is None else check_input_size(size, "input_size", path)
 
 
 def _check_split(meta: dict[str, Any], split: str, protocol: Protocol, path: str) -> None:
@@ -417,8 +570,9 @@ def _check_device(device: str) -> None:
                                   repr(device), ""), param="device")
 
 
-def _normalize(qf: np.ndarray, gf: np.ndarray, procedure: Procedure
-               ) -> tuple[np.ndarray, np.ndarray]:
+def normalize_features(qf: np.ndarray, gf: np.ndarray, procedure: Procedure
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """L2-normalise query and gallery rows when the procedure says so."""
     if not procedure.normalize:
         return qf, gf
     def l2(x: np.ndarray) -> np.ndarray:

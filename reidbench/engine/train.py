@@ -338,8 +338,7 @@ def _train(adapter_name: str, data_root: str | Path, dataset_name: str, out: Pat
                "--val-fraction or train on more identities)")
     for line in adapter.training_notices() if notify else ():
         notify(line)
-    if hasattr(adapter, "prepare_training"):  # ImageNet weights etc., before any resume state
-        adapter.prepare_training()
+    adapter.prepare_training()  # ImageNet weights etc., before any resume state
     overrides = {k: getattr(options, k) for k in ("epochs", "lr", "P", "K", "seq_len")}
     recipe = replace(adapter.recipe, **{k: v for k, v in overrides.items() if v is not None})
     adapter.to(options.device).train()

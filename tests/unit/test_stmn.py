@@ -110,7 +110,8 @@ def test_checkpoints_written_before_addressing_keep_the_cosine(tmp_path):
     save_checkpoint(tmp_path / "old.safetensors", model.state_dict(),
                     {"baseline": "stmn", "config": old})
     source = AdapterSource("stmn", str(tmp_path / "old.safetensors"))
-    assert source.adapter("test", get_protocol("mars/v2v@1")).cfg.addressing == "cosine"
+    prepared = source.prepare(get_protocol("mars/v2v@1"), ["official"])
+    assert prepared.build("official").cfg.addressing == "cosine"
 
 
 def test_spread_loss_zero_for_balanced_usage_alpha_for_uniform():
