@@ -99,6 +99,8 @@ class Evaluation:
 
     def __post_init__(self) -> None:
         _check_choice("dataset", self.dataset, DATASETS)
+        if self.train_dataset is not None:
+            _check_choice("train_dataset", self.train_dataset, DATASETS)
         # validated here, not normalised: the fields as given are what the fingerprint hashes
         metric = check_metric_options({k: getattr(self, k) for k in _METRIC_FIELDS}, "Evaluation")
         if metric["cmc_ranks"][-1] > metric["max_rank"]:

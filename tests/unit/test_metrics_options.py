@@ -41,6 +41,8 @@ def test_evaluation_is_validated_at_construction():
         Evaluation(dataset="mars", ap="bogus")
     with pytest.raises(InputError, match="dataset in protocol.*Did you mean 'mars'"):
         Evaluation(dataset="marss")
+    with pytest.raises(InputError, match="train_dataset in protocol.*Did you mean 'dukev'"):
+        Evaluation(dataset="mars", train_dataset="duke")
     with pytest.raises(InputError, match="cmc_ranks in Evaluation.*<= max_rank \\(10\\)"):
         Evaluation(dataset="mars", max_rank=10, cmc_ranks=(1, 20))
     with pytest.raises(InputError, match="cmc_ranks in Evaluation.*ascending"):
