@@ -49,6 +49,7 @@ PARAM_FLAGS: dict[str, str] = {
     "input_size": "--height/--width",
     "n_boot": "--boot",
     "resume": "--no-resume",
+    "target": "--verify",
 }
 
 
@@ -102,6 +103,23 @@ def render_error(exc: ReidbenchError) -> str:
                          msg)
         named = named or n > 0
     return msg if named else f"{msg} (option {flag})"
+
+
+#: Parameter names that library notices (warnings passed to ``notify``) may mention by name.
+_NOTICE_PARAMS = ("val_fraction", "max_minutes", "iters_per_epoch", "seq_len", "out_dir",
+                  "model_config", "data_root")
+
+
+def render_notice(line: str) -> str:
+    """A library notice with the parameters it names spelled as flags.
+
+    Example:
+        >>> render_notice("raise val_fraction")
+        'raise --val-fraction'
+    """
+    for name in _NOTICE_PARAMS:
+        line = re.sub(rf"(?<![\w-]){name}\b", flag_for(name), line)
+    return line
 
 
 def check_option(ok: bool, flag: str, command: str, expected: str, got: object,

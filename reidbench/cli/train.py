@@ -81,6 +81,7 @@ def train_cmd(
         calm_openmp,
         check_frame_size,
         parse_config,
+        render_notice,
         split_name,
     )
 
@@ -104,7 +105,7 @@ def train_cmd(
     try:
         summary = train(adapter, data, dataset, out, split=split_name(split),
                         model_config=model_config, options=options, progress=progress,
-                        notify=lambda line: typer.echo(line, err=True))
+                        notify=lambda line: typer.echo(render_notice(line), err=True))
     finally:
         progress.close()
     typer.echo(train_line(summary, dataset))

@@ -92,7 +92,8 @@ def build_evalset(dataset: VideoDataset, protocol: Protocol, split: str,
     ev = protocol.evaluation
     if dataset.name != ev.dataset:
         raise ProtocolError(describe("dataset", protocol.id, f"a {ev.dataset} copy",
-                                     f"a {dataset.name} copy", "pass --data with the right root"))
+                                     f"a {dataset.name} copy", "pass the right dataset root"),
+                            param="data_root")
     if split not in ev.splits:
         raise ProtocolError(describe("split", protocol.id, f"one of {list(ev.splits)}",
                                      repr(split), ""))

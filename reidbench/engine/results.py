@@ -168,8 +168,9 @@ def _check_parent_writable(out: Path) -> None:
     """Refuse ``--out`` that is under a file or in a folder this user cannot write."""
     reason = unwritable_reason(out if out.is_dir() else out.parent)
     if reason:
-        raise InputError(describe("--out", str(out), "a result folder this user can create and "
-                                  "write", reason, "pass a writable location for the result"))
+        raise InputError(describe("out_dir", str(out), "a result folder this user can create "
+                                  "and write", reason, "pass a writable location for the result"),
+                         param="out_dir")
 
 
 def _leftovers(out: Path, suffix: str) -> list[Path]:

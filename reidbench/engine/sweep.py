@@ -37,8 +37,8 @@ CELL_FILE = "cell.json"
 Progress = Callable[[str, int, int], None]
 # Run settings that do not change what a run computes (where it runs, whether it may resume).
 _NOT_SETTINGS = ("device", "resume")
-_FRESH_HINT = ("use a new --out for these settings, or pass --fresh to delete the old cells and "
-               "start over")
+_FRESH_HINT = ("use a new folder for these settings, or pass fresh=true to delete the old cells "
+               "and start over")
 
 
 def _value(text: str) -> Any:
@@ -133,7 +133,7 @@ def _refuse(where: Path, old: dict[str, Any] | None, new: dict[str, Any]) -> Dat
         got = "other settings: " + "; ".join(diff[:4]) + (f"; {len(diff) - 4} more" if len(
             diff) > 4 else "")
     return DataError(describe("sweep folder", str(where), "runs made with the settings of this "
-                              "command", got, _FRESH_HINT))
+                              "command", got, _FRESH_HINT), param="fresh")
 
 
 def _check_sweep_file(out: Path, settings: dict[str, Any]) -> None:

@@ -279,8 +279,9 @@ def train(adapter_name: str, data_root: str | Path, dataset_name: str, out_dir: 
     out = Path(out_dir)
     reason = unwritable_reason(out)
     if reason:  # before any training: checkpoints that cannot be written are not computed
-        raise InputError(describe("--out", str(out), "a folder this user can create and write "
-                                  "checkpoints in", reason, "pass a writable --out folder"))
+        raise InputError(describe("out_dir", str(out), "a folder this user can create and write "
+                                  "checkpoints in", reason, "pass a writable folder"),
+                         param="out_dir")
     created = not out.exists()
     try:
         return _train(adapter_name, data_root, dataset_name, out, split, model_config or {},
@@ -335,7 +336,7 @@ def _train(adapter_name: str, data_root: str | Path, dataset_name: str, out: Pat
     elif notify and len(val_ids) < _FEW_VAL_IDS:
         notify(f"warning: validation on only {len(val_ids)} held-out identities: its mAP is "
                "noisy and easily 100.00, so the epoch it picks is close to arbitrary (raise "
-               "--val-fraction or train on more identities)")
+               "val_fraction or train on more identities)")
     for line in adapter.training_notices() if notify else ():
         notify(line)
     adapter.prepare_training()  # ImageNet weights etc., before any resume state
@@ -418,11 +419,11 @@ def _train(adapter_name: str, data_root: str | Path, dataset_name: str, out: Pat
 
 def _no_validation_notice(n_ids: int, fraction: float) -> str:
     if fraction <= 0:
-        return ("warning: no validation split (--val-fraction 0): the last epoch's checkpoint is "
+        return ("warning: no validation split (val_fraction 0): the last epoch's checkpoint is "
                 "kept")
-    return (f"warning: validation is off: {n_ids} training identities at --val-fraction "
+    return (f"warning: validation is off: {n_ids} training identities at val_fraction "
             f"{fraction:g} hold out fewer than 2; the last epoch's checkpoint is kept (raise "
-            "--val-fraction or train on more identities)")
+            "val_fraction or train on more identities)")
 
 
 def _version() -> str:

@@ -143,9 +143,9 @@ def _sha_of_target(target: str, record: dict[str, Any], protocol: Any) -> list[s
     for entry in record["splits"]:
         path = resolve_split_path(target, entry["split"], protocol, suffixes)
         if not path.is_file():
-            raise DataError(describe("--verify", str(path), "the file that was evaluated",
+            raise DataError(describe("target", str(path), "the file that was evaluated",
                                      "no such file", "pass the features file or checkpoint the "
-                                     "record was computed from"))
+                                     "record was computed from"), param="target")
         shas.append(sha256_file(path))
     return shas
 
@@ -189,16 +189,16 @@ def verify_result(result_dir: str | Path, target: str, data_root: str | Path | N
     named = evaluated_sha256s(record)
     wrong = [s for s in given if s not in named]
     if wrong:
-        raise DataError(describe("--verify", target, "the file the record evaluated (sha256 "
+        raise DataError(describe("target", target, "the file the record evaluated (sha256 "
                                  + ", ".join(s[:16] for s in named) + ")",
                                  f"a file with sha256 {wrong[0][:16]}",
                                  "pass the features file or checkpoint the result was "
-                                 "computed from"))
+                                 "computed from"), param="target")
     root = data_root if data_root is not None else (record.get("dataset") or {}).get("root")
     if not root:
-        raise DataError(describe("--data", "leaderboard add --verify", "the dataset copy to "
+        raise DataError(describe("data_root", "verify_result", "the dataset copy to "
                                  "re-run on", "none given and none in the record",
-                                 "pass --data ROOT"))
+                                 "pass data_root=ROOT"), param="data_root")
     stored_proc = record.get("procedure") or {}
     kind = (record.get("source") or {}).get("kind")
     if kind == "features":

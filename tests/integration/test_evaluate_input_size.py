@@ -60,3 +60,20 @@ def test_bad_sizes_are_one_line(synth_copy, tmp_path, capsys):
         rc, err = _evaluate(capsys, root, ckpt, out, *extra)
         assert rc == 2 and len(err) == 1 and says in err[0], err
         assert not out.exists()
+
+
+class CardSized(AnySize):
+    """Declares its own input size on its card (and no training size in its checkpoint)."""
+
+    card = AdapterCard(name="card-sized", modes=("v2v",), input_size=(40, 16))
+
+
+def test_the_card_size_is_used_when_the_checkpoint_records_none(synth_copy, tmp_path, capsys):
+    root = synth_copy("mars")
+    plain = tmp_path / "plain.safetensors"
+    save_checkpoint(plain, WEIGHTS, {"adapter": "card-sized"})
+    rc = main(["evaluate", "-p", "mars/v2v@1", "--data", root, "--adapter",
+               f"{__name__}:CardSized", "--checkpoint", str(plain), "--out", str(tmp_path / "c"),
+               "--bootstrap", "0", "--json"])
+    assert rc == 0, capsys.readouterr().err
+    assert read_result(tmp_path / "c").record["procedure"]["input_size"] == [40, 16]

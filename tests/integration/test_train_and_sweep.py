@@ -116,9 +116,10 @@ def test_sweep_refuses_to_resume_under_other_settings(mars, tmp_path):
                ({"model_config": {"width": 4}}, "model_config.width"),
                ({"train_options": replace(OPTS, seed=2)}, "train_options.seed 1 -> 2")]
     for change, diff in changes:
-        with pytest.raises(DataError, match="--fresh") as exc:
+        with pytest.raises(DataError, match="fresh=true") as exc:
             _sweep(mars, out, **change)
-        assert diff in str(exc.value) and "new --out" in str(exc.value)
+        assert diff in str(exc.value) and "new folder" in str(exc.value)
+        assert exc.value.param == "fresh"  # the CLI prints it as --fresh
     assert (out / "sweep.json").read_bytes() == before  # nothing rewritten
     # the cells are checked too when sweep.json is gone (a crashed or older sweep)
     (out / "sweep.json").unlink()

@@ -148,7 +148,7 @@ def test_validation_off_is_announced(mars, tmp_path):
     lines = []
     train(TINY, mars, "mars", tmp_path / "a", options=replace(OPTS, epochs=1, val_fraction=0.05),
           notify=lines.append)
-    assert len(lines) == 1 and "validation is off" in lines[0] and "--val-fraction" in lines[0]
+    assert len(lines) == 1 and "validation is off" in lines[0] and "val_fraction" in lines[0]
     lines.clear()
     train(TINY, mars, "mars", tmp_path / "b", options=replace(OPTS, epochs=1), notify=lines.append)
     # a handful of held-out identities is announced too: their mAP is easily 100.00
@@ -225,3 +225,11 @@ def test_adapter_training_notices_reach_notify(mars, tmp_path):
     train(f"{__name__}:NoticeTiny", mars, "mars", tmp_path / "n",
           options=replace(OPTS, epochs=1, val_fraction=0.05), notify=lines.append)
     assert "warning: notice from the adapter" in lines
+
+
+def test_the_validation_pass_shows_progress(mars, tmp_path):
+    stages = []
+    train(TINY, mars, "mars", tmp_path / "v", options=replace(OPTS, epochs=1),
+          progress=lambda stage, done, total: stages.append(stage))
+    assert stages[0].startswith("train") and any(s.startswith("extract validation")
+                                                 for s in stages)
