@@ -79,7 +79,7 @@ def test_another_baselines_checkpoint_names_its_owner(tmp_path):
                                                          "attention": "both"}})
     src = AdapterSource("stmn", str(p))
     with pytest.raises(CheckpointError, match="weights of 'cosam'"):
-        src.adapter("official", get_protocol("mars/v2v@1"))
+        src.prepare(get_protocol("mars/v2v@1"), ["official"])
 
 
 @pytest.mark.parametrize("value", ["six", "6", 6.5, [6], {"n": 6}])
@@ -93,7 +93,7 @@ def test_stored_option_of_the_wrong_type_is_a_checkpoint_error(tmp_path, value):
     save_checkpoint(p, {"w": torch.ones(2)}, {"baseline": "stmn",
                                               "config": {"backbone": "small", "M": value}})
     with pytest.raises(ReidbenchError) as exc:
-        AdapterSource("stmn", str(p)).adapter("official", get_protocol("mars/v2v@1"))
+        AdapterSource("stmn", str(p)).prepare(get_protocol("mars/v2v@1"), ["official"])
     assert "\n" not in str(exc.value) and str(p) in str(exc.value)
 
 
