@@ -36,7 +36,7 @@ def demo_cmd(
 ) -> None:
     """Synthesise MARS, train a small baseline, evaluate it under mars/v2v@1, report."""
     if parity:
-        from reidbench.cli.metrics import run_parity_command
+        from reidbench.cli._parity import run_parity_command
 
         run_parity_command(seed=seed, as_json=as_json)
         return

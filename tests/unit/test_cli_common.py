@@ -62,3 +62,20 @@ def test_errors_name_parameters_and_the_cli_names_flags():
     assert render_error(InputError("plain message")) == "plain message"
     assert flag_for("iters_per_epoch") == "--iters-per-epoch" and flag_for("out_dir") == "--out"
     assert all(flag.startswith("--") for flag in PARAM_FLAGS.values())
+
+
+def test_command_modules_share_helpers_only_through_private_helper_modules():
+    import ast
+    from pathlib import Path
+
+    import reidbench.cli
+
+    problems = []
+    for path in Path(reidbench.cli.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            module = node.module or "" if isinstance(node, ast.ImportFrom) else ""
+            if module.startswith("reidbench.cli."):
+                target = module.split(".")[2]
+                if not target.startswith("_"):
+                    problems.append(f"{path.name} imports {module}")
+    assert not problems, problems
