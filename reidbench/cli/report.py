@@ -127,7 +127,13 @@ def html_cmd(
                             "written there, linking what it holds)."),
     title: str = typer.Option("reidbench report", "--title", help="Page title."),
 ) -> None:
-    """Write a static index.html embedding the tables and showing the figures under --out."""
+    """Write the report's index.html: tables embedded, figures shown, galleries linked.
+
+    Every .png/.svg under --out is shown (ablations, and what report cmc/aphist/cost wrote
+    there); .pdf figures are linked; what is not embedded is listed on stderr and on the page.
+    """
     from reidbench.report.site import write_html_report
 
-    typer.echo(f"wrote {write_html_report(out, title)}")
+    path = write_html_report(out, title, skipped=lambda line: typer.echo(f"not embedded: {line}",
+                                                                         err=True))
+    typer.echo(f"wrote {path}")

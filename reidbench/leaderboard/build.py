@@ -87,6 +87,8 @@ class Table:
         marks: ``"best"``, ``"second"`` or ``""`` per metric cell.
         sections: Section of each row (``ranked`` or ``not comparable``; paper tables: ``ranked``).
         notes: Footnotes, in order.
+        row_titles: Provenance of each row (where its numbers come from), shown on hover in
+            HTML; empty when the table has none.
     """
 
     key: str
@@ -98,6 +100,7 @@ class Table:
     marks: pd.DataFrame
     sections: list[str]
     notes: list[str] = field(default_factory=list)
+    row_titles: list[str] = field(default_factory=list)
 
     @property
     def metric_columns(self) -> list[Column]:
@@ -380,6 +383,7 @@ def _leaderboard(proto: Any, entries: list[Entry], sort_by: str | None) -> Table
                 for m in present]
     columns.append(Column("comparable", "Comparable"))
     text_rows, value_rows, sections = [], [], []
+    row_titles: list[str] = []
     rank, last, shown = 0, None, 0
     for e, status, reason in checked:
         ranked = status != "no"
@@ -398,6 +402,7 @@ def _leaderboard(proto: Any, entries: list[Entry], sort_by: str | None) -> Table
         text_rows.append(t)
         value_rows.append({m: e.cells[m][0] if m in e.cells else math.nan for m in present})
         sections.append(RANKED if ranked else NOT_COMPARABLE)
+        row_titles.append(e.provenance)
     text = pd.DataFrame(text_rows, columns=[c.key for c in columns]).fillna("")
     values = pd.DataFrame(value_rows, columns=present, dtype=float)
     marks = _marks_frame(values, [s == RANKED for s in sections])
@@ -424,4 +429,4 @@ def _leaderboard(proto: Any, entries: list[Entry], sort_by: str | None) -> Table
                      "leaderboard add --verify` re-ran, every number matching "
                      "(leaderboards/SCHEMA.md).")
     return Table(f"leaderboard-{_slug(proto.id)}", title, caption, columns, text, values, marks,
-                 sections, notes)
+                 sections, notes, row_titles)

@@ -260,4 +260,34 @@ def evaluated_entry(record: dict[str, Any], origin: str, level: str = "self-repo
     backbone = str(config.get("backbone") or (card.get("defaults") or {}).get("backbone",
                                                                              "unknown"))
     return Entry(label, "evaluated", origin, backbone, ev["dataset"], ev["mode"],
-                 ev.get("train_dataset"), cells, check, proto["id"], level=level)
+                 ev.get("train_dataset"), cells, check, proto["id"], level=level,
+                 provenance=_evaluated_provenance(record, origin, level))
+
+
+def _evaluated_provenance(record: dict[str, Any], origin: str, level: str) -> str:
+    """One line: submission, protocol, data, what was evaluated (sha256), how it was scored."""
+    proto, src = record["protocol"], record.get("source") or {}
+    dataset = record.get("dataset") or {}
+    sub = record.get("submission") or {}
+    parts = [f"submission {origin} ({level})"]
+    parts += [f"{k}: {sub[k]}" for k in ("description", "backbone", "url") if sub.get(k)]
+    parts.append(f"protocol {proto['id']} (fingerprint {proto['fingerprint']})")
+    parts.append(f"dataset {dataset.get('name', '?')} fingerprint {dataset.get('fingerprint')}"
+                 + (" (synthetic copy)" if dataset.get("synthetic") else ""))
+    adapter = src.get("adapter") or {}
+    shas = (src.get("features_sha256") or adapter.get("checkpoint_sha256")
+            or src.get("model_sha256") or {})
+    if isinstance(shas, dict):
+        shas = ", ".join(f"{k} {str(v)[:12]}" for k, v in sorted(shas.items()))
+    elif shas:
+        shas = str(shas)[:12]
+    what = adapter.get("name") or src.get("kind", "?")
+    parts.append(f"{what} sha256 {shas}" if shas else str(what))
+    if record.get("procedure"):
+        proc = record["procedure"]
+        keys = ("sampling", "seq_len", "pooling", "distance", "flip", "rerank")
+        parts.append("procedure " + ", ".join(f"{k}={proc[k]}" for k in keys
+                                              if proc.get(k) is not None))
+    if record.get("created"):
+        parts.append(f"evaluated {record['created']}")
+    return "; ".join(parts)

@@ -282,7 +282,9 @@ def _gallery_page(result: EvalResult, split: str | None, worst_first: bool, pngs
                          + (" (synthetic copy)" if ds.get("synthetic") else "")),
              ("Source", str(src.get("kind", "?")))]
     meta = "".join(f"<li><b>{e(k)}:</b> {e(str(v))}</li>" for k, v in facts)
-    body = "".join(f'<figure><img src="{e(p.name)}" alt="{e(p.stem)}"></figure>\n' for p in pngs)
+    body = "".join(f'<figure><a href="{e(p.name)}"><img src="{e(p.name)}" alt="{e(p.stem)}">'
+                   f"</a><figcaption>{e(p.stem)} (click for full size)</figcaption></figure>\n"
+                   for p in pngs)
     return page(f"Retrieval gallery: {name} on {rec['protocol']['id']}, {split_name}",
                 f'<ul class="meta">{meta}</ul>\n<p>Green: same person; red: another person; '
                 f"grey: junk (ignored by the protocol). Order: "

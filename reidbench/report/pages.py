@@ -33,7 +33,7 @@ h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #eee; }
 a { color: #1f5fa8; }
 table.reidbench { border-collapse: collapse; margin: 1em 0; font-size: .9em; }
 table.reidbench th, table.reidbench td { border-bottom: 1px solid #ccc; padding: 2px 8px; }
-table.reidbench thead th { background: #f6f6f6; }
+table.reidbench thead th { background: #f6f6f6; white-space: nowrap; }
 table.sortable thead tr:last-child th { cursor: pointer; user-select: none; }
 table.sortable thead tr:last-child th::after { content: " \\2195"; color: #aaa; }
 table.reidbench tbody tr[title]:hover { background: #fff8dc; }

@@ -35,7 +35,15 @@ from reidbench.leaderboard.build import (
     published_entries,
 )
 from reidbench.leaderboard.records import load_leaderboards
-from reidbench.report.tables import CSS, FORMATS, render_table, write_table
+from reidbench.report.pages import CSS, STYLESHEET, page, site_root_of, write_stylesheet
+from reidbench.report.tables import (
+    FORMATS,
+    FRAGMENT_END,
+    FRAGMENT_START,
+    notes_html,
+    render_table,
+    write_table,
+)
 
 __all__ = ["build_tables", "build_ablations", "build_sweep_report", "write_html_report",
            "ABLATIONS"]
@@ -91,6 +99,8 @@ def build_tables(leaderboards: str | Path, out_dir: str | Path,
     tables = leaderboard_tables(entries, protocols, sort_by)
     for t in tables:
         rendered += render_table(t, out / "leaderboards", formats)
+    if "html" in formats:
+        rendered.append((out / STYLESHEET, CSS))  # the pages' one stylesheet, at the site root
     try:
         paths = write_texts_atomic(rendered)
     except OSError as exc:
@@ -150,6 +160,8 @@ def build_ablations(leaderboards: str | Path | None, out_dir: str | Path,
                                caption=f.data["table"]["caption"], groups=table_groups(f))
         paths += write_table(table, out, formats)
         paths.append(_write_data(df, axes, out / f"{name}.data.csv"))
+    if "html" in formats:
+        paths.append(write_stylesheet(site_root_of(out, 1)[0]))
     return paths
 
 
@@ -182,61 +194,131 @@ def build_sweep_report(sweep: str | Path, out_dir: str | Path, metric: str = "mA
     paths = [save_figure(fig, out / f"{name}.png"), *write_table(table, out, formats)]
     paths.append(_write_data(sweep_ablation(record), list(record["grid"]),
                              out / f"{name}.data.csv"))
+    if "html" in formats:
+        paths.append(write_stylesheet(site_root_of(out, 1)[0]))
     return paths
 
 
-def _fragment(page: Path) -> str:
-    text = page.read_text(encoding="utf-8")
-    m = re.search(r"<body>\n?(.*)</body>", text, re.S)
-    return m.group(1) if m else ""
+#: Figure files the index shows (a browser displays them in an <img>); PDFs are linked.
+_EMBEDDED = (".png", ".svg")
+# folders with their own section (their figures are not repeated under "Figures")
+_OWN_SECTIONS = ("ablations", "galleries", "tables", "leaderboards")
+
+
+def _fragment(page_path: Path) -> tuple[str, list[str]] | None:
+    """The table and its notes from a table page (None: not a reidbench table page)."""
+    text = page_path.read_text(encoding="utf-8")
+    m = re.search(re.escape(FRAGMENT_START) + r"\n?(.*?)" + re.escape(FRAGMENT_END), text, re.S)
+    if not m:
+        return None
+    body = m.group(1)
+    notes: list[str] = []
+    n = re.search(r'<ul class="notes">(.*?)</ul>', body, re.S)
+    if n:
+        notes = [html.unescape(x) for x in re.findall(r"<li>(.*?)</li>", n.group(1), re.S)]
+        body = body[:n.start()] + body[n.end():]
+    return body, notes
+
+
+def _page_title(page_path: Path) -> str:
+    m = re.search(r"<title>(.*?)</title>", page_path.read_text(encoding="utf-8"), re.S)
+    return html.unescape(m.group(1)) if m else page_path.parent.name
 
 
 def _rel(p: Path, root: Path) -> str:
     return html.escape(p.relative_to(root).as_posix())
 
 
-def write_html_report(out_dir: str | Path, title: str = "reidbench report") -> Path:
-    """Write ``out_dir/index.html``: every table page under ``out_dir`` embedded, every PNG shown.
+def write_html_report(out_dir: str | Path, title: str = "reidbench report",
+                      skipped: Callable[[str], None] | None = None) -> Path:
+    """Write ``out_dir/index.html`` (and the stylesheet): the report's front page.
 
-    Sections: leaderboards (``leaderboards/*.html``), paper tables (``tables/*.html``), ablations
-    (``ablations/``: figures and tables), other figures (``figures/*.png``) and galleries (any
-    ``*/index.html`` below ``galleries/``). Paths are relative, so the folder can be moved.
+    Sections: leaderboards (``leaderboards/*.html``, sortable, provenance on hover), ablations
+    (``ablations/``: figures and tables), published tables (``tables/*.html``), figures (every
+    ``.png`` / ``.svg`` anywhere else under ``out_dir``, as ``report cmc|aphist|cost -o`` wrote
+    them; ``.pdf`` files are linked, a browser cannot embed them) and galleries (each
+    ``galleries/<name>/index.html``, named by its title). The footnotes of a section's tables are
+    listed once, under the section. Paths are relative, so the folder can be moved.
+
+    Args:
+        out_dir: The report folder.
+        title: Page title.
+        skipped: Called with one line per file the index does not embed (a PDF it links
+            instead, a page that is not a reidbench table, a gallery without its page); the CLI
+            prints them. The page lists them too.
     """
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
-    parts = [f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-             f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
-             f"<h1>{html.escape(title)}</h1>\n"
-             "<p>Generated by reidbench from the records in <code>leaderboards/</code> "
-             "(published numbers with provenance, evaluated submissions).</p>\n"]
+    e = html.escape
     toc: list[str] = []
     body: list[str] = []
+    not_shown: list[str] = []
 
-    def section(key: str, heading: str, content: list[str]) -> None:
+    def skip(path: Path, why: str) -> None:
+        not_shown.append(f"{path.relative_to(root).as_posix()}: {why}")
+
+    def section(key: str, heading: str, content: list[str], notes: list[str] = ()) -> None:
         if content:
-            toc.append(f'<li><a href="#{key}">{html.escape(heading)}</a></li>')
-            body.append(f'<section id="{key}">\n<h2>{html.escape(heading)}</h2>\n'
-                        + "\n".join(content) + "\n</section>\n")
+            toc.append(f'<li><a href="#{key}">{e(heading)}</a></li>')
+            body.append(f'<section id="{key}">\n<h2>{e(heading)}</h2>\n' + "\n".join(content)
+                        + ("\n" + notes_html(notes) if notes else "") + "\n</section>\n")
 
-    def tables(folder: str) -> list[str]:
-        return [f'<div class="table"><p><a href="{_rel(p, root)}">{html.escape(p.stem)}</a>'
-                f"</p>\n{_fragment(p)}</div>" for p in sorted((root / folder).glob("*.html"))]
+    def tables(folder: str) -> tuple[list[str], list[str]]:
+        blocks, notes = [], []
+        for p in sorted((root / folder).glob("*.html")):
+            got = _fragment(p)
+            if got is None:
+                skip(p, "not a reidbench table page (regenerate it)")
+                continue
+            blocks.append(f'<div class="table"><p><a href="{_rel(p, root)}">page</a> '
+                          f"&middot; {e(p.stem)}</p>\n{got[0]}</div>")
+            notes += got[1]
+        return blocks, notes
 
-    def images(folder: str) -> list[str]:
-        return [f'<figure><img src="{_rel(p, root)}" alt="{html.escape(p.stem)}">'
-                f"<figcaption>{html.escape(p.name)}</figcaption></figure>"
-                for p in sorted((root / folder).glob("*.png"))]
+    def figure(p: Path) -> str:
+        return (f'<figure><img src="{_rel(p, root)}" alt="{e(p.stem)}" loading="lazy">'
+                f"<figcaption>{e(p.relative_to(root).as_posix())}</figcaption></figure>")
 
-    section("leaderboards", "Leaderboards", tables("leaderboards"))
-    section("ablations", "Ablations", images("ablations") + tables("ablations"))
-    section("tables", "Published tables", tables("tables"))
-    section("figures", "Figures", images("figures"))
-    galleries = sorted((root / "galleries").glob("*/index.html"))
-    section("galleries", "Retrieval galleries",
-            [f'<p><a href="{_rel(p, root)}">{html.escape(p.parent.name)}</a></p>'
-             for p in galleries])
-    parts.append("<ul>" + "".join(toc) + "</ul>\n")
-    parts += body
-    parts.append("</body>\n</html>\n")
-    return _write_text(root / "index.html", "".join(parts))
+    def figures(paths: list[Path]) -> list[str]:
+        out = []
+        for p in paths:
+            if p.suffix.lower() in _EMBEDDED:
+                out.append(figure(p))
+            else:
+                out.append(f'<p><a href="{_rel(p, root)}">{e(p.relative_to(root).as_posix())}'
+                           "</a> (PDF, linked)</p>")
+                skip(p, "PDF: linked, not embedded (a browser cannot show it inline)")
+        return out
 
+    boards, board_notes = tables("leaderboards")
+    section("leaderboards", "Leaderboards", boards, board_notes)
+    abl_tables, abl_notes = tables("ablations")
+    abl_figs = sorted(p for p in (root / "ablations").glob("*")
+                      if p.suffix.lower() in (*_EMBEDDED, ".pdf"))
+    section("ablations", "Ablations", figures(abl_figs) + abl_tables, abl_notes)
+    paper, paper_notes = tables("tables")
+    section("tables", "Published tables", paper, paper_notes)
+    others = sorted(p for p in root.rglob("*") if p.is_file()
+                    and p.suffix.lower() in (*_EMBEDDED, ".pdf")
+                    and p.relative_to(root).parts[0] not in _OWN_SECTIONS)
+    section("figures", "Figures", figures(others))
+    links = []
+    for d in sorted(p for p in (root / "galleries").glob("*") if p.is_dir()):
+        if (d / "index.html").is_file():
+            links.append(f'<p><a href="{_rel(d / "index.html", root)}">'
+                         f"{e(_page_title(d / 'index.html'))}</a></p>")
+        else:
+            skip(d, "a gallery folder without its index.html (re-run `reidbench report gallery`)")
+    section("galleries", "Retrieval galleries", links)
+    intro = ("<p>Generated by reidbench from the published records (numbers printed in papers, "
+             "with provenance) and the evaluated submissions under <code>leaderboards/</code>. "
+             "Leaderboard columns sort with a click; a row's provenance shows on hover.</p>\n")
+    nav = "<ul>" + "".join(toc) + "</ul>\n"
+    missing = ("" if not not_shown else '<p class="skipped">Not embedded: '
+               + "; ".join(e(x) for x in not_shown) + ".</p>\n")
+    write_stylesheet(root)
+    if skipped is not None:
+        for line in not_shown:
+            skipped(line)
+    return _write_text(root / "index.html", page(title, intro + nav + "".join(body) + missing,
+                                                 index=True, sortable=True))

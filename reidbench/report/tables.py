@@ -17,8 +17,10 @@ from pathlib import Path
 from reidbench.errors import InputError, describe
 from reidbench.fileio import atomic_write
 from reidbench.leaderboard.build import NOT_COMPARABLE, RANKED, Column, Table
+from reidbench.report.pages import page, site_root_of
 
-__all__ = ["FORMATS", "to_markdown", "to_latex", "to_html", "html_fragment", "to_csv",
+__all__ = ["FORMATS", "to_markdown", "to_latex", "to_html", "html_fragment", "notes_html",
+           "FRAGMENT_START", "FRAGMENT_END", "to_csv",
            "write_table", "parse_formats"]
 
 FORMATS = ("md", "latex", "html", "csv")
@@ -151,10 +153,16 @@ def to_latex(t: Table) -> str:
 
 
 # ----------------------------------------------------------------------------- HTML
-def html_fragment(t: Table) -> str:
-    """The ``<table>`` element alone (for embedding in the HTML report)."""
+def html_fragment(t: Table, *, notes: bool = True) -> str:
+    """The ``<table>`` element (and its notes) alone, for embedding in a page.
+
+    Leaderboards are ``sortable`` (a click on a header sorts each section, see
+    :mod:`reidbench.report.pages`); a row with provenance (:attr:`Table.row_titles`) shows it on
+    hover (its ``title``).
+    """
     e = html.escape
-    out = [f'<table class="reidbench" id="{e(t.key)}">',
+    cls = "reidbench sortable" if t.key.startswith("leaderboard-") else "reidbench"
+    out = [f'<table class="{cls}" id="{e(t.key)}">',
            f"<caption><strong>{e(t.title)}</strong><br>{e(t.caption)}</caption>", "<thead>"]
     if any(c.group for c in t.metric_columns):
         out.append("<tr>")
@@ -186,26 +194,37 @@ def html_fragment(t: Table) -> str:
                     text = f'<u class="second">{text}</u>'
                 align = ' class="num"' if c.metric else ""
                 cells.append(f"<td{align}>{text}</td>")
-            out.append("<tr>" + "".join(cells) + "</tr>")
+            row_title = t.row_titles[i] if i < len(t.row_titles) else ""
+            tr = f'<tr title="{e(row_title)}">' if row_title else "<tr>"
+            out.append(tr + "".join(cells) + "</tr>")
         out.append("</tbody>")
     out.append("</table>")
-    out.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in t.notes) + "</ul>")
+    if notes and t.notes:
+        out.append(notes_html(t.notes))
     return "\n".join(out) + "\n"
 
 
-CSS = ("body{font-family:sans-serif;margin:2em;max-width:80em}"
-       "table.reidbench{border-collapse:collapse;margin:1em 0}"
-       "table.reidbench th,table.reidbench td{border-bottom:1px solid #ccc;padding:2px 8px}"
-       "td.num{text-align:right}tr.section th{text-align:left;font-style:italic;"
-       "background:#f3f3f3}tbody.not-comparable td{color:#777}caption{text-align:left}"
-       "img{max-width:100%;border:1px solid #ddd}")
+def notes_html(notes: Iterable[str]) -> str:
+    """Footnotes as one ``<ul class="notes">`` (each note once, in first-seen order)."""
+    unique = list(dict.fromkeys(notes))
+    return '<ul class="notes">' + "".join(f"<li>{html.escape(n)}</li>" for n in unique) + "</ul>"
 
 
-def to_html(t: Table) -> str:
-    """A standalone HTML page holding the table."""
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f"<title>{html.escape(t.title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
-            f"{html_fragment(t)}</body>\n</html>\n")
+#: Marks around the table in a standalone page, so the report index can embed it.
+FRAGMENT_START, FRAGMENT_END = "<!-- reidbench:table -->", "<!-- /reidbench:table -->"
+
+
+def to_html(t: Table, root: str = "..") -> str:
+    """A standalone page: title, link back to the report index, the table and its notes once.
+
+    Args:
+        t: The table.
+        root: Relative path from the page to the report's root (its ``index.html`` and
+            stylesheet; ``""`` for a page that is its own site).
+    """
+    body = f"{FRAGMENT_START}\n{html_fragment(t)}{FRAGMENT_END}\n"
+    return page(t.title, body, root=root, index=not root,
+                sortable=t.key.startswith("leaderboard-"))
 
 
 # ----------------------------------------------------------------------------- CSV
@@ -225,10 +244,20 @@ def to_csv(t: Table) -> str:
 _RENDER = {"md": to_markdown, "latex": to_latex, "html": to_html, "csv": to_csv}
 
 
+def _render(t: Table, fmt: str, out_dir: str | Path) -> str:
+    if fmt == "html":
+        return to_html(t, site_root_of(out_dir, 1)[1])
+    return _RENDER[fmt](t)
+
+
 def render_table(t: Table, out_dir: str | Path, formats: Iterable[str] = FORMATS
                  ) -> list[tuple[Path, str]]:
-    """``(<out_dir>/<t.key>.<suffix>, text)`` for each format, nothing written."""
-    return [(Path(out_dir) / f"{t.key}{_SUFFIX[fmt]}", _RENDER[fmt](t))
+    """``(<out_dir>/<t.key>.<suffix>, text)`` for each format, nothing written.
+
+    An HTML page links the report index and stylesheet one folder up when ``out_dir`` is a
+    report's ``tables/``, ``leaderboards/`` or ``ablations/`` (else it is its own site).
+    """
+    return [(Path(out_dir) / f"{t.key}{_SUFFIX[fmt]}", _render(t, fmt, out_dir))
             for fmt in parse_formats(list(formats))]
 
 
@@ -236,7 +265,7 @@ def write_table(t: Table, out_dir: str | Path, formats: Iterable[str] = FORMATS)
     """Write ``<out_dir>/<t.key>.<suffix>`` for each format, atomically; return the paths."""
     paths = []
     for fmt in parse_formats(list(formats)):
-        text = _RENDER[fmt](t)
+        text = _render(t, fmt, out_dir)
         path = Path(out_dir) / f"{t.key}{_SUFFIX[fmt]}"
         atomic_write(path, lambda tmp, text=text: tmp.write_text(text, encoding="utf-8"))
         paths.append(path)
