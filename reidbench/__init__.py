@@ -22,7 +22,7 @@ _LAZY = {
     "evaluate": "reidbench.engine",
     "FeaturesSource": "reidbench.engine",
     "AdapterSource": "reidbench.engine",
-    "read_result": "reidbench.engine",
+    "read_result": "reidbench.records",
     "get_protocol": "reidbench.protocols",
     "rank_metrics": "reidbench.metrics",
     "rank_metrics_from_features": "reidbench.metrics",

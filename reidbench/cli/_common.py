@@ -16,9 +16,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reidbench.errors import InputError, ReidbenchError, describe
+
+if TYPE_CHECKING:
+    from reidbench.records import ResultRecord
 
 __all__ = [
     "PARAM_FLAGS",
@@ -283,22 +286,21 @@ def check_frame_size(height: int | None, width: int | None, command: str,
 # --------------------------------------------------------------------------- rendering
 
 
-def format_summary(record: dict[str, Any]) -> str:
+def format_summary(record: ResultRecord) -> str:
     """Format a result record's headline metrics (percent) as a small text table."""
-    m = record["metrics"]
-    lines = [f"protocol  {record['protocol']['id']}  (fingerprint "
-             f"{record['protocol']['fingerprint']}, headline AP {record['headline_ap']})",
-             f"queries   {record['n_queries']}  skipped {record['n_skipped']}"]
-    for key, v in m.items():  # the protocol's summary metrics, in report order
+    lines = [f"protocol  {record.protocol.id}  (fingerprint "
+             f"{record.protocol.fingerprint}, headline AP {record.headline_ap})",
+             f"queries   {record.n_queries}  skipped {record.n_skipped}"]
+    for key, v in record.metrics.items():  # the protocol's summary metrics, in report order
         extra = ""
-        if v.get("std") is not None:
-            extra = f" +- {100 * v['std']:.2f} (over {len(v['per_split'])} splits)"
-        elif v.get("ci"):
-            extra = f"  [{100 * v['ci'][0]:.2f}, {100 * v['ci'][1]:.2f}] 95% CI"
-        lines.append(f"{key:<9} {100 * v['value']:6.2f}{extra}")
+        if v.std is not None:
+            extra = f" +- {100 * v.std:.2f} (over {len(v.per_split or ())} splits)"
+        elif v.ci:
+            extra = f"  [{100 * v.ci[0]:.2f}, {100 * v.ci[1]:.2f}] 95% CI"
+        lines.append(f"{key:<9} {100 * v.value:6.2f}{extra}")
     others = ", ".join(f"{var} {100 * vals['mAP']:.2f}"
-                       for var, vals in record["metrics_by_variant"].items()
-                       if var != record["headline_ap"])
+                       for var, vals in record.metrics_by_variant.items()
+                       if var != record.headline_ap)
     lines.append(f"mAP under other AP variants: {others}")
     return "\n".join(lines)
 

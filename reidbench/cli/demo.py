@@ -57,7 +57,7 @@ def demo_cmd(
     finally:
         progress.close()
     if as_json:
-        typer.echo(json.dumps({k: r.record for k, r in run.results.items()}, indent=2))
+        typer.echo(json.dumps({k: r.record.to_json() for k, r in run.results.items()}, indent=2))
         return
     typer.echo("")
     typer.echo(format_summary(run.results["trained"].record))

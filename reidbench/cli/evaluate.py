@@ -71,8 +71,8 @@ def evaluate_cmd(
     )
     from reidbench.engine import AdapterSource, FeaturesSource, evaluate
     from reidbench.engine.distributed import is_main, maybe_init
-    from reidbench.engine.results import check_out_dir
     from reidbench.protocols import get_protocol
+    from reidbench.records import check_out_dir
 
     command = "reidbench evaluate"
     maybe_init()
@@ -121,11 +121,11 @@ def evaluate_cmd(
                 progress.close()
         if not is_main():
             continue
-        for warning in result.record.get("warnings", []):
+        for warning in result.record.warnings:
             typer.echo(f"warning: {warning}", err=True)
         result.write(outs[proto.id])
         if as_json:
-            typer.echo(json.dumps(result.record, indent=2))
+            typer.echo(json.dumps(result.record.to_json(), indent=2))
         else:
             typer.echo(format_summary(result.record))
             typer.echo(f"written to {outs[proto.id]}/results.json and "

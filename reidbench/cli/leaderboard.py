@@ -78,8 +78,8 @@ def add_cmd(
     sub = add_submission(result_dir, leaderboards, verification)
     if as_json:
         typer.echo(json.dumps({"name": sub.name, "path": str(sub.path),
-                               "protocol": sub.record["protocol"]["id"],
+                               "protocol": sub.record.protocol.id,
                                "verification": sub.verification}, indent=2))
     else:
-        typer.echo(f"filed {sub.path} (protocol {sub.record['protocol']['id']}, "
+        typer.echo(f"filed {sub.path} (protocol {sub.record.protocol.id}, "
                    f"{sub.verification})")

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from reidbench.engine.consistency import require_consistent
-from reidbench.engine.results import EvalResult, read_result
 from reidbench.errors import DataError, IncomparableResultsError, describe
+from reidbench.records import EvalResult, read_result
+from reidbench.records.consistency import require_consistent
 
 __all__ = ["compare_results", "why_incomparable"]
 
@@ -21,10 +21,10 @@ def why_incomparable(a: EvalResult, b: EvalResult) -> str | None:
     """Return why two results are not comparable (differing evaluation fields), or None."""
     if a.protocol_fingerprint == b.protocol_fingerprint:
         return None
-    ea, eb = a.record["protocol"]["evaluation"], b.record["protocol"]["evaluation"]
+    ea, eb = a.record.protocol.evaluation, b.record.protocol.evaluation
     diffs = [f"{k}: {ea.get(k)!r} vs {eb.get(k)!r}" for k in sorted(set(ea) | set(eb))
              if ea.get(k) != eb.get(k)]
-    return (f"{a.record['protocol']['id']} vs {b.record['protocol']['id']} differ in "
+    return (f"{a.record.protocol.id} vs {b.record.protocol.id} differ in "
             + "; ".join(diffs))
 
 
@@ -42,7 +42,7 @@ def _require_consistent(path: str | Path, res: EvalResult) -> None:
 
 def _paired_ap(a: EvalResult, b: EvalResult, where: str) -> tuple[np.ndarray, np.ndarray]:
     aps_a, aps_b = [], []
-    for split in (s["split"] for s in a.record["splits"]):
+    for split in a.record.split_names:
         pa, pb = a.split_arrays(split), b.split_arrays(split)
         if not pa or not pb:
             raise DataError(describe("per_query.npz", where, f"per-query arrays for split {split}",
@@ -63,7 +63,7 @@ def compare_results(path_a: str | Path, path_b: str | Path, *, resamples: int = 
 
     Raises:
         DataError: A record that disagrees with its own ``per_query.npz`` (the check ``reidbench
-            validate`` runs, :mod:`reidbench.engine.consistency`).
+            validate`` runs, :mod:`reidbench.records.consistency`).
         IncomparableResultsError: If the protocol fingerprints differ (the message lists the
             differing evaluation fields) or the query sets differ.
     """
@@ -79,7 +79,7 @@ def compare_results(path_a: str | Path, path_b: str | Path, *, resamples: int = 
                                                 reason, "evaluate both under the same protocol"))
     ap_a, ap_b = _paired_ap(a, b, where)
     test = paired_test(ap_b, ap_a, n_resamples=resamples, seed=seed)
-    return {"protocol": a.record["protocol"]["id"], "ap": a.record["headline_ap"],
+    return {"protocol": a.record.protocol.id, "ap": a.record.headline_ap,
             "n_queries": int(ap_a.size), "map_a": float(ap_a.mean()), "map_b": float(ap_b.mean()),
             "diff": test.diff, "ci": [test.low, test.high], "p_value": test.p_value,
             "method": test.method, "n_resamples": test.n_resamples}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from reidbench.engine.evalset import EvalSet, build_evalset, dataset_fingerprint, limit_evalset
 from reidbench.engine.provenance import environment, utc_now
-from reidbench.engine.results import RESULT_SCHEMA, EvalResult, SplitScores
+from reidbench.engine.results import SplitScores
 from reidbench.engine.scoring import (
     DEFAULT_MAX_MATRIX_MB,
     matrix_bytes,
@@ -21,6 +22,17 @@ from reidbench.engine.scoring import (
 from reidbench.engine.sources import Prepared, Source
 from reidbench.errors import DataError, InputError, ProtocolError, describe
 from reidbench.protocols import Procedure, Protocol, get_protocol
+from reidbench.records import (
+    RESULT_SCHEMA,
+    DatasetInfo,
+    EvalResult,
+    MetricCell,
+    ProtocolRef,
+    Provenance,
+    ResultRecord,
+    SourceRecord,
+    SplitRecord,
+)
 from reidbench.registry import suggest
 
 __all__ = ["evaluate"]
@@ -124,16 +136,18 @@ def evaluate(
         if progress:
             progress("splits", len(split_scores), len(run_splits))
 
-    record = _record(proto, proc, dataset, data_root, prepared, source.extracts, split_scores,
-                     split_info, seed, fingerprint)
-    record["source"]["train_dataset"] = train_dataset
     if limit is not None:
-        record["limit"] = limit
         warnings = [*warnings, f"a quick check on at most {limit} queries per split (limit): "
                     "not comparable with full results, and never filed in a leaderboard"]
-    record["warnings"] = warnings
-    record["bootstrap"] = bootstrap  # resamples behind the CIs: a re-run (--verify) needs them
-    record["timings"]["total_seconds"] = round(time.perf_counter() - t0, 3)
+    timings: dict[str, Any] = {s: {k: v for k, v in i.items() if k.startswith("seconds")}
+                               for s, i in split_info.items()}
+    timings["total_seconds"] = round(time.perf_counter() - t0, 3)
+    record = _record(proto, proc, dataset, data_root, prepared, source.extracts, split_scores,
+                     split_info, seed, fingerprint)
+    record = replace(record, source=replace(record.source, train_dataset=train_dataset),
+                     timings=timings, limit=limit, warnings=tuple(warnings),
+                     # resamples behind the CIs: a re-run (--verify) needs them
+                     bootstrap=bootstrap)
     per_query = {f"{s.split}/{k}": v for s in split_scores for k, v in s.per_query.items()}
     return EvalResult(record, per_query)
 
@@ -264,16 +278,17 @@ def _rerank(distmat: np.ndarray, inputs: Any, proc: Procedure) -> np.ndarray:
                                compute_distance(gf, gf, metric=proc.distance))
 
 
-def _aggregate(split_scores: list[SplitScores]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _aggregate(split_scores: list[SplitScores]
+               ) -> tuple[dict[str, MetricCell], dict[str, dict[str, float]]]:
     if len(split_scores) == 1:
         s = split_scores[0]
-        return s.metrics, s.metrics_by_variant
-    metrics: dict[str, Any] = {}
+        return _cells(s.metrics), s.metrics_by_variant
+    metrics: dict[str, MetricCell] = {}
     keys = list(split_scores[0].metrics)  # the protocol's summary metrics, in report order
     for key in keys:
         vals = np.array([s.metrics[key]["value"] for s in split_scores])
-        metrics[key] = {"value": float(vals.mean()), "std": float(vals.std(ddof=1)), "ci": None,
-                        "per_split": [float(v) for v in vals]}
+        metrics[key] = MetricCell(value=float(vals.mean()), std=float(vals.std(ddof=1)), ci=None,
+                                  per_split=tuple(float(v) for v in vals))
     by_variant = {
         var: {key: float(np.mean([s.metrics_by_variant[var][key] for s in split_scores]))
               for key in keys}
@@ -282,40 +297,43 @@ def _aggregate(split_scores: list[SplitScores]) -> tuple[dict[str, Any], dict[st
     return metrics, by_variant
 
 
+def _cells(metrics: dict[str, dict[str, Any]]) -> dict[str, MetricCell]:
+    return {k: MetricCell(value=v["value"], ci=v["ci"]) for k, v in metrics.items()}
+
+
 def _record(proto: Protocol, proc: Procedure, dataset: Any, data_root: str | Path,
             prepared: Prepared, extracts: bool, split_scores: list[SplitScores],
-            split_info: dict[str, Any], seed: int, fingerprint: str) -> dict[str, Any]:
+            split_info: dict[str, Any], seed: int, fingerprint: str) -> ResultRecord:
+    """The record of the scored splits; the caller adds what the whole run knows."""
     metrics, by_variant = _aggregate(split_scores)
     procedure = proc.to_dict()
     if not extracts:
         # the submitter extracted the features: only distance, normalisation and re-ranking apply
         procedure.update({k: None for k in _EXTRACTION_FIELDS})
-    return {
-        "schema": RESULT_SCHEMA,
-        "created": utc_now(),
-        "protocol": {"id": proto.id, "name": proto.name, "version": proto.version,
-                     "fingerprint": proto.fingerprint, "evaluation": proto.evaluation_dict()},
-        "headline_ap": proto.evaluation.ap,
-        "metrics": metrics,
-        "metrics_by_variant": by_variant,
-        "n_queries": sum(s.counts["n_queries"] for s in split_scores),
-        "n_skipped": sum(s.counts["n_skipped"] for s in split_scores),
-        "splits": [{"split": s.split, **s.counts, "metrics": s.metrics,
-                    "metrics_by_variant": s.metrics_by_variant, "cmc": s.cmc,
-                    "source": split_info[s.split]} for s in split_scores],
-        "procedure": procedure,
-        "source": prepared.record(split_info),
-        "config": prepared.config(),
-        "dataset": {"name": dataset.name, "root": str(data_root),
-                    "fingerprint": fingerprint,
-                    "n_tracklets": len(dataset.tracklets),
-                    # a reidbench synthetic copy carries its ground truth; its numbers are never
-                    # comparable with the real dataset's
-                    "synthetic": (Path(data_root) / "_reidbench_synth.json").is_file(),
-                    # the split file used, where a layout has alternatives (PRID-2011)
-                    "split_source": dataset.split_source},
-        "seed": seed,
-        "environment": environment(prepared.device),
-        "timings": {s: {k: v for k, v in i.items() if k.startswith("seconds")}
-                    for s, i in split_info.items()},
-    }
+    return ResultRecord(
+        schema=RESULT_SCHEMA,
+        created=utc_now(),
+        protocol=ProtocolRef(id=proto.id, name=proto.name, version=proto.version,
+                             fingerprint=proto.fingerprint, evaluation=proto.evaluation_dict()),
+        headline_ap=proto.evaluation.ap,
+        metrics=metrics,
+        metrics_by_variant=by_variant,
+        n_queries=sum(s.counts["n_queries"] for s in split_scores),
+        n_skipped=sum(s.counts["n_skipped"] for s in split_scores),
+        splits=tuple(SplitRecord(split=s.split, **s.counts, metrics=_cells(s.metrics),
+                                 metrics_by_variant=s.metrics_by_variant, cmc=tuple(s.cmc),
+                                 source=split_info[s.split]) for s in split_scores),
+        procedure=procedure,
+        # the source's own section (Prepared.record), checked against the record type
+        source=SourceRecord.from_json(prepared.record(split_info), "the evaluated source"),
+        config=prepared.config(),
+        dataset=DatasetInfo(name=dataset.name, root=str(data_root), fingerprint=fingerprint,
+                            n_tracklets=len(dataset.tracklets),
+                            # a reidbench synthetic copy carries its ground truth; its numbers
+                            # are never comparable with the real dataset's
+                            synthetic=(Path(data_root) / "_reidbench_synth.json").is_file(),
+                            # the split file used, where a layout has alternatives (PRID-2011)
+                            split_source=dataset.split_source),
+        seed=seed,
+        environment=Provenance(**environment(prepared.device)),
+    )

@@ -28,11 +28,10 @@ from typing import Any
 from reidbench.errors import DataError, InputError, ProtocolError, describe
 from reidbench.fileio import write_json_atomic
 from reidbench.protocols.record import canonical_json
+from reidbench.records.sweep import SWEEP_SCHEMA
 
-__all__ = ["SWEEP_SCHEMA", "parse_grid", "run_sweep", "read_sweep", "sweep_settings",
-           "settings_hash", "check_axes"]
+__all__ = ["parse_grid", "run_sweep", "sweep_settings", "settings_hash", "check_axes"]
 
-SWEEP_SCHEMA = "reidbench.sweep/1"
 CELL_FILE = "cell.json"
 Progress = Callable[[str, int, int], None]
 # Run settings that do not change what a run computes (where it runs, whether it may resume).
@@ -268,9 +267,9 @@ def run_sweep(adapter_name: str, data_root: str | Path, dataset: str, protocol: 
         DataError: ``out_dir`` holds runs made with other settings (and ``fresh`` is False).
     """
     from reidbench.engine.evaluate import evaluate
-    from reidbench.engine.results import read_result
     from reidbench.engine.sources import AdapterSource
     from reidbench.engine.train import TrainOptions, check_train_options, train
+    from reidbench.records import read_result
 
     base = check_train_options(train_options or TrainOptions())
     if not isinstance(trials, int) or isinstance(trials, bool) or not 1 <= trials <= 1000:
@@ -309,7 +308,7 @@ def run_sweep(adapter_name: str, data_root: str | Path, dataset: str, protocol: 
             res.write(result_dir)
         record = read_result(result_dir).record
         rows.append({"axes": cell, "trial": trial, "seed": seed,
-                     "metrics": {k: v["value"] for k, v in record["metrics"].items()},
+                     "metrics": {k: v.value for k, v in record.metrics.items()},
                      "result": str(result_dir.relative_to(out))})
         if progress:
             progress("sweep", len(rows), len(jobs))
@@ -322,33 +321,3 @@ def run_sweep(adapter_name: str, data_root: str | Path, dataset: str, protocol: 
     write_json_atomic(out / "sweep.json", json.loads(json.dumps(sweep)))
     return sweep
 
-
-def read_sweep(path: str | Path) -> dict[str, Any]:
-    """Read a ``sweep.json`` written by :func:`run_sweep` (or a folder holding one).
-
-    Raises:
-        DataError: A missing or unreadable file, another schema, or a record without
-            ``baseline``, ``grid`` or ``rows``; one line naming the file.
-    """
-    p = Path(path)
-    if p.is_dir():
-        p = p / "sweep.json"
-    if not p.is_file():
-        raise DataError(describe("sweep record", str(p), "a sweep.json written by `reidbench "
-                                 "sweep`", "no such file", "check the path (--sweep "
-                                 "OUT/sweep.json)"))
-    try:
-        record = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
-        raise DataError(describe("sweep record", str(p), "valid JSON", reason,
-                                 "re-run `reidbench sweep`")) from None
-    schema = record.get("schema") if isinstance(record, dict) else type(record).__name__
-    if schema != SWEEP_SCHEMA:
-        raise DataError(describe("field schema", str(p), repr(SWEEP_SCHEMA), repr(schema),
-                                 "give the sweep.json of a `reidbench sweep` folder"))
-    for key, kind in (("baseline", str), ("grid", dict), ("rows", list)):
-        if not isinstance(record.get(key), kind) or (kind is dict and not record[key]):
-            raise DataError(describe(f"field {key}", str(p), f"a {kind.__name__}",
-                                     repr(record.get(key)), "re-run `reidbench sweep`"))
-    return record

@@ -1,6 +1,6 @@
 """Re-run a result record's evaluation and compare every number: ``leaderboard add --verify``.
 
-A record that is consistent with itself (:mod:`reidbench.engine.consistency`) may still carry
+A record that is consistent with itself (:mod:`reidbench.records.consistency`) may still carry
 numbers that were edited together with their per-query arrays. Verification re-evaluates what the
 record says was evaluated, from the file the verifier holds (the features ``.npz``, or the
 checkpoint; a ``{split}`` template for multi-split protocols), under the record's protocol,
@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from reidbench.engine.consistency import evaluated_sha256s, require_consistent
-from reidbench.engine.results import EvalResult, read_result
 from reidbench.errors import DataError, describe
+from reidbench.records import EvalResult, read_result
+from reidbench.records.consistency import evaluated_sha256s, require_consistent
 
 __all__ = ["verify_result", "result_mismatches", "VERIFY_TOLERANCE"]
 
@@ -105,7 +105,7 @@ def result_mismatches(stored: EvalResult, fresh: EvalResult) -> list[str]:
     each split's numbers (not its timings or extraction statistics) and every per-query array.
     """
     out: list[str] = []
-    a, b = stored.record, fresh.record
+    a, b = stored.record.to_json(), fresh.record.to_json()  # compared as written
     for key in ("protocol", "headline_ap", "metrics", "metrics_by_variant", "n_queries",
                 "n_skipped"):
         _walk(a.get(key), b.get(key), key, out)
@@ -183,7 +183,7 @@ def verify_result(result_dir: str | Path, target: str, data_root: str | Path | N
     require_consistent(stored.record, stored.per_query,
                        per_query_sha256=sha256_file(npz) if npz.is_file() else None,
                        where=str(folder / "results.json"))
-    record = stored.record
+    record = stored.record.to_json()
     proto = get_protocol(record["protocol"]["id"])
     given = _sha_of_target(target, record, proto)
     named = evaluated_sha256s(record)

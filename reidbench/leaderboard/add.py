@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from reidbench.errors import DataError, describe
+from reidbench.records import ResultRecord, read_result
+from reidbench.records.consistency import evaluated_sha256s
 
 __all__ = ["SUBMISSIONS_DIR", "Submission", "submission_identity", "add_submission",
            "load_submissions", "checked_submissions", "VERIFIED", "SELF_REPORTED",
@@ -60,11 +62,11 @@ class Submission:
 
     name: str
     path: Path
-    record: dict[str, Any]
+    record: ResultRecord
     verification: str = SELF_REPORTED
 
 
-def submission_identity(record: dict[str, Any], where: str = "results.json") -> tuple[str, str]:
+def submission_identity(record: ResultRecord, where: str = "results.json") -> tuple[str, str]:
     """``(protocol fingerprint, sha256 of the model)``: what makes two submissions the same.
 
     The model's sha256 is the checkpoint's (or features file's) when there is one, else a
@@ -75,8 +77,6 @@ def submission_identity(record: dict[str, Any], where: str = "results.json") -> 
     """
     import hashlib
 
-    from reidbench.engine.consistency import evaluated_sha256s
-
     shas = evaluated_sha256s(record)
     if not shas:
         raise DataError(describe("field source.adapter.checkpoint_sha256", where,
@@ -84,10 +84,10 @@ def submission_identity(record: dict[str, Any], where: str = "results.json") -> 
                                  "none", "evaluate a saved checkpoint (--checkpoint) or a "
                                  "features file; a submission must name what it evaluated"))
     sha = shas[0] if len(shas) == 1 else hashlib.sha256("\n".join(shas).encode()).hexdigest()
-    return str(record["protocol"]["fingerprint"]), sha
+    return record.protocol.fingerprint, sha
 
 
-def checked_record(result_dir: str | Path) -> dict[str, Any]:
+def checked_record(result_dir: str | Path) -> ResultRecord:
     """The record of a result directory if it passes the check ``reidbench validate`` runs.
 
     Raises:
@@ -97,9 +97,8 @@ def checked_record(result_dir: str | Path) -> dict[str, Any]:
     return _check(p.parent if p.name == "results.json" else p)
 
 
-def _check(result_dir: Path) -> dict[str, Any]:
+def _check(result_dir: Path) -> ResultRecord:
     """The record, if it passes the check ``reidbench validate`` runs; else the first problem."""
-    from reidbench.engine.results import read_result
     from reidbench.leaderboard.validate import validate_file
 
     report = validate_file(result_dir, "result")
@@ -108,9 +107,9 @@ def _check(result_dir: Path) -> dict[str, Any]:
             f"{result_dir}`)" if len(report.problems) > 1 else ""
         raise DataError(report.problems[0] + more)
     record = read_result(result_dir).record
-    if record.get("limit") is not None:
+    if record.limit is not None:
         raise DataError(describe("result", str(result_dir), "an evaluation of every query",
-                                 f"a quick check on {record['limit']} queries per split (limit)",
+                                 f"a quick check on {record.limit} queries per split (limit)",
                                  "evaluate again without the limit to file it"))
     return record
 
@@ -263,7 +262,7 @@ def add_submission(result_dir: str | Path, leaderboards: str | Path = "leaderboa
     fingerprint, sha = submission_identity(record, str(src / "results.json"))
     root = Path(leaderboards) / SUBMISSIONS_DIR
     _check_writable(root, "reidbench leaderboard add")
-    name = f"{_slug(record['protocol']['id'])}--{fingerprint}--{sha[:16]}"
+    name = f"{_slug(record.protocol.id)}--{fingerprint}--{sha[:16]}"
     target = root / name
     try:
         with _Lock(root / _LOCK):
@@ -341,8 +340,6 @@ def load_submissions(leaderboards: str | Path = "leaderboards") -> list[Submissi
     Raises:
         DataError: If a filed submission cannot be read.
     """
-    from reidbench.engine.results import read_result
-
     root = Path(leaderboards) / SUBMISSIONS_DIR
     if not root.is_dir():
         return []

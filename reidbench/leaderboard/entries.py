@@ -20,6 +20,7 @@ from typing import Any
 from reidbench.leaderboard.records import LeaderboardFile, decimals
 from reidbench.leaderboard.schema import METRICS
 from reidbench.metrics.options import short_label
+from reidbench.records import ResultRecord
 
 __all__ = ["Entry", "published_entries", "evaluated_entry", "result_label", "deduplicate",
            "cell_text",
@@ -202,70 +203,70 @@ def _paper_name(f: LeaderboardFile) -> str:
     return names.get(key, key)
 
 
-def result_label(record: dict[str, Any]) -> str:
+def result_label(record: ResultRecord) -> str:
     """The name a result is shown under: its submission name, else the adapter, else the kind.
 
     ``submission.name`` (``reidbench evaluate --name``) wins; then the adapter's registered name
     (``stmn``); then ``features`` for a features file, ``model`` for anything else.
     """
-    name = (record.get("submission") or {}).get("name")
+    name = (record.submission or {}).get("name")
     if name:
         return str(name)
-    src = record.get("source") or {}
-    adapter = src.get("adapter") or {}
-    return str(adapter.get("name") or ("features" if src.get("kind") == "features" else "model"))
+    adapter = record.source.adapter
+    if adapter is not None and adapter.name:
+        return adapter.name
+    return "features" if record.source.kind == "features" else "model"
 
 
-def evaluated_entry(record: dict[str, Any], origin: str, level: str = "self-reported") -> Entry:
-    """A leaderboard entry from an evaluated result record (``results.json`` as a dict).
+def evaluated_entry(record: ResultRecord, origin: str, level: str = "self-reported") -> Entry:
+    """A leaderboard entry from an evaluated result record.
 
     ``level`` is the submission's verification level (``self-reported`` or ``verified``).
 
     Values are converted from fractions to percent and printed with two decimals, followed by the
     bootstrap 95% CI (``79.61 [78.90, 80.30]``) or, for multi-split protocols, ``± std``.
     """
-    from reidbench.protocols import get_protocol
-
-    proto = record["protocol"]
-    ev = proto.get("evaluation") or get_protocol(proto["id"]).evaluation_dict()
+    proto = record.protocol
+    ev = proto.evaluation
     cells: dict[str, tuple[float, str]] = {}
-    for m, entry in record["metrics"].items():
-        if m not in METRIC_ORDER or entry.get("value") is None:
+    for m, cell in record.metrics.items():
+        if m not in METRIC_ORDER:
             continue
-        v = 100.0 * float(entry["value"])
+        v = 100.0 * float(cell.value)
         text = f"{v:.2f}"
-        if entry.get("std") is not None:
-            text += f" ± {100.0 * float(entry['std']):.2f}"
-        elif entry.get("ci"):
-            lo, hi = entry["ci"]
+        if cell.std is not None:
+            text += f" ± {100.0 * float(cell.std):.2f}"
+        elif cell.ci:
+            lo, hi = cell.ci
             text += f" [{100.0 * lo:.2f}, {100.0 * hi:.2f}]"
         cells[m] = (v, text)
-    src = record.get("source") or {}
-    adapter = src.get("adapter") or {}
+    adapter = record.source.adapter
     label = result_label(record)
-    fingerprint = proto["fingerprint"]
-
-    dataset = record.get("dataset") or {}
+    fingerprint = proto.fingerprint
+    dataset = record.dataset
 
     def check(p: Any) -> tuple[str, str]:
-        if dataset.get("synthetic"):
+        if dataset.synthetic:
             return "no", (f"evaluated on a synthetic {ev['dataset']} copy (dataset fingerprint "
-                          f"{dataset.get('fingerprint')}), not the real dataset")
+                          f"{dataset.fingerprint}), not the real dataset")
         if p.fingerprint == fingerprint:
             return "yes", ""
-        return "no", f"evaluated under {proto['id']} (fingerprint {fingerprint}), not {p.id}"
+        return "no", f"evaluated under {proto.id} (fingerprint {fingerprint}), not {p.id}"
 
-    card = adapter.get("card") if isinstance(adapter.get("card"), dict) else {}
-    config = (adapter.get("checkpoint_meta") or {}).get("config") or {}
+    card = (adapter.card if adapter is not None else None) or {}
+    config = ((adapter.checkpoint_meta if adapter is not None else None) or {}).get("config") or {}
     backbone = str(config.get("backbone") or (card.get("defaults") or {}).get("backbone",
                                                                              "unknown"))
     return Entry(label, "evaluated", origin, backbone, ev["dataset"], ev["mode"],
-                 ev.get("train_dataset"), cells, check, proto["id"], level=level,
-                 provenance=_evaluated_provenance(record, origin, level))
+                 ev.get("train_dataset"), cells, check, proto.id, level=level,
+                 provenance=_evaluated_provenance(record.to_json(), origin, level))
 
 
 def _evaluated_provenance(record: dict[str, Any], origin: str, level: str) -> str:
-    """One line: submission, protocol, data, what was evaluated (sha256), how it was scored."""
+    """One line: submission, protocol, data, what was evaluated (sha256), how it was scored.
+
+    ``record`` is the result record's JSON form (``ResultRecord.to_json()``).
+    """
     proto, src = record["protocol"], record.get("source") or {}
     dataset = record.get("dataset") or {}
     sub = record.get("submission") or {}

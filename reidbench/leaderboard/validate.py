@@ -3,9 +3,10 @@
 Kinds:
 
 * ``leaderboard``: a JSON file with ``"schema": "reidbench.leaderboard/1"`` (every problem listed);
-* ``result``: a result directory or its ``results.json`` (``"schema": "reidbench.result/1"``), read
-  with :func:`reidbench.engine.results.read_result` and checked by
-  :func:`reidbench.leaderboard.result_check.check_result` (the check ``leaderboard add`` runs);
+* ``result``: a result directory or its ``results.json`` (``"schema": "reidbench.result/1"``),
+  checked by :func:`reidbench.records.check_result` (the check ``leaderboard add`` runs: the
+  record's own validator, ``ResultRecord.from_json``, then its ``per_query.npz`` and the
+  record's consistency with it);
 * ``features``: an ``.npz`` features file, read with
   :func:`reidbench.adapters.features.load_features_file`.
 
@@ -22,10 +23,9 @@ from typing import Any
 from reidbench.errors import DataError, ReidbenchError, describe
 from reidbench.leaderboard.io import read_json
 from reidbench.leaderboard.schema import SCHEMA_ID, check_leaderboard
+from reidbench.records import RESULT_SCHEMA as _RESULT_SCHEMA
 
 __all__ = ["ValidationReport", "detect_kind", "validate_file", "FILE_KINDS"]
-
-_RESULT_SCHEMA = "reidbench.result/1"  # reidbench.engine.results.RESULT_SCHEMA
 
 
 @dataclass(frozen=True)
@@ -98,14 +98,13 @@ def _leaderboard(p: Path) -> ValidationReport:
 
 
 def _result(p: Path) -> ValidationReport:
-    """A result record: the shared check of :mod:`reidbench.leaderboard.result_check`."""
-    from reidbench.engine.results import read_result
-    from reidbench.leaderboard.result_check import check_result
+    """A result record: the shared check of :func:`reidbench.records.check_result`."""
+    from reidbench.records import check_result, read_record_json
 
     folder = p.parent if p.name == "results.json" else p
-    res = read_result(folder)  # missing or unreadable files raise DataError (one line)
-    problems = check_result(res.record, folder)
-    summary = "" if problems else f"result record under protocol {res.record['protocol']['id']}"
+    data = read_record_json(folder)  # missing or unreadable files raise DataError (one line)
+    problems = check_result(data, folder)
+    summary = "" if problems else f"result record under protocol {data['protocol']['id']}"
     return ValidationReport(str(p), "result", problems, summary)
 
 

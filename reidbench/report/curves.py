@@ -1,6 +1,6 @@
 """Figures from result records: CMC curves, per-query AP histograms, accuracy-vs-cost scatter.
 
-Each takes results read with :func:`reidbench.engine.results.read_result` and labels; legends
+Each takes results read with :func:`reidbench.records.read_result` and labels; legends
 carry the protocol id, and a figure mixing protocols says so in its title (their numbers are not
 comparable).
 """
@@ -15,8 +15,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from reidbench.engine.results import EvalResult
 from reidbench.errors import InputError, describe
+from reidbench.records import EvalResult, read_result
 from reidbench.report._mpl import new_figure, percent_ylim
 
 __all__ = ["cmc_curve", "cmc_band", "ap_values", "ap_histogram", "cost_points",
@@ -31,14 +31,11 @@ def named_results(result_dirs: Sequence[str | Path]) -> list[tuple[str, EvalResu
     The label is the submission's name (``reidbench evaluate --name``) where the record has one,
     else the result folder's name; labels that would repeat get the folder name appended.
     """
-    from reidbench.engine.results import read_result
-
     pairs = []
     for d in result_dirs:
         res = read_result(d)
         folder = Path(d).resolve().name or str(d)
-        pairs.append((str((res.record.get("submission") or {}).get("name") or folder), folder,
-                      res))
+        pairs.append((str((res.record.submission or {}).get("name") or folder), folder, res))
     counts: dict[str, int] = {}
     for label, _, _ in pairs:
         counts[label] = counts.get(label, 0) + 1
@@ -65,10 +62,10 @@ def cmc_band(res: EvalResult, n: int, level: float = 0.95) -> tuple[np.ndarray, 
     from reidbench.metrics.stats import bootstrap_rank_metrics
 
     rec = res.record
-    n_boot = int(rec.get("bootstrap") or 0)
-    if n_boot < 1 or len(rec["splits"]) != 1:
+    n_boot = int(rec.bootstrap or 0)
+    if n_boot < 1 or len(rec.splits) != 1:
         return None
-    if ((rec["protocol"].get("evaluation") or {}).get("cmc") or "first_match") != "first_match":
+    if (rec.protocol.evaluation.get("cmc") or "first_match") != "first_match":
         return None
     try:
         arr = res.split_arrays()
@@ -79,7 +76,7 @@ def cmc_band(res: EvalResult, n: int, level: float = 0.95) -> tuple[np.ndarray, 
     view = SimpleNamespace(ap=arr["ap"], inp=arr["inp"], first_rank=arr["first_rank"],
                            counted=arr["counted"])
     ci = bootstrap_rank_metrics(view, ranks=range(1, n + 1), n_boot=n_boot, level=level,
-                                seed=int(rec.get("seed") or 0))
+                                seed=rec.seed)
     lo = np.array([ci[f"rank{k}"].low for k in range(1, n + 1)])
     hi = np.array([ci[f"rank{k}"].high for k in range(1, n + 1)])
     return 100.0 * lo, 100.0 * hi
@@ -107,14 +104,14 @@ def cmc_curve(results: Sequence[tuple[str, EvalResult]], max_rank: int = 20) -> 
     shown: list[float] = []
     banded = False
     for label, res in results:
-        curves = [s.get("cmc") or [] for s in res.record["splits"]]
+        curves = [s.cmc for s in res.record.splits]
         if not curves or not all(curves):
             raise InputError(describe("field splits[].cmc", label, "a CMC curve per split",
                                       "none", "re-run the evaluation"))
         n = min(max_rank, *(len(c) for c in curves))
         cmc = 100.0 * np.mean([np.asarray(c[:n], dtype=float) for c in curves], axis=0)
         ranks = np.arange(1, n + 1)
-        (line,) = ax.plot(ranks, cmc, marker=".", label=f"{label} ({res.record['protocol']['id']})")
+        (line,) = ax.plot(ranks, cmc, marker=".", label=f"{label} ({res.record.protocol.id})")
         shown += list(cmc)
         band = cmc_band(res, n)
         if band is not None:
@@ -137,10 +134,10 @@ def cmc_curve(results: Sequence[tuple[str, EvalResult]], max_rank: int = 20) -> 
 def ap_values(res: EvalResult) -> np.ndarray:
     """Per-query AP (headline variant, percent) of the counted queries, all splits together."""
     out = []
-    for s in res.record["splits"]:
-        arr = res.split_arrays(s["split"])
+    for name in res.record.split_names:
+        arr = res.split_arrays(name)
         if "ap" not in arr:
-            raise InputError(describe("per_query.npz", s["split"], "an 'ap' array per split",
+            raise InputError(describe("per_query.npz", name, "an 'ap' array per split",
                                       "none", "re-run the evaluation (per_query.npz missing?)"))
         ap = np.asarray(arr["ap"], dtype=float)
         counted = np.asarray(arr.get("counted", np.isfinite(ap)), dtype=bool)
@@ -163,7 +160,7 @@ def ap_histogram(results: Sequence[tuple[str, EvalResult]], bins: int = 20) -> F
         ap = ap_values(res)
         ax.hist(ap, bins=edges, alpha=0.6 if len(results) > 1 else 1.0,
                 label=f"{label}: {ap.size} queries, mean {ap.mean() if ap.size else 0:.1f}")
-    ax.set_xlabel(f"AP per query (%, {results[0][1].record.get('headline_ap', '?')})")
+    ax.set_xlabel(f"AP per query (%, {results[0][1].record.headline_ap})")
     ax.set_ylabel("queries")
     ax.set_title("Per-query AP" + _mixed(results))
     ax.legend(fontsize=8)
@@ -187,18 +184,17 @@ def cost_points(results: Sequence[tuple[str, EvalResult]], cost: str = "paramete
     for label, res in results:
         rec = res.record
         value: float | None = None
-        adapter = (rec.get("source") or {}).get("adapter") or {}
+        adapter = rec.source.adapter
         if cost == "parameters":
-            n = adapter.get("n_parameters")
+            n = adapter.n_parameters if adapter else None
             value = float(n) / 1e6 if n else None
         elif cost == "flops":
-            g = (adapter.get("cost") or {}).get("gflops_per_clip")
+            g = ((adapter.cost if adapter else None) or {}).get("gflops_per_clip")
             value = float(g) if g else None
         else:
-            secs = sum(float((rec.get("timings") or {}).get(s["split"], {}).get(
-                "seconds_features", 0.0)) for s in rec["splits"])
-            items = sum(int(s.get("n_queries", 0)) + int(s.get("n_gallery", 0))
-                        for s in rec["splits"])
+            secs = sum(float(rec.timings.get(s.split, {}).get("seconds_features", 0.0))
+                       for s in rec.splits)
+            items = sum(s.n_queries + s.n_gallery for s in rec.splits)
             value = secs / items if secs > 0 and items else None
         if value is not None:
             pts.append({"label": label, "mAP": 100.0 * res.value("mAP"), "cost": value})

@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from reidbench.engine.results import EvalResult, read_result
 from reidbench.errors import DataError, InputError, describe
 from reidbench.fileio import atomic_write
 from reidbench.leaderboard.entries import result_label
 from reidbench.protocols import split_item_id
+from reidbench.records import EvalResult, read_result
 from reidbench.report._mpl import GREEN, GREY, RED, new_figure, save_figure
 from reidbench.report.pages import page, site_root_of, write_stylesheet
 
@@ -114,7 +114,7 @@ def query_strips(result: EvalResult, *, queries: int = 5, topk: int = 10,
     if missing:
         raise InputError(describe("per_query.npz", split or "first split", f"arrays {needed}",
                                   f"missing {missing}", "re-run `reidbench evaluate`"))
-    ev = result.record["protocol"].get("evaluation") or {}
+    ev = result.record.protocol.evaluation
     junk_pids = set(int(p) for p in ev.get("junk_pids", []))
     same_cam_junk = ev.get("same_camera", "junk") == "junk"
     ap = np.asarray(arr["ap"], dtype=float)
@@ -240,7 +240,7 @@ def write_gallery(result_dir: str | Path, data_root: str | Path, out_dir: str | 
     from reidbench.datasets import load
 
     result = read_result(result_dir)
-    dataset = load(result.record["dataset"]["name"], data_root)
+    dataset = load(result.record.dataset.name, data_root)
     strips = query_strips(result, queries=queries, topk=topk, worst_first=worst_first,
                           junk=junk, split=split)
     out = Path(out_dir)
@@ -273,19 +273,18 @@ def _gallery_page(result: EvalResult, split: str | None, worst_first: bool, pngs
     """The gallery's page: which model, protocol, split and dataset copy, then the strips."""
     e = html.escape
     rec = result.record
-    split_name = split or rec["splits"][0]["split"]
+    split_name = split or rec.splits[0].split
     name = result_label(rec)
-    ds = rec.get("dataset") or {}
-    src = rec.get("source") or {}
-    facts = [("Model", name), ("Protocol", rec["protocol"]["id"]), ("Split", split_name),
-             ("Dataset", f"{ds.get('name', '?')} at {ds.get('root', '?')}"
-                         + (" (synthetic copy)" if ds.get("synthetic") else "")),
-             ("Source", str(src.get("kind", "?")))]
+    ds = rec.dataset
+    facts = [("Model", name), ("Protocol", rec.protocol.id), ("Split", split_name),
+             ("Dataset", f"{ds.name} at {ds.root}" + (" (synthetic copy)" if ds.synthetic
+                                                     else "")),
+             ("Source", rec.source.kind)]
     meta = "".join(f"<li><b>{e(k)}:</b> {e(str(v))}</li>" for k, v in facts)
     body = "".join(f'<figure><a href="{e(p.name)}"><img src="{e(p.name)}" alt="{e(p.stem)}">'
                    f"</a><figcaption>{e(p.stem)} (click for full size)</figcaption></figure>\n"
                    for p in pngs)
-    return page(f"Retrieval gallery: {name} on {rec['protocol']['id']}, {split_name}",
+    return page(f"Retrieval gallery: {name} on {rec.protocol.id}, {split_name}",
                 f'<ul class="meta">{meta}</ul>\n<p>Green: same person; red: another person; '
                 f"grey: junk (ignored by the protocol). Order: "
                 f"{'worst AP first' if worst_first else 'evaluation order'}.</p>\n{body}"

@@ -183,7 +183,7 @@ def build_sweep_report(sweep: str | Path, out_dir: str | Path, metric: str = "mA
         DataError: A missing or malformed sweep record.
         InputError: No rows for ``metric``, or more than two axes.
     """
-    from reidbench.engine.sweep import read_sweep
+    from reidbench.records import read_sweep
     from reidbench.report._mpl import save_figure
     from reidbench.report.ablations import sweep_ablation, sweep_figures
 

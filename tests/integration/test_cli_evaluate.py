@@ -53,10 +53,10 @@ def test_single_split_protocols_equal_the_metric_engine(protocol, layout, synth_
     direct, es = _direct(protocol, root, tmp_path / "f.npz", "official")
     assert res.value("mAP") == pytest.approx(direct.map, abs=1e-12)
     assert res.value("rank1") == pytest.approx(direct.rank1, abs=1e-12)
-    assert res.record["n_queries"] == len(es.query) and err == ""
-    assert res.record["headline_ap"] == get_protocol(protocol).evaluation.ap
+    assert res.record.n_queries == len(es.query) and err == ""
+    assert res.record.headline_ap == get_protocol(protocol).evaluation.ap
     # a features file was extracted elsewhere: the record claims no sampling or input size
-    proc = res.record["procedure"]
+    proc = res.record.procedure
     assert proc["sampling"] is proc["seq_len"] is proc["input_size"] is None
     assert proc["distance"] == get_protocol(protocol).procedure.distance
     if protocol.endswith("i2v@1"):
@@ -74,11 +74,11 @@ def test_multi_split_protocols_aggregate_ten_splits(protocol, layout, synth_copy
         features_for(tmp_path / f"{split}.npz", protocol, root, split=split, seed=k)
     res, _ = _evaluate(capsys, tmp_path, protocol, root, tmp_path / "{split}.npz")
     per_split = [_direct(protocol, root, tmp_path / f"{s}.npz", s)[0].map for s in splits]
-    assert res.record["metrics"]["mAP"]["per_split"] == pytest.approx(per_split, abs=1e-12)
+    assert res.record.metrics["mAP"].per_split == pytest.approx(per_split, abs=1e-12)
     assert res.value("mAP") == pytest.approx(np.mean(per_split), abs=1e-12)
-    assert res.record["metrics"]["mAP"]["std"] == pytest.approx(np.std(per_split, ddof=1))
-    assert [s["split"] for s in res.record["splits"]] == list(splits)
-    assert set(res.record["source"]["features_sha256"]) == set(splits)
+    assert res.record.metrics["mAP"].std == pytest.approx(np.std(per_split, ddof=1))
+    assert list(res.record.split_names) == list(splits)
+    assert set(res.record.source.features_sha256) == set(splits)
 
 
 def test_cross_dataset_features_are_recorded_as_undeclared(synth_copy, features_for, tmp_path,
@@ -86,10 +86,10 @@ def test_cross_dataset_features_are_recorded_as_undeclared(synth_copy, features_
     root = synth_copy("dukev")
     features_for(tmp_path / "f.npz", "cross/mars->dukev@1", root)
     res, err = _evaluate(capsys, tmp_path, "cross/mars->dukev@1", root, tmp_path / "f.npz")
-    assert res.record["source"]["train_dataset"] == "undeclared"
+    assert res.record.source.train_dataset == "undeclared"
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "train_dataset: undeclared" in warnings[0]
-    assert res.record["warnings"] and "mars" in res.record["warnings"][0]
+    assert res.record.warnings and "mars" in res.record.warnings[0]
     direct, _ = _direct("cross/mars->dukev@1", root, tmp_path / "f.npz", "official")
     assert res.value("mAP") == pytest.approx(direct.map, abs=1e-12)
 

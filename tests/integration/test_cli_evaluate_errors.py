@@ -124,7 +124,7 @@ def test_cross_dataset_declaration(synth_copy, checkpoints, tmp_path, capsys):
         args = [*base, "--checkpoint", str(folder / name)] if name else base
         rc, err = _run(capsys, args, out)
         assert rc == 0, err
-        assert read_result(out).record["source"]["train_dataset"] == declared
+        assert read_result(out).record.source.train_dataset == declared
         warned = [line for line in err if line.startswith("warning:")]
         assert len(warned) == (declared == "undeclared"), err
 

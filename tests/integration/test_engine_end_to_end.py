@@ -1,5 +1,7 @@
 """evaluate() end to end on synthetic copies written in the official layouts."""
 
+import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from reidbench.engine import AdapterSource, FeaturesSource, build_evalset, evalu
 from reidbench.errors import DataError, ProtocolError
 from reidbench.metrics import compute_distance, rank_metrics
 from reidbench.protocols import get_protocol
+from reidbench.records import ResultRecord
 
 TINY = SynthConfig(height=32, width=16, min_len=3, max_len=8, median_len=5.0)
 
@@ -44,16 +47,21 @@ def test_features_file_metrics_equal_the_metric_engine(features_for, mars, tmp_p
     direct = rank_metrics(compute_distance(qf, gf), qp, gp, qc, gc, ap="trapezoid")
     assert res.value("mAP") == pytest.approx(direct.map, abs=1e-12)
     assert res.value("rank1") == pytest.approx(direct.rank1, abs=1e-12)
-    assert res.record["headline_ap"] == "trapezoid"
-    assert set(res.record["metrics_by_variant"]) == {"noninterp", "trapezoid", "sklearn_step",
+    assert res.record.headline_ap == "trapezoid"
+    assert set(res.record.metrics_by_variant) == {"noninterp", "trapezoid", "sklearn_step",
                                                      "sklearn_legacy"}
     # official gallery: queries included, -1 junk dropped
     assert {i.id for i in es.query} <= {i.id for i in es.gallery}
     assert all(i.pid != -1 for i in es.gallery)
     out = res.write(tmp_path / "res")
     back = read_result(out)
-    assert back.record["protocol"]["fingerprint"] == get_protocol("mars/v2v@1").fingerprint
+    assert back.record.protocol.fingerprint == get_protocol("mars/v2v@1").fingerprint
     assert back.split_arrays()["ap"].shape == (len(es.query),)
+    # the typed record reads back equal and writes back byte for byte
+    assert back.record == res.record
+    text = (out / "results.json").read_text()
+    assert json.dumps(back.record.to_json(), indent=2) + "\n" == text
+    assert list(json.loads(text)) == [f.name for f in dataclasses.fields(ResultRecord)]
 
 
 def test_mars_gallery_variants_differ_as_predicted(features_for, mars, tmp_path):
@@ -71,9 +79,9 @@ def test_mars_gallery_variants_differ_as_predicted(features_for, mars, tmp_path)
         features_for(tmp_path / "f.npz", name, mars)
         res = evaluate(name, mars, FeaturesSource(str(tmp_path / "f.npz")), bootstrap=0)
         if name == "mars/v2v@1":
-            assert res.record["n_skipped"] == 0
+            assert res.record.n_skipped == 0
         else:
-            assert res.record["n_skipped"] == expect_skip
+            assert res.record.n_skipped == expect_skip
 
 
 def test_i2v_uses_the_first_frame_of_each_query(mars):
@@ -90,10 +98,10 @@ def test_multi_split_protocol_aggregates_ten_splits(features_for, ilids, tmp_pat
     for k, split in enumerate(p.evaluation.splits):
         features_for(tmp_path / f"{split}.npz", p.id, ilids, split=split, seed=k)
     res = evaluate(p.id, ilids, FeaturesSource(str(tmp_path / "{split}.npz")), bootstrap=0)
-    per_split = res.record["metrics"]["mAP"]["per_split"]
-    assert len(per_split) == 10 and len(res.record["splits"]) == 10
+    per_split = res.record.metrics["mAP"].per_split
+    assert len(per_split) == 10 and len(res.record.splits) == 10
     assert res.value("mAP") == pytest.approx(np.mean(per_split))
-    assert res.record["metrics"]["mAP"]["std"] == pytest.approx(np.std(per_split, ddof=1))
+    assert res.record.metrics["mAP"].std == pytest.approx(np.std(per_split, ddof=1))
     with pytest.raises(ProtocolError, match="one model per split"):
         evaluate(p.id, ilids, FeaturesSource(str(tmp_path / "split0.npz")), bootstrap=0)
 
@@ -139,27 +147,27 @@ def test_adapter_path_extracts_scores_and_caches(mars, tmp_path):
     proc = {"input_size": (32, 16), "seq_len": 3}
     res = evaluate("mars/v2v@1", mars, source, procedure=proc, bootstrap=0)
     assert 0.0 < res.value("mAP") <= 1.0
-    info = res.record["splits"][0]["source"]["extraction"]["tracklets"]
+    info = res.record.splits[0].source["extraction"]["tracklets"]
     # the official gallery holds the queries: each tracklet is embedded once
-    assert info["cache"] == "miss" and info["n_extracted"] == res.record["splits"][0]["n_gallery"]
+    assert info["cache"] == "miss" and info["n_extracted"] == res.record.splits[0].n_gallery
     again = evaluate("mars/v2v@1", mars, source, procedure=proc, bootstrap=0)
-    assert again.record["splits"][0]["source"]["extraction"]["tracklets"]["cache"] == "hit"
+    assert again.record.splits[0].source["extraction"]["tracklets"]["cache"] == "hit"
     assert again.value("mAP") == res.value("mAP")
     # the torchreid gallery is a subset of the official one: every feature comes from the cache
     torchreid = evaluate("mars/v2v-torchreid@1", mars, source, procedure=proc, bootstrap=0)
-    assert torchreid.record["splits"][0]["source"]["extraction"]["tracklets"]["cache"] == "hit"
+    assert torchreid.record.splits[0].source["extraction"]["tracklets"]["cache"] == "hit"
     i2v = evaluate("mars/i2v@1", mars, source, procedure=proc, bootstrap=0)
-    extraction = i2v.record["splits"][0]["source"]["extraction"]
+    extraction = i2v.record.splits[0].source["extraction"]
     assert extraction["tracklets"]["cache"] == "hit"
     assert extraction["query_images"]["cache"] == "miss"
-    assert i2v.record["n_queries"] == res.record["n_queries"]
+    assert i2v.record.n_queries == res.record.n_queries
     # an identity network has no matmul or convolution: 0 FLOPs, counted for clip and image
-    assert i2v.record["source"]["adapter"]["cost"]["gflops_per_image"] == 0.0
-    assert "gflops_per_image" not in res.record["source"]["adapter"]["cost"]
+    assert i2v.record.source.adapter.cost["gflops_per_image"] == 0.0
+    assert "gflops_per_image" not in res.record.source.adapter.cost
     # the resolved configuration and the time per embedded item are recorded
-    assert res.record["config"]["batch_size"] == 7 and res.record["config"]["world_size"] == 1
-    assert res.record["source"]["adapter"]["seconds_per_item"] > 0
-    assert again.record["source"]["adapter"]["seconds_per_item"] is None  # nothing extracted
+    assert res.record.config["batch_size"] == 7 and res.record.config["world_size"] == 1
+    assert res.record.source.adapter.seconds_per_item > 0
+    assert again.record.source.adapter.seconds_per_item is None  # nothing extracted
 
 
 def test_missing_dataset_file_is_one_clear_error(mars, tmp_path, capsys):

@@ -40,15 +40,15 @@ def test_checkpoint_size_is_the_default_and_flags_override_it(synth_copy, tmp_pa
     save_checkpoint(ckpt, WEIGHTS, {"adapter": "any-size", "input_size": [48, 24]})
     rc, err = _evaluate(capsys, root, ckpt, tmp_path / "a")
     assert rc == 0, err
-    assert read_result(tmp_path / "a").record["procedure"]["input_size"] == [48, 24]
+    assert read_result(tmp_path / "a").record.procedure["input_size"] == (48, 24)
     rc, err = _evaluate(capsys, root, ckpt, tmp_path / "b", "--height", "40", "--width", "20")
     assert rc == 0, err
-    assert read_result(tmp_path / "b").record["procedure"]["input_size"] == [40, 20]
+    assert read_result(tmp_path / "b").record.procedure["input_size"] == (40, 20)
     plain = tmp_path / "plain.safetensors"
     save_checkpoint(plain, WEIGHTS, {"adapter": "any-size"})
     rc, err = _evaluate(capsys, root, plain, tmp_path / "c")
     assert rc == 0, err
-    assert read_result(tmp_path / "c").record["procedure"]["input_size"] == [256, 128]
+    assert read_result(tmp_path / "c").record.procedure["input_size"] == (256, 128)
 
 
 def test_bad_sizes_are_one_line(synth_copy, tmp_path, capsys):

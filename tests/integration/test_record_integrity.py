@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from reidbench.cli import main
-from reidbench.engine.consistency import consistency_problems
 from reidbench.leaderboard.io import SHIPPED_PUBLISHED
+from reidbench.records.consistency import consistency_problems
 
 PROTOCOL = "mars/v2v@1"
 METRICS = ("mAP", "rank1", "rank5", "rank10", "rank20", "mINP")

@@ -39,7 +39,7 @@ def test_gallery_renders_for_every_mode(protocol, layout, split, synth_copy, fea
     pngs = [p for p in paths if p.suffix == ".png"]
     assert len(pngs) == 2 and all(p.stat().st_size > 1000 for p in pngs)
     page = (out / "index.html").read_text()
-    split_name = split or result.record["splits"][0]["split"]
+    split_name = split or result.record.splits[0].split
     # the page names the model, the protocol and the split, and is styled by the one stylesheet
     assert f"<title>Retrieval gallery: features on {html.escape(protocol)}, {split_name}" in page
     assert "<b>Split:</b> " + split_name in page and (out / "reidbench.css").exists()

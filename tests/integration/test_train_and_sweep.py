@@ -58,10 +58,10 @@ def test_train_writes_a_checkpoint_that_evaluate_rebuilds(mars, tmp_path):
     # evaluate rebuilds the architecture from the checkpoint's config (width 6, not the default 8)
     res = evaluate("mars/v2v@1", mars, AdapterSource(TARGET, summary["checkpoint"]),
                    procedure={"input_size": (32, 16), "seq_len": 3}, bootstrap=0)
-    assert res.record["source"]["adapter"]["checkpoint_meta"]["baseline"] == "tiny-trainable"
-    assert res.record["source"]["adapter"]["checkpoint_sha256"]
-    cost = res.record["source"]["adapter"]["cost"]  # one forward of a (1, 3, 3, 32, 16) clip
-    assert cost["clip_shape"] == [1, 3, 3, 32, 16] and 0 < cost["gflops_per_clip"] < 1
+    assert res.record.source.adapter.checkpoint_meta["baseline"] == "tiny-trainable"
+    assert res.record.source.adapter.checkpoint_sha256
+    cost = res.record.source.adapter.cost  # one forward of a (1, 3, 3, 32, 16) clip
+    assert cost["clip_shape"] == (1, 3, 3, 32, 16) and 0 < cost["gflops_per_clip"] < 1
     # resuming a finished run does no more epochs
     again = train(TARGET, mars, "mars", tmp_path / "run", model_config={"width": 6}, options=OPTS)
     assert again["epochs_done"] == 2 and len(again["history"]) == 2

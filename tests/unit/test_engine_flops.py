@@ -1,11 +1,15 @@
 """FLOPs of one forward pass, recorded in result records and plotted against mAP."""
 
+from dataclasses import replace
+
 import pytest
 import torch
+from test_report_fixtures import record_dict
 
 from reidbench.adapters import AdapterCard, ModuleAdapter
 from reidbench.engine.flops import forward_gflops
 from reidbench.protocols import Procedure
+from reidbench.records import EvalResult, ResultRecord, SourceRecord
 from reidbench.report.curves import cost_points
 
 
@@ -50,17 +54,15 @@ def test_a_failing_count_is_left_out_not_raised():
     assert forward_gflops(Broken(), Procedure(input_size=(4, 2))) == {}
 
 
-class _Result:
-    def __init__(self, record, m):
-        self.record, self._m = record, m
-
-    def value(self, key):
-        return self._m
+def _result(source, map_value):
+    rec = ResultRecord.from_json(record_dict(map_value=map_value))
+    return EvalResult(replace(rec, source=SourceRecord.from_json(source)), {})
 
 
 def test_cost_points_use_the_recorded_gflops():
-    with_cost = _Result({"source": {"adapter": {"cost": {"gflops_per_clip": 4.2}}}}, 0.5)
-    without = _Result({"source": {"adapter": {"cost": {}}}}, 0.6)
-    features = _Result({"source": {"kind": "features", "adapter": None}}, 0.7)
+    adapter = {"name": "m", "cost": {"gflops_per_clip": 4.2}}
+    with_cost = _result({"kind": "adapter", "adapter": adapter}, 0.5)
+    without = _result({"kind": "adapter", "adapter": {**adapter, "cost": {}}}, 0.6)
+    features = _result({"kind": "features", "adapter": None}, 0.7)
     pts = cost_points([("a", with_cost), ("b", without), ("c", features)], "flops")
     assert pts == [{"label": "a", "mAP": 50.0, "cost": 4.2}]

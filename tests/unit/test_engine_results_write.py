@@ -2,19 +2,21 @@
 
 import json
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
+from test_report_fixtures import record_dict
 
 from reidbench.engine.results import EvalResult, check_out_dir, read_result
 from reidbench.errors import InputError
 from reidbench.fileio import json_problem
+from reidbench.records import MetricCell, ResultRecord
 
 
-def _result(map_value=0.5, n=3, **extra):
-    rec = {"schema": "reidbench.result/1", "protocol": {"fingerprint": "abc"},
-           "metrics": {"mAP": {"value": map_value, "ci": None}},
-           "splits": [{"split": "official"}], **extra}
+def _result(map_value=0.5, n=3):
+    rec = ResultRecord.from_json(record_dict())
+    rec = replace(rec, metrics={**rec.metrics, "mAP": MetricCell(value=map_value)})
     return EvalResult(rec, {"official/ap": np.full(n, 0.5)})
 
 

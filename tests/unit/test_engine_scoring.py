@@ -1,10 +1,12 @@
 import numpy as np
+from test_report_fixtures import record_dict
 
 from reidbench.engine.evalset import EvalItem, EvalSet
 from reidbench.engine.results import EvalResult, read_result
 from reidbench.engine.scoring import score_split
 from reidbench.metrics import rank_metrics
 from reidbench.protocols import Evaluation
+from reidbench.records import ResultRecord
 
 
 def _evalset(qp, qc, gp, gc):
@@ -37,10 +39,10 @@ def test_score_split_equals_the_metric_engine_and_keeps_every_variant():
 
 
 def test_result_round_trip(tmp_path):
-    rec = {"schema": "reidbench.result/1", "protocol": {"fingerprint": "abc"},
-           "metrics": {"mAP": {"value": 0.5, "ci": None}}, "splits": [{"split": "official"}]}
+    rec = ResultRecord.from_json(record_dict(map_value=0.5))
     EvalResult(rec, {"official/ap": np.array([0.5])}).write(tmp_path / "r")
     back = read_result(tmp_path / "r")
+    assert back.record == rec
     assert back.value("mAP") == 0.5 and back.split_arrays()["ap"].tolist() == [0.5]
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["per_query.npz", "results.json"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from reidbench.leaderboard.build import (
     paper_table,
     published_entries,
 )
+from reidbench.records import read_result
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,9 +95,9 @@ def test_sort_by_and_ties(files):
 
 
 def test_evaluated_rows(files, tmp_path):
-    rec_ok = json.loads((write_result(tmp_path / "a", map_value=0.9) / "results.json").read_text())
-    rec_tr = json.loads((write_result(tmp_path / "b", protocol="mars/v2v-torchreid@1",
-                                      sha="cd" * 32) / "results.json").read_text())
+    rec_ok = read_result(write_result(tmp_path / "a", map_value=0.9)).record
+    rec_tr = read_result(write_result(tmp_path / "b", protocol="mars/v2v-torchreid@1",
+                                      sha="cd" * 32)).record
     entries = published_entries(files) + [evaluated_entry(rec_ok, "sub-a"),
                                           evaluated_entry(rec_tr, "sub-b")]
     tables = _by_key(leaderboard_tables(entries))

@@ -16,8 +16,8 @@ from test_report_fixtures import write_result
 
 from reidbench.cli import main
 from reidbench.errors import DataError
-from reidbench.leaderboard.result_check import check_result
 from reidbench.leaderboard.validate import validate_file
+from reidbench.records import check_result
 
 
 def _edit(fn):
@@ -150,7 +150,7 @@ def test_add_and_validate_agree_on_the_fixture(tmp_path):
 
 
 def test_read_result_turns_a_corrupt_archive_into_a_data_error(tmp_path):
-    from reidbench.engine.results import read_result
+    from reidbench.records import read_result
 
     d = write_result(tmp_path / "res")
     with zipfile.ZipFile(d / "per_query.npz", "a") as z:  # a member that is no .npy

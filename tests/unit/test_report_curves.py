@@ -7,8 +7,8 @@ import pytest
 from test_report_fixtures import CMC, write_result
 
 from reidbench.cli import main
-from reidbench.engine.results import read_result
 from reidbench.errors import InputError
+from reidbench.records import read_result
 from reidbench.report.curves import ap_histogram, cmc_curve, cost_points, cost_scatter
 
 

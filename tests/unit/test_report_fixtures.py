@@ -56,19 +56,18 @@ def make_dataset(root: Path):
     return VideoDataset("mars", str(root), tracklets, (split,))
 
 
-def write_result(out: Path, *, protocol: str = "mars/v2v@1", sha: str = "ab" * 32,
-                 n_parameters: int | None = 2_500_000, seconds: float = 0.9,
-                 map_value: float = 0.75, cmc: list[float] | None = None) -> Path:
-    """results.json + per_query.npz as docs/results-schema.md describes them.
+ENVIRONMENT = {"reidbench": "0.1.0", "git_commit": None, "python": "3.11.7", "numpy": "2.0.0",
+               "platform": "Linux", "processor": "x86_64", "device": "cpu", "torch": None}
 
-    The record is consistent with its arrays (``map_value`` in [0.5, 1] sets q0's AP to
-    ``2 * map_value - 1``), as `reidbench validate` requires; ``cmc`` other than the default makes
-    it inconsistent (for tests that only read it).
+
+def record_dict(*, protocol: str = "mars/v2v@1", sha: str = "ab" * 32,
+                n_parameters: int | None = 2_500_000, seconds: float = 0.9,
+                map_value: float = 0.75, cmc: list[float] | None = None) -> dict:
+    """A results.json as docs/results-schema.md describes it (fields with defaults left out).
+
+    Without ``per_query_sha256``: :func:`write_result` sets it once the arrays are written.
     """
-    import hashlib
-
     proto = get_protocol(protocol)
-    out.mkdir(parents=True, exist_ok=True)
     metrics = {"mAP": {"value": map_value, "ci": [map_value - 0.05, map_value + 0.05]},
                "rank1": {"value": 0.5, "ci": [0.0, 1.0]}, "rank5": {"value": 1.0, "ci": None},
                "rank10": {"value": 1.0, "ci": None}, "rank20": {"value": 1.0, "ci": None},
@@ -87,10 +86,26 @@ def write_result(out: Path, *, protocol: str = "mars/v2v@1", sha: str = "ab" * 3
             "name": "tiny", "card": {"name": "tiny"}, "checkpoint_sha256": sha,
             "checkpoint_meta": {}, "n_parameters": n_parameters}, "features_sha256": None},
         "dataset": {"name": "mars", "root": "x", "fingerprint": "f", "n_tracklets": 9},
-        "seed": 0, "environment": {},
+        "seed": 0, "environment": dict(ENVIRONMENT),
         "timings": {"official": {"seconds_features": seconds, "seconds_total": seconds}},
     }
-    (out / "results.json").write_text(json.dumps(record, indent=2))
+    return record
+
+
+def write_result(out: Path, *, protocol: str = "mars/v2v@1", sha: str = "ab" * 32,
+                 n_parameters: int | None = 2_500_000, seconds: float = 0.9,
+                 map_value: float = 0.75, cmc: list[float] | None = None) -> Path:
+    """results.json (:func:`record_dict`) + per_query.npz.
+
+    The record is consistent with its arrays (``map_value`` in [0.5, 1] sets q0's AP to
+    ``2 * map_value - 1``), as `reidbench validate` requires; ``cmc`` other than the default makes
+    it inconsistent (for tests that only read it).
+    """
+    import hashlib
+
+    out.mkdir(parents=True, exist_ok=True)
+    record = record_dict(protocol=protocol, sha=sha, n_parameters=n_parameters, seconds=seconds,
+                         map_value=map_value, cmc=cmc)
     p = "official/"
     ap = AP.copy()
     ap[0] = 2 * map_value - 1
@@ -110,8 +125,8 @@ def write_result(out: Path, *, protocol: str = "mars/v2v@1", sha: str = "ab" * 3
 
 
 def test_fixture_result_is_a_valid_result_record(tmp_path):
-    from reidbench.engine.results import read_result
     from reidbench.leaderboard.validate import validate_file
+    from reidbench.records import read_result
 
     d = write_result(tmp_path / "res")
     assert validate_file(d).ok

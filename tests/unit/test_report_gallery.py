@@ -6,8 +6,8 @@ import matplotlib.colors as mcolors
 import pytest
 from test_report_fixtures import EXPECTED_Q0, make_dataset, write_result
 
-from reidbench.engine.results import read_result
 from reidbench.errors import InputError
+from reidbench.records import read_result
 from reidbench.report.gallery import (
     STATUS_COLOURS,
     ap_percent,

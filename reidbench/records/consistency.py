@@ -18,8 +18,9 @@ A record is consistent only when every stated number is what its own arrays give
 
 This is the one check that ``reidbench validate``, ``leaderboard add``, ``leaderboard build`` and
 ``compare`` run (:func:`consistency_problems` lists every problem, :func:`require_consistent`
-raises the first). It takes the parsed record and the arrays, never a path, and imports only
-numpy, so it works on any reader's output. A record whose numbers were edited together with
+raises the first). It takes the record (a :class:`~reidbench.records.ResultRecord` or the
+parsed JSON) and the arrays, never a path, and imports only numpy, so it works on any reader's
+output. A record whose numbers were edited together with
 arrays and sha256 still passes: only ``reidbench leaderboard add --verify`` (re-running the
 evaluation) shows that the numbers come from the model.
 """
@@ -33,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from reidbench.errors import DataError, describe
+from reidbench.records._codec import Record
 
 __all__ = ["consistency_problems", "require_consistent", "evaluated_sha256s", "TOLERANCE"]
 
@@ -42,12 +44,17 @@ TOLERANCE = 1e-9
 _FIX = "re-run `reidbench evaluate`; results.json and per_query.npz must come from one run"
 
 
-def evaluated_sha256s(record: Mapping[str, Any]) -> list[str]:
+def _as_json(record: Record | Mapping[str, Any]) -> Mapping[str, Any]:
+    return record.to_json() if isinstance(record, Record) else record
+
+
+def evaluated_sha256s(record: Record | Mapping[str, Any]) -> list[str]:
     """Every sha256 the record gives for what was evaluated (checkpoints, features, model files).
 
     Looked up in ``source.adapter.checkpoint_sha256``, ``source.features_sha256`` (per split),
     ``source.model_sha256`` and each split's ``source.checkpoint_sha256`` / ``source.sha256``.
     """
+    record = _as_json(record)
     found: list[str] = []
 
     def take(value: Any) -> None:
@@ -219,7 +226,7 @@ def _variant_means(record: Mapping[str, Any], arrays: Mapping[str, Any],
     return out
 
 
-def consistency_problems(record: Mapping[str, Any], arrays: Mapping[str, Any], *,
+def consistency_problems(record: Record | Mapping[str, Any], arrays: Mapping[str, Any], *,
                          per_query_sha256: str | None = None,
                          where: str = "results.json") -> list[str]:
     """Every way ``record`` disagrees with its per-query arrays (empty when it is consistent).
@@ -234,6 +241,7 @@ def consistency_problems(record: Mapping[str, Any], arrays: Mapping[str, Any], *
     Returns:
         One-line messages in the project's style, each naming the field.
     """
+    record = _as_json(record)
     c = _Check(where)
     stored_sha = record.get("per_query_sha256")
     if not isinstance(stored_sha, str) or len(stored_sha) != 64:
@@ -301,7 +309,7 @@ def consistency_problems(record: Mapping[str, Any], arrays: Mapping[str, Any], *
     return c.problems
 
 
-def require_consistent(record: Mapping[str, Any], arrays: Mapping[str, Any], *,
+def require_consistent(record: Record | Mapping[str, Any], arrays: Mapping[str, Any], *,
                        per_query_sha256: str | None = None, where: str = "results.json") -> None:
     """Raise the first problem :func:`consistency_problems` finds (one line).
 
