@@ -317,7 +317,8 @@ class ResultRecord(Record):
     dataset: DatasetInfo = spec("the dataset copy")
     seed: int = spec("seed of the bootstrap and of any random sampling")
     environment: Provenance = spec("software and machine")
-    timings: Mapping[str, Any] = spec("seconds per split (`seconds_features`, `seconds_total`) "
+    timings: Mapping[str, Any] = spec("seconds per split (`seconds_features`, `seconds_scoring`, "
+                                      "`seconds_total`) "
                                       "and `total_seconds`", default={})
     limit: int | None = spec(
         "a quick check on at most this many queries per split (`evaluate(limit=...)`, "

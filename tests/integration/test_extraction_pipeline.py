@@ -103,14 +103,14 @@ def test_auto_workers_by_cores_and_job_size():
 def test_result_records_the_pipeline(mars, tmp_path):
     source = AdapterSource(TINY_CONV, device="cpu", num_workers=1)
     result = evaluate("mars/v2v@1", mars, source, bootstrap=0)
-    extraction = result.record["splits"][0]["source"]["extraction"]["tracklets"]
+    extraction = result.record.splits[0].source["extraction"]["tracklets"]
     assert extraction["pipeline"]["workers"] == 1
     assert extraction["pipeline"]["device"] == "cpu"
-    assert result.record["config"]["num_workers"] == 1
+    assert result.record.config["num_workers"] == 1
     auto = evaluate("mars/v2v@1", mars, AdapterSource(TINY_CONV, device="cpu"), bootstrap=0)
-    pipe = auto.record["splits"][0]["source"]["extraction"]["tracklets"]["pipeline"]
+    pipe = auto.record.splits[0].source["extraction"]["tracklets"]["pipeline"]
     assert pipe["workers_requested"] == "auto" and pipe["workers"] == 0  # a tiny copy
-    assert auto.record["metrics"] == result.record["metrics"]
+    assert auto.record.metrics == result.record.metrics
 
 
 @pytest.fixture()

@@ -19,10 +19,10 @@ def mars(synth_copy):
 
 
 def _same(a, b):
-    assert a.record["metrics"] == b.record["metrics"]
-    assert a.record["metrics_by_variant"] == b.record["metrics_by_variant"]
-    assert a.record["n_skipped"] == b.record["n_skipped"]
-    assert a.record["splits"][0]["cmc"] == b.record["splits"][0]["cmc"]
+    assert a.record.metrics == b.record.metrics
+    assert a.record.metrics_by_variant == b.record.metrics_by_variant
+    assert a.record.n_skipped == b.record.n_skipped
+    assert a.record.splits[0].cmc == b.record.splits[0].cmc
     assert set(a.per_query) == set(b.per_query)
     for key, arr in a.per_query.items():
         np.testing.assert_array_equal(arr, b.per_query[key], err_msg=key)
@@ -37,8 +37,8 @@ def test_evaluate_streams_past_the_budget_with_identical_results(features_for, m
     whole = evaluate(PROTO, mars, FeaturesSource(str(path)), procedure=proc, bootstrap=50)
     streamed = evaluate(PROTO, mars, FeaturesSource(str(path)), procedure=proc, bootstrap=50,
                         max_matrix_mb=1e-6)
-    assert whole.record["splits"][0]["source"]["scoring"] == "matrix"
-    assert streamed.record["splits"][0]["source"]["scoring"] == "streamed"
+    assert whole.record.splits[0].source["scoring"] == "matrix"
+    assert streamed.record.splits[0].source["scoring"] == "streamed"
     _same(whole, streamed)
 
 
@@ -71,7 +71,7 @@ def test_rerank_past_the_budget_is_refused_naming_the_option(features_for, mars,
     assert err.value.param == "max_matrix_mb"
     ok = evaluate(PROTO, mars, FeaturesSource(str(path)), procedure={"rerank": True},
                   bootstrap=0)
-    assert ok.record["splits"][0]["source"]["scoring"] == "matrix"
+    assert ok.record.splits[0].source["scoring"] == "matrix"
 
 
 def test_cli_rerank_past_the_budget_names_the_flag(features_for, mars, tmp_path, capsys):

@@ -21,10 +21,11 @@ LAYER_OF = {
     "types": "core", "errors": "core", "registry": "core", "fileio": "core", "_version": "core",
     "metrics": "metrics", "protocols": "protocols", "datasets": "datasets",
     "adapters": "adapters", "engine": "engine", "records": "records",
-    "leaderboard": "leaderboard", "report": "report", "cli": "cli", "__main__": "cli",
+    "leaderboard": "leaderboard", "report": "report", "demo": "demo", "cli": "cli",
+    "__main__": "cli",
 }
-_ABOVE_ADAPTERS = {"engine", "records", "leaderboard", "report", "cli"}
-_ALL = {"metrics", "protocols", "datasets", "adapters", *_ABOVE_ADAPTERS}
+_ABOVE_ADAPTERS = {"engine", "records", "leaderboard", "report", "demo", "cli"}
+_ALL = {"metrics", "protocols", "datasets", "adapters", "demo", *_ABOVE_ADAPTERS}
 
 # layer -> the layers it must not import. "facade" is reidbench/__init__.py (lazy re-exports);
 # "baselines" is the reidbench_baselines package, which reaches the suite as a third-party model
@@ -36,10 +37,11 @@ FORBIDDEN: dict[str, set[str]] = {
     "protocols": {"datasets", "adapters", *_ABOVE_ADAPTERS},
     "datasets": {"adapters", *_ABOVE_ADAPTERS},
     "adapters": _ABOVE_ADAPTERS,
-    "records": {"datasets", "adapters", "engine", "leaderboard", "report", "cli"},
-    "engine": {"leaderboard", "report", "cli"},
-    "leaderboard": {"engine", "report", "cli"},
-    "report": {"engine", "cli"},
+    "records": {"datasets", "adapters", "engine", "leaderboard", "report", "demo", "cli"},
+    "engine": {"leaderboard", "report", "demo", "cli"},
+    "leaderboard": {"engine", "report", "demo", "cli"},
+    "report": {"engine", "demo", "cli"},
+    "demo": {"cli"},  # the demo pipeline as a library function: every layer but the CLI
     "cli": set(),
     "facade": set(),
     "baselines": _ABOVE_ADAPTERS,
