@@ -150,7 +150,7 @@ def test_zip_bomb_refused_from_the_declared_size(tmp_path, monkeypatch, megabyte
     with pytest.raises(NpzError, match="inflating"):
         read_npz_bounded(p, max_array_bytes=32 << 20)
     from reidbench.adapters import features
-    from reidbench.engine import results
+    from reidbench.records import files as results
 
     monkeypatch.setattr(results, "MAX_PER_QUERY_BYTES", 32 << 20)
     monkeypatch.setattr(features, "MAX_ARRAY_BYTES", 32 << 20)
