@@ -69,7 +69,7 @@ def test_cmc_has_integer_ranks_and_the_records_ci_band(result_dir):
     (band,) = [c for c in ax.collections if (c.get_gid() or "").startswith("band:")]
     verts = band.get_paths()[0].vertices  # lower edge then upper edge of the filled area
     for k in (1, 5):
-        lo, hi = res.record["metrics"][f"rank{k}"]["ci"]
+        lo, hi = res.record.metrics[f"rank{k}"].ci
         at_k = verts[abs(verts[:, 0] - k) < 1e-9, 1]
         assert min(at_k) == pytest.approx(100 * lo) and max(at_k) == pytest.approx(100 * hi)
     assert "95% bootstrap CI" in ax.get_title()
