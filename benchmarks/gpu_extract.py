@@ -185,13 +185,13 @@ def run_evaluate(root: Path, backbone: str, size: tuple[int, int], device: str, 
     result = evaluate(PROTOCOL, root, source, bootstrap=0,
                       procedure={"sampling": "all_clips", "seq_len": 4, "input_size": size})
     seconds = time.perf_counter() - t0
-    split = result.record["splits"][0]
-    ext = split["source"]["extraction"]["tracklets"]
+    split = result.record.splits[0]
+    ext = split.source["extraction"]["tracklets"]
     return {"frames": ext["n_frames"], "seconds": seconds,
             "extract_seconds": ext["seconds"], "pipeline": ext["pipeline"],
-            "scoring_seconds": split["source"].get("seconds_scoring"),
-            "n_query": split["n_queries"], "n_gallery": split["n_gallery"],
-            "mAP": result.record["metrics"]["mAP"]["value"]}
+            "scoring_seconds": split.source.get("seconds_scoring"),
+            "n_query": split.n_queries, "n_gallery": split.n_gallery,
+            "mAP": result.value("mAP")}
 
 
 def main(argv: list[str] | None = None) -> int:

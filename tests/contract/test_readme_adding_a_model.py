@@ -32,5 +32,5 @@ def test_the_readme_adapter_evaluates(tmp_path, monkeypatch):
         res = evaluate(protocol, root, source, procedure={"seq_len": 2, "input_size": (32, 16)},
                        bootstrap=0)
         assert 0.0 < res.value("mAP") <= 1.0 and np.isfinite(res.value("rank1"))
-    assert res.record["config"]["adapter_config"] == {}
-    assert res.record["source"]["adapter"]["name"] == "tinynet"
+    assert res.record.config["adapter_config"] == {}
+    assert res.record.source.adapter.name == "tinynet"

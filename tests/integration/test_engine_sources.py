@@ -60,5 +60,5 @@ def test_a_single_split_evaluate_reads_its_checkpoint_once(mars, tmp_path, monke
     assert prepared.train_datasets == {"official": "mars"}
     res = evaluate("mars/v2v@1", mars, source, procedure={"seq_len": 2}, bootstrap=0)
     assert calls == {"load": 2, "meta": 0}  # prepare() once per evaluate, nothing else
-    assert res.record["source"]["train_dataset"] == "mars"
-    assert res.record["source"]["adapter"]["checkpoint_sha256"] == adapters.sha256_file(ckpt)
+    assert res.record.source.train_dataset == "mars"
+    assert res.record.source.adapter.checkpoint_sha256 == adapters.sha256_file(ckpt)
