@@ -76,4 +76,4 @@ def test_the_card_size_is_used_when_the_checkpoint_records_none(synth_copy, tmp_
                f"{__name__}:CardSized", "--checkpoint", str(plain), "--out", str(tmp_path / "c"),
                "--bootstrap", "0", "--json"])
     assert rc == 0, capsys.readouterr().err
-    assert read_result(tmp_path / "c").record["procedure"]["input_size"] == [40, 16]
+    assert read_result(tmp_path / "c").record.procedure["input_size"] == (40, 16)
