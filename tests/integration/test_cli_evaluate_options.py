@@ -20,7 +20,7 @@ def test_several_protocols_in_one_call_land_in_subfolders(synth_copy, features_f
                  "--bootstrap", "0"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["mars-v2v-1", "mars-v2v-torchreid-1"]
     a, b = (read_result(out / n).record for n in ("mars-v2v-1", "mars-v2v-torchreid-1"))
-    assert a["protocol"]["id"] == "mars/v2v@1" and b["protocol"]["id"] == "mars/v2v-torchreid@1"
+    assert a.protocol.id == "mars/v2v@1" and b.protocol.id == "mars/v2v-torchreid@1"
 
 
 def test_an_existing_result_is_replaced_only_with_overwrite(synth_copy, features_for, tmp_path,
@@ -47,7 +47,7 @@ def test_one_split_of_a_multi_split_protocol(synth_copy, features_for, tmp_path,
                  str(tmp_path / "{split}.npz"), "--split", "3", "--out", str(tmp_path / "r"),
                  "--bootstrap", "0"]) == 0
     record = read_result(tmp_path / "r").record
-    assert [s["split"] for s in record["splits"]] == ["split3"]
+    assert record.split_names == ("split3",)
 
 
 def test_limit_is_a_recorded_quick_check_that_is_never_filed(synth_copy, features_for, tmp_path,
@@ -58,7 +58,7 @@ def test_limit_is_a_recorded_quick_check_that_is_never_filed(synth_copy, feature
     capsys.readouterr()
     quick = read_result_of(["--out", str(tmp_path / "quick"), "--limit", "3"], root, tmp_path)
     err = capsys.readouterr().err
-    assert quick["limit"] == 3 and quick["n_queries"] == 3 < full["n_queries"]
+    assert quick.limit == 3 and quick.n_queries == 3 < full.n_queries
     assert "warning: a quick check on at most 3 queries" in err
     assert main(["leaderboard", "add", str(tmp_path / "quick"), "--leaderboards",
                  str(tmp_path / "lb")]) == 2
