@@ -103,6 +103,10 @@ def evaluate_cmd(
         check_out_dir(target)
         check_result_out(target, overwrite, command)
     splits = [split_name(split)] if split else None
+    for proto in protocols:  # before any model is built
+        check_option(splits is None or splits[0] in proto.evaluation.splits, "--split",
+                     f"{command} -p {proto.id}", f"one of {list(proto.evaluation.splits)}",
+                     repr(split), "3 means split3; single-split protocols need no --split")
     source: Any = (FeaturesSource(features) if features else
                    AdapterSource(adapter, checkpoint, parse_config(config, command), device,
                                  batch_size, n_workers, cache,

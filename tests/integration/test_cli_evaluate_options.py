@@ -86,3 +86,27 @@ def test_limit_keeps_the_kept_queries_positives():
         assert {x.id for x in g if x.pid == pid} <= {x.id for x in sub.gallery}
     assert len(sub.gallery) < len(g)
     assert limit_evalset(EvalSet("p", "s", q, g), 50).query == q
+
+
+def test_bad_options_are_one_line_before_any_work(synth_copy, features_for, tmp_path, capsys):
+    import random
+
+    root = synth_copy("mars")
+    rng = random.Random(0)
+    base = ["evaluate", "--data", root, "--adapter", "stmn", "--config", "backbone=small"]
+    cases = [(["--batch-size", str(10 ** rng.randint(6, 40))], "--batch-size"),
+             (["--batch-size", "0"], "--batch-size"), (["--workers", "-1"], "--workers"),
+             (["--height", "0", "--width", "0"], "--height"),
+             (["--height", "64", "--width", str(-rng.randint(1, 9))], "--width"),
+             (["--height", "64"], "--height/--width"), (["--bootstrap", "-1"], "--bootstrap"),
+             (["--limit", str(-rng.randint(0, 9))], "--limit"), (["--config", "[1]"], "--config"),
+             (["--config", "M"], "--config"), (["--device", "tpu"], "--device"),
+             (["--split", "7"], "--split")]
+    cases = [(["-p", "mars/v2v@1", *extra], flag) for extra, flag in cases]
+    cases += [(["-p", ","], "--protocol"), (["-p", "ilidsvid/v2v@1", "--split", "10"], "--split")]
+    for k, (extra, flag) in enumerate(cases):
+        out = tmp_path / f"o{k}"
+        assert main([*base, "--out", str(out), *extra]) == 2, extra
+        err = _err(capsys)
+        assert len(err) == 1 and err[0].startswith(f"error: {flag} "), (extra, err)
+        assert not out.exists()

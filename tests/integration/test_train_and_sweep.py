@@ -104,7 +104,9 @@ def test_sweep_refuses_to_resume_under_other_settings(mars, tmp_path):
     from reidbench.errors import DataError
 
     out = tmp_path / "sw"
-    first = _sweep(mars, out)
+    calls = []
+    first = _sweep(mars, out, progress=lambda *a: calls.append(a))
+    assert calls[0] == ("sweep", 0, 1) and calls[-1] == ("sweep", 1, 1)  # the clock starts first
     assert first["settings"]["train_options"]["epochs"] == 2 and len(first["settings_hash"]) == 16
     cell = out / "cells" / "width=4_t0"
     assert json.loads((cell / "cell.json").read_text())["settings"]["axes"] == {"width": 4}
