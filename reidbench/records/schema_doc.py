@@ -39,6 +39,8 @@ defined metric and the evaluation is refused, so every summary value is a number
 In Python the record is `reidbench.records.ResultRecord`, a frozen dataclass:
 `ResultRecord.from_json(data, where)` validates and builds it (listing every problem),
 `record.to_json()` gives the JSON back; `reidbench.records.read_result(DIR)` reads a directory.
+A new field is declared once, in its record type in `reidbench/records/result.py` (the module
+docstring says how); this file is then regenerated from it.
 
 ## `DIR/results.json`
 

@@ -5,12 +5,14 @@ module-level and lazy (inside a function), ``import a.b``, ``from a import b`` (
 submodule), relative imports (resolved against the importing module), ``importlib.import_module``
 with a literal name, and the names ``reidbench/__init__.py`` resolves lazily (``from reidbench
 import evaluate`` imports the engine). Besides the table: ``reidbench`` never imports
-``reidbench_baselines``, and only ``reidbench.report`` imports matplotlib.
+``reidbench_baselines``, only ``reidbench.report`` imports matplotlib, and the core and records
+layers import nothing outside the standard library but numpy.
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,6 +84,9 @@ def _lazy_names() -> dict[str, str]:
 
 LAZY = _lazy_names()
 
+# Layers that may import no third-party package but these (the standard library always).
+THIRD_PARTY_ALLOWED = {"core": {"numpy"}, "records": {"numpy"}}
+
 
 def imports_of(source: str, module: str, is_package: bool) -> list[tuple[int, str]]:
     """``(line, imported module)`` for every import in ``source``, at any depth."""
@@ -122,6 +127,11 @@ def problems_of(path: Path, source: str | None = None) -> list[str]:
         head = name.split(".")[0]
         if head == "matplotlib" and not module.startswith("reidbench.report"):
             found.append(f"{where}: imports {name} (only reidbench.report imports matplotlib)")
+        allowed = THIRD_PARTY_ALLOWED.get(layer)
+        if (allowed is not None and head not in sys.stdlib_module_names and head not in allowed
+                and head not in PACKAGES and head != "__future__"):
+            found.append(f"{where}: layer {layer} imports {name} (stdlib and "
+                         f"{', '.join(sorted(allowed))} only)")
         if head == "reidbench_baselines" and layer != "baselines":
             found.append(f"{where}: imports {name} (reidbench never imports the baselines)")
         if head != "reidbench" or name == "reidbench":
@@ -164,6 +174,8 @@ def test_the_rules_catch_lazy_relative_and_facade_imports():
     baseline = ROOT / "reidbench_baselines" / "stmn" / "model.py"
     assert problems_of(baseline, "from reidbench.adapters import Adapter\n") == []
     assert problems_of(baseline, "from reidbench.engine.train import train\n")
+    assert problems_of(records, "def f():\n    import torch\n")
+    assert problems_of(records, "import numpy as np\nimport json\n") == []
     core = ROOT / "reidbench" / "errors.py"
     assert problems_of(core, "import reidbench_baselines\n")
     assert problems_of(core, "import matplotlib.pyplot\n")
