@@ -5,8 +5,8 @@
 Each configuration runs in a fresh process (the OpenMP wait policy and torch's thread count are
 fixed when torch starts), configurations are interleaved and repeated (``--repeats``), and the
 median is printed, with the load average before each run, since this is meant for a shared
-machine. ``--decoder simplejpeg`` swaps the JPEG decoder (libjpeg-turbo through simplejpeg, then
-Pillow's resize) to measure what it would bring. The numbers behind ``resolve_workers``' ``auto``
+machine. ``--decoder pillow,simplejpeg`` compares Pillow with reidbench's default JPEG decoder
+(simplejpeg, then Pillow's resize). The numbers behind ``resolve_workers``' ``auto``
 and the decoder decision in PROFILE.md come from this script.
 """
 
@@ -32,8 +32,8 @@ def run_one(args: argparse.Namespace) -> None:
     from reidbench.engine.extract import extract_features
     from reidbench.protocols import Procedure
 
-    if args.decoder == "simplejpeg":
-        _use_simplejpeg()
+    if args.decoder == "pillow":
+        _use_pillow_only()
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from test_bench_extraction import FramePool
 
@@ -50,26 +50,20 @@ def run_one(args: argparse.Namespace) -> None:
                       "fps": info["n_frames"] / seconds}))
 
 
-def _use_simplejpeg() -> None:
-    """Decode JPEGs with simplejpeg (Pillow for everything else and for the resize)."""
-    import numpy as np
-    import simplejpeg
-    from PIL import Image
-
+def _use_pillow_only() -> None:
+    """Decode every frame with Pillow (reidbench decodes YCbCr JPEGs with simplejpeg)."""
     from reidbench.datasets import decode
 
-    pillow = decode.read_frame
+    decode._simplejpeg = lambda: None
 
-    def read_frame(path: str, size: tuple[int, int]) -> np.ndarray:
-        if not path.lower().endswith((".jpg", ".jpeg")):
-            return pillow(path, size)
-        with open(path, "rb") as f:
-            arr = simplejpeg.decode_jpeg(f.read(), colorspace="RGB")
-        if arr.shape[:2] != tuple(size):
-            arr = np.asarray(Image.fromarray(arr).resize((size[1], size[0]), Image.BILINEAR))
-        return arr
 
-    decode.read_frame = read_frame
+def _wait_for_load(max_load: float | None, patience: float = 600.0) -> None:
+    """Sleep until the 1-minute load average is below ``max_load`` (or ``patience`` passed)."""
+    t0 = time.monotonic()
+    while max_load is not None and os.getloadavg()[0] >= max_load:
+        if time.monotonic() - t0 > patience:
+            return
+        time.sleep(10)
 
 
 def main() -> None:
@@ -84,8 +78,12 @@ def main() -> None:
     p.add_argument("--workers", default="0,1,2")
     p.add_argument("--threads", default="1,2")
     p.add_argument("--omp", default="PASSIVE,default")
-    p.add_argument("--decoder", default="pillow")
+    p.add_argument("--decoder", default="simplejpeg", help="simplejpeg (reidbench's default for "
+                   "JPEGs) or pillow (Pillow for every frame); a comma list compares them")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--max-load", type=float, default=None,
+                   help="Before each run, wait (up to 10 min) for the 1-minute load average to "
+                        "drop below this.")
     p.add_argument("--child", action="store_true")
     args = p.parse_args()
     if args.child:
@@ -103,6 +101,7 @@ def main() -> None:
             env.pop("OMP_WAIT_POLICY", None)
             if omp != "default":
                 env["OMP_WAIT_POLICY"] = omp
+            _wait_for_load(args.max_load)
             loads.append(os.getloadavg()[0])
             cmd = [sys.executable, __file__, "--child", "--root", args.root, "--backbone",
                    args.backbone, "--height", str(args.height), "--width", str(args.width),

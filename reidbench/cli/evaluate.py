@@ -60,6 +60,7 @@ def evaluate_cmd(
 
     from reidbench.cli._common import (
         ProgressLine,
+        calm_openmp,
         check_frame_size,
         check_option,
         check_result_out,
@@ -69,6 +70,8 @@ def evaluate_cmd(
         protocol_folder,
         split_name,
     )
+
+    calm_openmp()  # decoding workers share the cores with torch's threads (PROFILE.md)
     from reidbench.engine import AdapterSource, FeaturesSource, evaluate
     from reidbench.engine.distributed import is_main, maybe_init
     from reidbench.protocols import get_protocol

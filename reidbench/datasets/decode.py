@@ -1,4 +1,4 @@
-"""Decode frames (Pillow; no torchvision), bounded in size, and batch clips.
+"""Decode frames (simplejpeg for JPEGs, Pillow; no torchvision), bounded in size; batch clips.
 
 ``read_frame(path, size)`` returns ``(H, W, 3)`` uint8, resized bilinearly to ``size = (H, W)``;
 a file whose header declares more than :data:`MAX_FRAME_PIXELS` pixels (or a side longer than
@@ -30,6 +30,7 @@ import numpy as np
 from reidbench.errors import DataError, InputError, ReidbenchError, describe
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "MAX_FRAME_PIXELS", "MAX_FRAME_SIDE", "read_frame",
+           "jpeg_decoder",
            "load_frame", "load_clip", "ClipDataset", "Uint8ClipDataset", "collate_uint8",
            "raise_failed", "normalize_clips", "TrackletClipDataset", "tracklet_clips",
            "collate_clips"]
@@ -75,8 +76,64 @@ def _open_bounded(path: str) -> Any:
     return im
 
 
+#: JPEG files up to this size are read whole and decoded by simplejpeg (others go to Pillow).
+_MAX_FAST_JPEG_BYTES = 64 << 20
+
+
+def jpeg_decoder() -> str:
+    """Which library decodes YCbCr JPEG frames: ``"simplejpeg <version>"`` or ``"pillow"``.
+
+    Both decode with libjpeg-turbo's default (accurate) DCT and fancy upsampling; simplejpeg
+    costs half the CPU time per 256 x 128 frame (benchmarks/PROFILE.md), and the pixels are the
+    same (``tests/unit/test_decode_bounds.py`` checks it).
+    """
+    sj = _simplejpeg()
+    return f"simplejpeg {sj.__version__}" if sj is not None else "pillow"
+
+
+def _simplejpeg() -> Any:
+    try:
+        import simplejpeg
+    except ImportError:  # pragma: no cover - a dependency; Pillow decodes everything too
+        return None
+    return simplejpeg
+
+
+def _read_jpeg_fast(path: str) -> np.ndarray | None:
+    """A YCbCr JPEG decoded by simplejpeg, size-checked from its header; None: use Pillow.
+
+    Anything simplejpeg does not decode strictly (another colour space, a damaged or truncated
+    file, another format behind a ``.jpg`` name) goes to Pillow, whose error is the one reported.
+    """
+    sj = _simplejpeg()
+    if sj is None or not path.lower().endswith((".jpg", ".jpeg")):
+        return None
+    try:
+        with open(path, "rb") as f:
+            data = f.read(_MAX_FAST_JPEG_BYTES + 1)
+    except OSError:
+        return None
+    if len(data) > _MAX_FAST_JPEG_BYTES:
+        return None
+    try:
+        h, w, colorspace, _ = sj.decode_jpeg_header(data)
+    except ValueError:
+        return None
+    if w * h > MAX_FRAME_PIXELS or max(w, h) > MAX_FRAME_SIDE:
+        raise _too_large(path, f"{w} x {h} ({w * h:,} pixels)")
+    if colorspace != "YCbCr":
+        return None
+    try:
+        return sj.decode_jpeg(data, colorspace="RGB")
+    except ValueError:
+        return None
+
+
 def read_frame(path: str, size: tuple[int, int]) -> np.ndarray:
     """One frame as ``(H, W, 3)`` uint8 RGB, resized bilinearly to ``size = (H, W)``.
+
+    YCbCr JPEGs are decoded by simplejpeg where it is installed (:func:`jpeg_decoder`), anything
+    else by Pillow; the resize is Pillow's either way.
 
     Raises:
         DataError: The file is missing, not a decodable image, or larger than
@@ -85,6 +142,12 @@ def read_frame(path: str, size: tuple[int, int]) -> np.ndarray:
     """
     from PIL import Image, UnidentifiedImageError
 
+    fast = _read_jpeg_fast(path)
+    if fast is not None:
+        if fast.shape[:2] == tuple(size):
+            return fast
+        return np.asarray(Image.fromarray(fast).resize((size[1], size[0]), Image.BILINEAR),
+                          dtype=np.uint8)
     try:
         with _open_bounded(path) as im:
             im = im.convert("RGB")

@@ -48,6 +48,7 @@ class Pipeline:
         pin_memory: Batches are pinned before the copy (GPU only).
         channels_last: The model and its input batches are ``channels_last`` (GPU only).
         autocast: The autocast dtype (``"bfloat16"``, ``"float16"``) or None (full float32).
+        decoder: What decodes JPEG frames (:func:`reidbench.datasets.decode.jpeg_decoder`).
         batch_dtype: dtype of the collated batch crossing to the device.
     """
 
@@ -58,6 +59,7 @@ class Pipeline:
     pin_memory: bool
     channels_last: bool
     autocast: str | None
+    decoder: str = "pillow"
     batch_dtype: str = "uint8"
 
     @property
@@ -128,11 +130,13 @@ def plan_pipeline(device: str, workers: int | str = "auto", n_frames: int = 0,
     """Choose the pipeline for a job of ``n_frames`` frames on ``device``."""
     import torch
 
+    from reidbench.datasets.decode import jpeg_decoder
+
     n_workers = resolve_workers(workers, n_frames, device)
     gpu = device.startswith("cuda")
     return Pipeline(device=device, workers=n_workers, workers_requested=workers,
                     torch_threads=torch.get_num_threads(), pin_memory=gpu, channels_last=gpu,
-                    autocast=autocast_dtype(device, autocast))
+                    autocast=autocast_dtype(device, autocast), decoder=jpeg_decoder())
 
 
 def autocast_context(pipe: Pipeline) -> AbstractContextManager[Any]:

@@ -59,7 +59,7 @@ SIZES = [
 @pytest.mark.parametrize("fmt", [_png_header, _jpeg_header])
 @pytest.mark.parametrize("size", SIZES)
 def test_oversized_frames_are_one_data_error_naming_file_and_limit(tmp_path, fmt, size):
-    path = fmt(tmp_path / "bomb.img", *size)
+    path = fmt(tmp_path / ("bomb.jpg" if fmt is _jpeg_header else "bomb.png"), *size)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no Pillow warning escapes either
         with pytest.raises(DataError) as err:
@@ -84,3 +84,48 @@ def test_frames_at_the_limit_are_decoded(tmp_path, size):
     out = read_frame(str(path), (4, 2))
     assert out.shape == (4, 2, 3) and out.dtype == np.uint8
     assert out[0, 0].tolist() == [200, 100, 50]
+
+
+def _pillow_frame(path, size):
+    """The frame as Pillow alone decodes and resizes it (the reference for the fast path)."""
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        if im.size != (size[1], size[0]):
+            im = im.resize((size[1], size[0]), Image.BILINEAR)
+        return np.asarray(im, dtype=np.uint8)
+
+
+@pytest.mark.parametrize("subsampling", [0, 1, 2])  # 4:4:4, 4:2:2, 4:2:0
+@pytest.mark.parametrize("quality", [60, 95])
+def test_jpeg_fast_path_decodes_the_same_pixels_as_pillow(tmp_path, subsampling, quality):
+    rng = np.random.default_rng(subsampling * 100 + quality)
+    # a smooth picture with edges and noise, like a person crop
+    y, x = np.mgrid[0:256, 0:128]
+    img = np.stack([(x * 2) % 256, (y + 3 * x) % 256, 128 + 60 * np.sin(y / 9.0)], -1)
+    img = np.clip(img + rng.normal(0, 12, img.shape), 0, 255).astype(np.uint8)
+    path = tmp_path / "f.jpg"
+    Image.fromarray(img).save(path, quality=quality, subsampling=subsampling)
+    for size in [(256, 128), (128, 64), (100, 37)]:
+        np.testing.assert_array_equal(read_frame(str(path), size), _pillow_frame(path, size))
+
+
+@pytest.mark.parametrize("mode", ["L", "CMYK"])
+def test_other_jpeg_colour_spaces_go_to_pillow(tmp_path, mode):
+    path = tmp_path / "f.jpg"
+    Image.new(mode, (16, 32), 90 if mode == "L" else (10, 20, 30, 40)).save(path)
+    np.testing.assert_array_equal(read_frame(str(path), (32, 16)), _pillow_frame(path, (32, 16)))
+
+
+def test_a_truncated_jpeg_is_refused_as_pillow_refuses_it(tmp_path):
+    path = tmp_path / "f.jpg"
+    Image.new("RGB", (128, 256), (1, 2, 3)).save(path, quality=90)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match="expected a decodable image"):
+        read_frame(str(path), (256, 128))
+
+
+def test_the_decoder_is_named():
+    from reidbench.datasets.decode import jpeg_decoder
+
+    assert jpeg_decoder().startswith("simplejpeg ")
