@@ -53,6 +53,7 @@ PARAM_FLAGS: dict[str, str] = {
     "n_boot": "--boot",
     "resume": "--no-resume",
     "target": "--verify",
+    "formats": "--format",
 }
 
 

@@ -221,19 +221,21 @@ def _check_writable(root: Path, where: str) -> None:
     """Refuse a leaderboard root that is a file or cannot be written, before anything is copied."""
     for p in (root.parent, root):
         if p.exists() and not p.is_dir():
-            raise DataError(describe("--leaderboards", where, "a folder (the leaderboard root, "
+            raise DataError(describe("leaderboards", where, "a folder (the leaderboard root, "
                                      "holding submissions/)", f"{p} is a file",
-                                     "pass the leaderboards/ folder"))
+                                     "pass the leaderboards/ folder"), param="leaderboards")
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DataError(describe("--leaderboards", where, "a folder reidbench can create",
+        raise DataError(describe("leaderboards", where, "a folder reidbench can create",
                                  f"{type(exc).__name__} on {root}: {exc.strerror or exc}",
-                                 "pass a writable leaderboards/ folder")) from None
+                                 "pass a writable leaderboards/ folder"),
+                        param="leaderboards") from None
     if not os.access(root, os.W_OK | os.X_OK):
-        raise DataError(describe("--leaderboards", where, "a writable folder",
+        raise DataError(describe("leaderboards", where, "a writable folder",
                                  f"{root} is read-only for this user",
-                                 "pass a writable leaderboards/ folder, or fix its permissions"))
+                                 "pass a writable leaderboards/ folder, or fix its permissions"),
+                        param="leaderboards")
 
 
 def add_submission(result_dir: str | Path, leaderboards: str | Path = "leaderboards",

@@ -300,8 +300,8 @@ def leaderboard_tables(entries: Sequence[Entry], protocols: Sequence[str] | None
     from reidbench.protocols import get_protocol
 
     if sort_by is not None and sort_by not in METRIC_ORDER:
-        raise InputError(describe("--sort-by", "leaderboard build", f"one of {METRIC_ORDER}",
-                                  repr(sort_by), ""))
+        raise InputError(describe("sort_by", "leaderboard_tables", f"one of {METRIC_ORDER}",
+                                  repr(sort_by), ""), param="sort_by")
     tracks: dict[tuple[str, str, str | None], list[Entry]] = {}
     for e in entries:
         tracks.setdefault(_track(e), []).append(e)

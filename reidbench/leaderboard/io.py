@@ -35,10 +35,10 @@ def published_dir(leaderboards: str | Path | None = None,
     if published is not None:
         p = Path(published)
         if not p.exists():
-            raise DataError(describe("--published", str(p), "a folder of published leaderboard "
+            raise DataError(describe("published", str(p), "a folder of published leaderboard "
                                      "files (*.json)", "nothing there", "check the path, or "
-                                     "leave --published out to use the records shipped with "
-                                     "reidbench"))
+                                     "leave it out to use the records shipped with reidbench"),
+                            param="published")
         return p
     if leaderboards is not None and (Path(leaderboards) / PUBLISHED_DIR).is_dir():
         return Path(leaderboards) / PUBLISHED_DIR

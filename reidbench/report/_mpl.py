@@ -78,8 +78,8 @@ def save_figure(fig: Figure, path: str | Path, dpi: int | None = None) -> Path:
     fmt = figure_format(target)
     if dpi is not None and (isinstance(dpi, bool) or not isinstance(dpi, int)
                             or not 10 <= dpi <= 2400):
-        raise InputError(describe("--dpi", str(target), "an integer in 10..2400", repr(dpi),
-                                  "e.g. --dpi 300 for print"))
+        raise InputError(describe("dpi", str(target), "an integer in 10..2400", repr(dpi),
+                                  "e.g. dpi=300 for print"), param="dpi")
 
     def _write(tmp: Path) -> None:
         with matplotlib.rc_context({"svg.hashsalt": "reidbench", "svg.fonttype": "path"}):

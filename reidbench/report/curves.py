@@ -179,7 +179,8 @@ def cost_points(results: Sequence[tuple[str, EvalResult]], cost: str = "paramete
         InputError: Unknown cost name.
     """
     if cost not in COSTS:
-        raise InputError(describe("--cost", "report cost", f"one of {COSTS}", repr(cost), ""))
+        raise InputError(describe("cost", "cost_scatter", f"one of {COSTS}", repr(cost), ""),
+                         param="cost")
     pts = []
     for label, res in results:
         rec = res.record

@@ -103,10 +103,12 @@ def query_strips(result: EvalResult, *, queries: int = 5, topk: int = 10,
         InputError: Bad ``junk`` or counts, or a result without the per-query arrays.
     """
     if junk not in ("show", "skip"):
-        raise InputError(describe("--junk", "report gallery", "show or skip", repr(junk), ""))
+        raise InputError(describe("junk", "write_gallery", "show or skip", repr(junk), ""),
+                         param="junk")
     if queries < 1 or topk < 1:
-        raise InputError(describe("--queries/--topk", "report gallery", "positive integers",
-                                  f"{queries}/{topk}", ""))
+        bad = "queries" if queries < 1 else "topk"
+        raise InputError(describe(bad, "write_gallery", "positive integers (queries, topk)",
+                                  f"{queries}/{topk}", ""), param=bad)
     arr = result.split_arrays(split)
     needed = ("topk_index", "topk_distance", "query_ids", "gallery_ids", "query_pids",
               "query_camids", "gallery_pids", "gallery_camids", "ap", "counted")

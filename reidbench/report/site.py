@@ -104,9 +104,10 @@ def build_tables(leaderboards: str | Path, out_dir: str | Path,
     try:
         paths = write_texts_atomic(rendered)
     except OSError as exc:
-        raise DataError(describe("--out", str(out), "a folder the tables can be written to",
+        raise DataError(describe("out_dir", str(out), "a folder the tables can be written to",
                                  f"{type(exc).__name__}: {exc.strerror or exc}",
-                                 "pass a writable folder; nothing was written")) from None
+                                 "pass a writable folder; nothing was written"),
+                        param="out_dir") from None
     if protocols and warn is not None:
         for message in missing_leaderboards(protocols, tables, files):
             warn(message)

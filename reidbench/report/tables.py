@@ -38,8 +38,8 @@ def parse_formats(spec: str | Sequence[str]) -> list[str]:
     out = [s.strip().lower() for s in items if s.strip()]
     bad = [s for s in out if s not in FORMATS]
     if bad or not out:
-        raise InputError(describe("--format", "leaderboard build", f"a comma list of {FORMATS}",
-                                  repr(spec), "e.g. --format md,latex,html,csv"))
+        raise InputError(describe("formats", "parse_formats", f"a comma list of {FORMATS}",
+                                  repr(spec), "e.g. formats=md,latex,html,csv"), param="formats")
     return out
 
 

@@ -88,3 +88,12 @@ def test_old_spellings_still_work_with_a_note(tmp_path, capsys):
     assert "deprecated" not in capsys.readouterr().err
     assert main(["data", "verify", "--data", str(tmp_path / "m")]) == 2
     assert "--dataset in reidbench data verify" in capsys.readouterr().err
+
+
+def test_library_errors_are_printed_with_the_flag(tmp_path, capsys):
+    assert main(["leaderboard", "build", "-o", str(tmp_path / "o"), "--sort-by", "bogus"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --sort-by in "), err
+    assert main(["leaderboard", "build", "-o", str(tmp_path / "o"), "--format", "doc"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: --format in ") and "--format md,latex" in err[-1], err

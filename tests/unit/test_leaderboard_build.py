@@ -90,7 +90,7 @@ def test_sort_by_and_ties(files):
     # DenseIL, MG-RAFA and GLTR all print 98.0 rank-5: one shared rank, the next row is 4th
     i = [k for k, v in enumerate(t.values["rank5"]) if v == 98.0]
     assert len(i) == 3 and {ranks[k] for k in i} == {"1"} and ranks[3] == "4"
-    with pytest.raises(InputError, match="--sort-by"):
+    with pytest.raises(InputError, match="^sort_by in"):
         leaderboard_tables(published_entries(files), sort_by="R1")
 
 

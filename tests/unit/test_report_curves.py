@@ -50,7 +50,7 @@ def test_cost_scatter(two):
     assert np.allclose(offsets, [[0.1, 75.0], [0.2, 60.0]])
     assert fig.axes[0].get_xlabel() == "seconds per tracklet"
     assert cost_points(two, "flops") == []  # neither records a FLOPs count
-    with pytest.raises(InputError, match="--cost"):
+    with pytest.raises(InputError, match="^cost in cost_scatter"):
         cost_points(two, "joules")
 
 

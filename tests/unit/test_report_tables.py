@@ -73,5 +73,5 @@ def test_write_table_and_formats(table, tmp_path):
     paths = write_table(table, tmp_path, ["md", "csv"])
     assert [p.name for p in paths] == ["t.md", "t.csv"]
     assert parse_formats("md, latex") == ["md", "latex"]
-    with pytest.raises(InputError, match="--format"):
+    with pytest.raises(InputError, match="^formats in parse_formats"):
         parse_formats("md,pdf")
