@@ -25,6 +25,7 @@ _GROUPS: list[tuple[str, str | None]] = [
     ("reidbench.cli.data", "data"),
     ("reidbench.cli.protocols", "protocols"),
     ("reidbench.cli.evaluate", None),
+    ("reidbench.cli.export", None),
     ("reidbench.cli.train", None),
     ("reidbench.cli.import_weights", None),
     ("reidbench.cli.sweep", None),

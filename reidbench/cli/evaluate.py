@@ -22,6 +22,11 @@ def evaluate_cmd(
     features: str = typer.Option(None, "--features", help="Features .npz (use {split} for "
                                  "multi-split protocols)."),
     adapter: str = typer.Option(None, "--adapter", help="Adapter name or module:Class."),
+    model: str = typer.Option(None, "--model", help="ONNX or TorchScript model file declaring "
+                              "its input in reidbench.* metadata (use {split} for multi-split "
+                              "protocols); no Python of the submitter's runs."),
+    query_model: str = typer.Option(None, "--query-model", help="A second model file that "
+                                    "embeds the query images (I2V, two-network methods)."),
     checkpoint: str = typer.Option(None, "--checkpoint", help="Checkpoint (use {split} for "
                                    "multi-split protocols)."),
     config: str = typer.Option(None, "--config", help=CONFIG_HELP),
@@ -74,19 +79,29 @@ def evaluate_cmd(
     calm_openmp()  # decoding workers share the cores with torch's threads (PROFILE.md)
     from reidbench.engine import AdapterSource, FeaturesSource, evaluate
     from reidbench.engine.distributed import is_main, maybe_init
+    from reidbench.engine.modelfile import ModelFileSource
     from reidbench.protocols import get_protocol
     from reidbench.records import check_out_dir
 
     command = "reidbench evaluate"
     maybe_init()
-    check_option((features is None) != (adapter is None), "--features/--adapter", command,
-                 "exactly one of them", "both" if features else "neither",
-                 "pass --features FILE or --adapter NAME --checkpoint FILE")
+    given = [flag for flag, v in (("--features", features), ("--adapter", adapter),
+                                  ("--model", model)) if v is not None]
+    check_option(len(given) == 1, "--features/--adapter/--model", command, "exactly one of them",
+                 " and ".join(given) or "none", "pass --features FILE, --adapter NAME "
+                 "--checkpoint FILE, or --model FILE")
     if features:
         check_option(not (checkpoint or config), "--checkpoint/--config",
                      command + " --features", "no model options (the features are given)",
                      "--checkpoint" if checkpoint else "--config",
                      "drop them, or evaluate the model with --adapter")
+    if model:
+        check_option(not (checkpoint or config), "--checkpoint/--config", command + " --model",
+                     "no adapter options (the file holds the network and its metadata)",
+                     "--checkpoint" if checkpoint else "--config",
+                     "drop them; a sidecar FILE.json overrides the file's metadata")
+    check_option(not query_model or bool(model), "--query-model", command, "a --model beside it",
+                 "no --model", "pass --model FILE --query-model FILE")
     check_frame_size(height, width, command)
     check_option(1 <= batch_size <= 65536, "--batch-size", command, "clips in 1..65536",
                  batch_size)
@@ -110,10 +125,16 @@ def evaluate_cmd(
         check_option(splits is None or splits[0] in proto.evaluation.splits, "--split",
                      f"{command} -p {proto.id}", f"one of {list(proto.evaluation.splits)}",
                      repr(split), "3 means split3; single-split protocols need no --split")
-    source: Any = (FeaturesSource(features) if features else
-                   AdapterSource(adapter, checkpoint, parse_config(config, command), device,
-                                 batch_size, n_workers, cache,
-                                 autocast=None if autocast else False))
+    source: Any
+    if features:
+        source = FeaturesSource(features)
+    elif model:
+        source = ModelFileSource(model, query_model, device, batch_size, n_workers, cache,
+                                 autocast=None if autocast else False)
+    else:
+        source = AdapterSource(adapter, checkpoint, parse_config(config, command), device,
+                               batch_size, n_workers, cache,
+                               autocast=None if autocast else False)
     budget = {} if max_matrix_mb is None else {"max_matrix_mb": max_matrix_mb}
     overrides = {"seq_len": seq_len, "sampling": sampling, "distance": distance,
                  "rerank": rerank, "input_size": (height, width) if height else None}

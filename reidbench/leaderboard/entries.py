@@ -207,15 +207,17 @@ def result_label(record: ResultRecord) -> str:
     """The name a result is shown under: its submission name, else the adapter, else the kind.
 
     ``submission.name`` (``reidbench evaluate --name``) wins; then the adapter's registered name
-    (``stmn``); then ``features`` for a features file, ``model`` for anything else.
+    (``stmn``); then ``features`` for a features file, ``model`` for anything else. A model
+    submitted as a file (``evaluate --model``) shows its format: ``osnet [onnx]``.
     """
-    name = (record.submission or {}).get("name")
-    if name:
-        return str(name)
     adapter = record.source.adapter
-    if adapter is not None and adapter.name:
-        return adapter.name
-    return "features" if record.source.kind == "features" else "model"
+    name = (record.submission or {}).get("name") or (
+        adapter.name if adapter is not None and adapter.name else
+        "features" if record.source.kind == "features" else "model")
+    model = record.source.model
+    if model is not None:  # a model submitted as a file: its format beside the name
+        return f"{name} [{model.format}]"
+    return str(name)
 
 
 def evaluated_entry(record: ResultRecord, origin: str, level: str = "self-reported") -> Entry:

@@ -65,6 +65,9 @@ def evaluated_sha256s(record: Record | Mapping[str, Any]) -> list[str]:
     adapter = src.get("adapter") if isinstance(src.get("adapter"), Mapping) else {}
     take(adapter.get("checkpoint_sha256"))
     take(src.get("model_sha256"))
+    model = src.get("model") if isinstance(src.get("model"), Mapping) else {}
+    query = model.get("query_model") if isinstance(model.get("query_model"), Mapping) else {}
+    take(query.get("sha256"))  # a two-network model file (--query-model): both identify it
     feats = src.get("features_sha256")
     if isinstance(feats, Mapping):
         for value in feats.values():

@@ -23,11 +23,12 @@ from typing import Any
 from reidbench.records._codec import Problems, Record, show, spec
 
 __all__ = ["RESULT_SCHEMA", "MetricCell", "ProtocolRef", "SplitRecord",
-           "AdapterInfo", "SourceRecord", "DatasetInfo", "Provenance", "ResultRecord",
-           "RECORD_TYPES"]
+           "AdapterInfo", "ModelFileInfo", "SourceRecord", "DatasetInfo", "Provenance",
+           "ResultRecord", "RECORD_TYPES"]
 
 RESULT_SCHEMA = "reidbench.result/1"
 SOURCE_KINDS = ("adapter", "features", "model")
+MODEL_FILE_FORMATS = ("onnx", "torchscript")
 
 # Slack for a point estimate computed in another summation order than its bootstrap interval.
 _TOL = 1e-9
@@ -226,13 +227,46 @@ class AdapterInfo(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ModelFileInfo(Record):
+    """A model submitted as a file (``evaluate --model``): the file and what ran it."""
+
+    format: str = spec("`onnx` or `torchscript`")
+    path: str = spec("the model file, as given")
+    sha256: str = spec("sha256 of the file (also `source.adapter.checkpoint_sha256`)")
+    metadata: Mapping[str, str] = spec(
+        "the file's `reidbench.*` metadata after its sidecar `FILE.json` (`reidbench.input`, "
+        "`reidbench.input_size`, `reidbench.normalize`, `reidbench.seq_len`, `reidbench.name`, "
+        "`reidbench.train_dataset`)")
+    runtime: str = spec("what ran it: `onnxruntime` or `torch.jit`")
+    runtime_version: str = spec("the runtime's version")
+    providers: tuple[str, ...] = spec(
+        "onnxruntime execution providers in use (`CPUExecutionProvider`, ...); the device for "
+        "TorchScript", default=())
+    sha256_per_split: Mapping[str, str] | None = spec(
+        "multi-split protocols: each split's file sha256", default=None, omit_none=True)
+    query_model: Mapping[str, Any] | None = spec(
+        "the `--query-model` file that embedded the query images (same fields), or null",
+        default=None)
+
+    @classmethod
+    def _rules(cls, raw: dict[str, Any], values: dict[str, Any], at: str, p: Problems,
+               ctx: dict[str, Any]) -> None:
+        fmt = values.get("format")
+        if fmt is not None and fmt not in MODEL_FILE_FORMATS:
+            p.add(f"{at}.format", " or ".join(MODEL_FILE_FORMATS), repr(fmt))
+
+
+@dataclass(frozen=True, kw_only=True)
 class SourceRecord(Record):
-    """What was evaluated: a model through an adapter, or a features file."""
+    """What was evaluated: a model through an adapter, a model file, or a features file."""
 
     kind: str = spec("`adapter`, `features` or `model` (a model file)")
     adapter: AdapterInfo | None = spec("the model (adapters only)", default=None)
     features_sha256: Mapping[str, str | None] | None = spec(
         "features files only: the sha256 of each split's features file", default=None)
+    model: ModelFileInfo | None = spec("model files only (kind `model`): format, runtime and "
+                                       "version, sha256 and metadata", default=None,
+                                       omit_none=True)
     train_dataset: str | Mapping[str, str] | None = spec(
         "the training dataset the checkpoint declares in its metadata (`meta['train_dataset']`), "
         "`undeclared` when it declares none (always for features files), or one value per split "
@@ -382,4 +416,5 @@ class ResultRecord(Record):
 
 #: Every record type, in the order the schema doc shows them.
 RECORD_TYPES: tuple[type[Record], ...] = (ResultRecord, ProtocolRef, MetricCell, SplitRecord,
-                                          SourceRecord, AdapterInfo, DatasetInfo, Provenance)
+                                          SourceRecord, AdapterInfo, ModelFileInfo, DatasetInfo,
+                                          Provenance)

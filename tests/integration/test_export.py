@@ -1,0 +1,74 @@
+"""`reidbench export`: a baseline's file gives the adapter's features and the same metrics."""
+
+import numpy as np
+import pytest
+import torch
+
+from reidbench.adapters import save_checkpoint
+from reidbench.adapters.export import build_adapter
+from reidbench.adapters.modelfile import open_model_file
+from reidbench.cli import main
+from reidbench.datasets import load
+from reidbench.datasets.synthetic import SynthConfig, write_dataset
+from reidbench.engine import AdapterSource, build_evalset, evaluate
+from reidbench.engine.extract import extract_features
+from reidbench.engine.modelfile import ModelFileSource
+from reidbench.protocols import get_protocol
+
+TINY = SynthConfig(height=32, width=16, min_len=3, max_len=6, median_len=4.0)
+SIZE = [64, 32]
+
+
+@pytest.fixture(scope="module")
+def mars(tmp_path_factory):
+    return write_dataset("mars", tmp_path_factory.mktemp("m") / "MARS", ids=6, seed=7,
+                         config=TINY).root
+
+
+def _checkpoint(name, path):
+    torch.manual_seed(0)
+    config = {"num_classes": 4, "backbone": "small"}
+    if name == "cosam":  # COSAM's frame size is a model option (its procedure uses it)
+        config["input_size"] = SIZE
+    a = build_adapter(name, None, config)
+    save_checkpoint(path, a.model.state_dict(), {"baseline": name, "config": a.config,
+                                                 "input_size": SIZE, "train_dataset": "mars"})
+    return path
+
+
+@pytest.mark.parametrize("name, fmt", [("stmn", "onnx"), ("cosam", "torchscript")])
+def test_exported_baseline_matches_the_adapter(name, fmt, mars, tmp_path, capsys):
+    ckpt = _checkpoint(name, tmp_path / "w.safetensors")
+    out = tmp_path / f"{name}.{fmt}"
+    rc = main(["export", name, "--checkpoint", str(ckpt), "--format", fmt, "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    file = open_model_file(out)
+    assert file.format == fmt
+    assert file.meta.raw["reidbench.input_size"] == "64,32"
+    assert file.meta.raw["reidbench.train_dataset"] == "mars"
+
+    proto = get_protocol("mars/v2v@1")
+    adapter = build_adapter(name, str(ckpt))
+    proc = adapter.procedure(proto.procedure.override(input_size=tuple(SIZE)))
+    items = list(build_evalset(load("mars", mars), proto, "official").gallery[:4])
+    want, _ = extract_features(adapter, items, procedure=proc)
+    got, _ = extract_features(file.adapter("cpu"), items, procedure=proc)
+    assert np.abs(want - got).max() <= 1e-4
+
+    by_adapter = evaluate(proto, mars, AdapterSource(name, str(ckpt)), bootstrap=0)
+    # the file carries frame size and clip length; the paper's sampling and flip are passed
+    fields = {k: getattr(proc, k) for k in ("sampling", "flip", "pooling", "distance")}
+    by_file = evaluate(proto, mars, ModelFileSource(str(out)), procedure=fields, bootstrap=0)
+    a, f = by_adapter.record.to_json(), by_file.record.to_json()
+    for key, cell in a["metrics"].items():
+        assert f["metrics"][key]["value"] == pytest.approx(cell["value"], abs=1e-6)
+    assert f["procedure"] == a["procedure"]
+    assert f["source"]["model"]["format"] == fmt
+
+
+def test_a_pairwise_scorer_is_refused_with_the_reason(tmp_path, capsys):
+    rc = main(["export", "read", "--config", '{"backbone": "small", "num_classes": 2}',
+               "--format", "onnx", "--out", str(tmp_path / "r.onnx")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0 and len(err) == 1 and "pairwise scorer" in err[0]
+    assert not (tmp_path / "r.onnx").exists()
