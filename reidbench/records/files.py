@@ -144,7 +144,8 @@ def check_out_dir(out_dir: str | Path) -> None:
 
 def _check_parent_writable(out: Path) -> None:
     """Refuse ``--out`` that is under a file or in a folder this user cannot write."""
-    reason = unwritable_reason(out if out.is_dir() else out.parent)
+    # the writer makes a sibling folder and renames it onto ``out``: the parent must be writable
+    reason = unwritable_reason(out.parent) or (unwritable_reason(out) if out.is_dir() else None)
     if reason:
         raise InputError(describe("out_dir", str(out), "a result folder this user can create "
                                   "and write", reason, "pass a writable location for the result"),

@@ -156,7 +156,7 @@ def test_train_out_unwritable_refused_before_training(monkeypatch, tmp_path, sha
     if shape == "read_only":
         _read_only(monkeypatch, ro)
     monkeypatch.setattr(datasets, "load", lambda *a, **k: pytest.fail("loaded"))
-    with pytest.raises(InputError, match="--out"):
+    with pytest.raises(InputError, match="out_dir"):
         train("stmn", tmp_path, "mars", out, options=TrainOptions(epochs=1))
 
 

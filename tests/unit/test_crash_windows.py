@@ -20,7 +20,7 @@ import pytest
 from test_report_fixtures import write_result
 
 from reidbench.cli import main
-from reidbench.errors import DataError
+from reidbench.errors import DataError, InputError
 
 ROOT_USER = os.geteuid() == 0
 
@@ -138,7 +138,7 @@ def test_results_and_tables_follow_the_umask(tmp_path, umask):
 
 
 def test_failed_build_writes_nothing(tmp_path, monkeypatch):
-    from reidbench.report import tables
+    from reidbench.report import site
     from reidbench.report.site import build_tables
 
     lb = tmp_path / "lb"
@@ -148,15 +148,15 @@ def test_failed_build_writes_nothing(tmp_path, monkeypatch):
     for f in sorted(SHIPPED_PUBLISHED.glob("*.json"))[:4]:
         shutil.copy(f, lb / "published")
     calls = {"n": 0}
-    real = tables._RENDER["html"]
+    real = site.render_table
 
-    def flaky(t):
+    def flaky(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:
             raise OSError(28, "No space left on device")
-        return real(t)
+        return real(*args, **kwargs)
 
-    monkeypatch.setitem(tables._RENDER, "html", flaky)
+    monkeypatch.setattr(site, "render_table", flaky)
     with pytest.raises(OSError):
         build_tables(lb, tmp_path / "out")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.*"))
@@ -194,3 +194,36 @@ def test_cache_shard_one_dimension_short_is_not_used(tmp_path):
     rows = cache.lookup({"a", "b", "d"})
     assert {r.shape[0] for r in rows.values()} == {4} and set(rows) == {"a", "b"}
     assert json.dumps(sorted(rows))  # plain keys
+
+
+def test_texts_written_all_or_nothing_when_a_write_fails(tmp_path, monkeypatch):
+    import pathlib
+
+    from reidbench.fileio import write_texts_atomic
+
+    (tmp_path / "a.md").write_text("old a\n")
+    files = [(tmp_path / f"{k}.md", f"new {k}\n") for k in "abcdef"]
+    real = pathlib.Path.write_text
+    calls = {"n": 0}
+
+    def flaky(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise OSError(28, "No space left on device")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "write_text", flaky)
+    with pytest.raises(OSError):
+        write_texts_atomic(files)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.md"]
+    assert (tmp_path / "a.md").read_text() == "old a\n"
+
+
+def test_existing_result_in_a_read_only_parent_refused_first(tmp_path, monkeypatch):
+    from reidbench.records.files import check_out_dir
+
+    parent = tmp_path / "runs"
+    out = write_result(parent / "res")
+    _read_only(monkeypatch, parent)
+    with pytest.raises(InputError, match="read-only"):
+        check_out_dir(out)
