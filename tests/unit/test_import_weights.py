@@ -116,7 +116,7 @@ def _imported(tmp_path, baseline, obj):
     ckpt = load_checkpoint(out)
     # what `reidbench evaluate --adapter BASELINE --checkpoint OUT` builds
     protocol = get_protocol("mars/i2v@1" if baseline == "read" else "mars/v2v@1")
-    adapter = AdapterSource(baseline, str(out)).adapter("test", protocol)
+    adapter = AdapterSource(baseline, str(out)).prepare(protocol, ["official"]).build("official")
     assert adapter.checkpoint_sha256 == ckpt.sha256
     info = ckpt.meta["imported"]
     assert info["original_sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
