@@ -64,6 +64,9 @@ def demo_cmd(
     before, after = run.results["untrained"].value("mAP"), run.results["trained"].value("mAP")
     typer.echo(f"\n{baseline}: mAP {100 * before:.2f} untrained -> {100 * after:.2f} after "
                f"{run.train_summary['epochs_done']} epochs ({run.seconds:.0f} s in all)")
+    if run.train_summary.get("stopped_early"):
+        typer.echo("training was stopped by the --max-minutes budget before its last iteration: "
+                   "these numbers depend on this machine's speed")
     typer.echo(f"leaderboard: {run.reports['leaderboard']}")
     typer.echo(f"retrieval gallery: {run.reports['gallery']}")
     typer.echo(f"HTML report: {run.reports['html']}")
