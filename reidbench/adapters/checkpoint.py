@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from reidbench.errors import CheckpointError, describe
-from reidbench.fileio import JSONBoundError, json_problem, loads_bounded, sha256_file
+from reidbench.fileio import (
+    JSONBoundError,
+    json_problem,
+    loads_bounded,
+    sha256_file,
+    umask_mode,
+)
 
 __all__ = ["Checkpoint", "load_checkpoint", "read_checkpoint_meta", "read_torch_file",
            "save_checkpoint", "sha256_file"]
@@ -344,6 +350,7 @@ def save_checkpoint(path: str | Path, state_dict: dict[str, Any], meta: dict[str
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state_dict.items()}
     try:
         save_file(tensors, str(tmp), metadata={_META_KEY: json.dumps(meta, sort_keys=True)})
+        umask_mode(tmp)  # safetensors creates 0600 files; a checkpoint follows the user's umask
         tmp.replace(p)
     finally:
         tmp.unlink(missing_ok=True)

@@ -120,6 +120,19 @@ def test_result_writer_killed_between_renames_is_recovered(tmp_path, state):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_checkpoints_follow_the_umask(tmp_path, umask):
+    torch = pytest.importorskip("torch")
+    from reidbench.adapters import save_checkpoint
+
+    old = os.umask(umask)
+    try:
+        save_checkpoint(tmp_path / "run" / "model.safetensors", {"w": torch.ones(2)}, {})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "run" / "model.safetensors").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 @pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
 def test_results_and_tables_follow_the_umask(tmp_path, umask):
     from reidbench.engine.results import EvalResult, read_result
