@@ -102,7 +102,8 @@ def export_adapter(adapter: Adapter, fmt: str, out: str | Path, *,
     from reidbench.adapters.modelfile import open_model_file
 
     if fmt not in FORMATS:
-        raise InputError(describe("format", "export", f"one of {list(FORMATS)}", repr(fmt), ""))
+        raise InputError(describe("format", "export_adapter", f"one of {list(FORMATS)}",
+                                  repr(fmt), ""), param="format")
     name = adapter.card.name
     if adapter.uses_scorer:
         raise InputError(describe(f"adapter {name!r}", "export", "a feature extractor ranked "

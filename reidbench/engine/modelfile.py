@@ -74,7 +74,7 @@ class ModelFileSource:
             raise ProtocolError(describe("query_model", protocol.id, "an I2V protocol (the query "
                                          "model embeds query images)",
                                          f"mode {protocol.evaluation.mode!r}",
-                                         "drop --query-model"))
+                                         "drop the query model"), param="query_model")
         files = {split: open_model_file(resolve_split_path(self.path, split, protocol, _SUFFIXES))
                  for split in splits}
         query = open_model_file(self.query_model) if self.query_model else None

@@ -332,3 +332,30 @@ def test_bad_model_files_are_one_line_and_write_nothing(case, mars, tmp_path, ca
     assert rc != 0
     assert len(err) == 1 and needle in err[0], err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_query_model_embeds_the_i2v_queries(mars, tmp_path, capsys):
+    """Two networks (--query-model): gallery tracklets by one file, query images by the other."""
+    gallery = export_onnx(_net(TinyBNNeck, seed=0), torch.randn(2, 3, *SIZE),
+                          tmp_path / "video.onnx", _meta("frame"))
+    query = export_onnx(_net(TinyBNNeck, seed=1), torch.randn(2, 3, *SIZE),
+                        tmp_path / "image.onnx", _meta("frame", **{"reidbench.name": "img"}))
+    assert _evaluate_cli("mars/i2v@1", mars, tmp_path / "out", "--model", str(gallery),
+                         "--query-model", str(query)) == 0, capsys.readouterr().err
+    got = read_result(tmp_path / "out").record.to_json()
+    sess_g, sess_q = (ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
+                      for p in (gallery, query))
+    ids, feats = _by_hand("mars/i2v@1", mars,
+                          lambda c: sess_g.run(None, {"input": c})[0].mean(axis=0),
+                          lambda im: sess_q.run(None, {"input": im})[0][0],
+                          get_protocol("mars/i2v@1").procedure.seq_len)
+    np.savez(tmp_path / "hand.npz", ids=np.array(ids), features=feats)
+    want = evaluate("mars/i2v@1", mars, FeaturesSource(str(tmp_path / "hand.npz")), bootstrap=0)
+    _same_metrics(got, want.record.to_json())
+    assert got["source"]["model"]["query_model"]["sha256"] != got["source"]["model"]["sha256"]
+    # V2V has no query images: a query model there is refused in one line, nothing written
+    capsys.readouterr()
+    rc = _evaluate_cli("mars/v2v@1", mars, tmp_path / "v2v", "--model", str(gallery),
+                       "--query-model", str(query))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0 and len(err) == 1 and "I2V" in err[0] and not (tmp_path / "v2v").exists()
