@@ -65,6 +65,16 @@ SPLIT_HELP = ("Split of a multi-split protocol: split0..split9, or just the numb
               "split3).")
 SEED_HELP = "Seed of every random choice (bootstrap, sampling); the same seed gives the same bytes."
 JSON_HELP = "Machine-readable output (JSON on stdout)."
+#: Help of the submission options, shared by `evaluate` and `leaderboard add`.
+SUBMISSION_HELP = {
+    "name": "Name the result is shown under in leaderboards, figure legends and galleries "
+            "(default: the adapter's name, or 'features').",
+    "description": "How the model was made (training data, recipe, changes); shown with the "
+                   "leaderboard row.",
+    "backbone": "Backbone for the leaderboards' Backbone column (default: the checkpoint's "
+                "config, else 'unknown').",
+    "url": "An http(s) address (paper, code or model page); shown with the leaderboard row.",
+}
 PUBLISHED_HELP = ("Folder of published leaderboard records (*.json) to use instead of the ones "
                   "shipped with reidbench (default: <leaderboards>/published if it exists, else "
                   "the shipped records).")

@@ -7,7 +7,14 @@ from typing import Any
 
 import typer
 
-from reidbench.cli._common import CONFIG_HELP, DEVICE_HELP, JSON_HELP, SEED_HELP, SPLIT_HELP
+from reidbench.cli._common import (
+    CONFIG_HELP,
+    DEVICE_HELP,
+    JSON_HELP,
+    SEED_HELP,
+    SPLIT_HELP,
+    SUBMISSION_HELP,
+)
 
 app = typer.Typer()
 
@@ -58,6 +65,10 @@ def evaluate_cmd(
     seed: int = typer.Option(0, "--seed", help=SEED_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a result already in "
                                    "--out (without it, such an --out is refused)."),
+    name: str = typer.Option(None, "--name", help=SUBMISSION_HELP["name"]),
+    description: str = typer.Option(None, "--description", help=SUBMISSION_HELP["description"]),
+    backbone: str = typer.Option(None, "--backbone", help=SUBMISSION_HELP["backbone"]),
+    url: str = typer.Option(None, "--url", help=SUBMISSION_HELP["url"]),
     as_json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
 ) -> None:
     """Evaluate a features file or a model checkpoint under a protocol and write the result."""
@@ -113,6 +124,10 @@ def evaluate_cmd(
                  "0..1,000,000", bootstrap)
     check_option(limit is None or limit >= 1, "--limit", command, "a number of queries >= 1",
                  limit, "leave it out to evaluate every query")
+    from reidbench.records import SubmissionInfo
+
+    submission = SubmissionInfo.from_options(name=name, description=description,
+                                             backbone=backbone, url=url)
     protocols = [get_protocol(pid) for pid in parse_protocols(protocol)]
     check_option(bool(protocols), "--protocol", command, "a protocol id", repr(protocol), "")
     outs = {p.id: Path(out) if len(protocols) == 1 else Path(out) / protocol_folder(p.id)
@@ -143,7 +158,7 @@ def evaluate_cmd(
         try:
             result = evaluate(proto, data, source, procedure=overrides, splits=splits,
                               bootstrap=bootstrap, seed=seed, limit=limit, progress=progress,
-                              **budget)
+                              submission=submission, **budget)
         finally:
             if progress is not None:
                 progress.close()

@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from reidbench.cli._common import DEVICE_HELP, PUBLISHED_HELP
+from reidbench.cli._common import DEVICE_HELP, PUBLISHED_HELP, SUBMISSION_HELP
 
 app = typer.Typer(help="Leaderboard tables from the records in leaderboards/, and submissions.",
                   no_args_is_help=True)
@@ -56,6 +56,11 @@ def add_cmd(
                              "on (default: the dataset root the record names)."),
     device: str = typer.Option("auto", "--device", help="With --verify: where a checkpoint "
                                "runs: " + DEVICE_HELP),
+    name: str = typer.Option(None, "--name", help=SUBMISSION_HELP["name"] + " Replaces the "
+                             "record's own in the filed copy."),
+    description: str = typer.Option(None, "--description", help=SUBMISSION_HELP["description"]),
+    backbone: str = typer.Option(None, "--backbone", help=SUBMISSION_HELP["backbone"]),
+    url: str = typer.Option(None, "--url", help=SUBMISSION_HELP["url"]),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Validate a result record and file it under leaderboards/submissions/.
@@ -64,7 +69,10 @@ def add_cmd(
     self-reported; with it, verified (leaderboards/SCHEMA.md, verification levels).
     """
     from reidbench.leaderboard.add import add_submission, checked_record
+    from reidbench.records import SubmissionInfo
 
+    submission = SubmissionInfo.from_options(name=name, description=description,
+                                             backbone=backbone, url=url)
     verification = None
     if verify is not None:
         from reidbench.engine.verify import verify_result
@@ -75,7 +83,7 @@ def add_cmd(
         typer.echo("error: --data goes with --verify (the dataset copy the evaluation is re-run "
                    "on)", err=True)
         raise typer.Exit(code=2)
-    sub = add_submission(result_dir, leaderboards, verification)
+    sub = add_submission(result_dir, leaderboards, verification, submission)
     if as_json:
         typer.echo(json.dumps({"name": sub.name, "path": str(sub.path),
                                "protocol": sub.record.protocol.id,

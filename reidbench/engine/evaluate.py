@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from reidbench.records import (
     ResultRecord,
     SourceRecord,
     SplitRecord,
+    SubmissionInfo,
 )
 from reidbench.registry import suggest
 
@@ -53,6 +54,7 @@ def evaluate(
     limit: int | None = None,
     progress: Progress | None = None,
     max_matrix_mb: float = DEFAULT_MAX_MATRIX_MB,
+    submission: SubmissionInfo | Mapping[str, str | None] | None = None,
 ) -> EvalResult:
     """Evaluate a model or a features file under a protocol.
 
@@ -75,6 +77,9 @@ def evaluate(
             split whose matrix would be larger is scored without it: distances and metrics are
             streamed in blocks of queries, with identical results. Re-ranking needs the whole
             matrix and is refused past the budget.
+        submission: What the submitter says about the result: ``name``, ``description``,
+            ``backbone``, ``url`` (:class:`~reidbench.records.SubmissionInfo`, or a dict of
+            them); stored in the record and shown by the leaderboards and figures.
 
     Returns:
         The result; call ``.write(out_dir)`` to save it.
@@ -95,6 +100,8 @@ def evaluate(
     from reidbench.datasets import load
 
     t0 = time.perf_counter()
+    if submission is not None and not isinstance(submission, SubmissionInfo):
+        submission = SubmissionInfo.from_options(**dict(submission))  # checked before any work
     proto = get_protocol(protocol) if isinstance(protocol, str) else protocol
     ev = proto.evaluation
     run_splits = list(splits) if splits else list(ev.splits)
@@ -147,7 +154,7 @@ def evaluate(
     record = replace(record, source=replace(record.source, train_dataset=train_dataset),
                      timings=timings, limit=limit, warnings=tuple(warnings),
                      # resamples behind the CIs: a re-run (--verify) needs them
-                     bootstrap=bootstrap)
+                     bootstrap=bootstrap, submission=submission)
     per_query = {f"{s.split}/{k}": v for s in split_scores for k, v in s.per_query.items()}
     return EvalResult(record, per_query)
 

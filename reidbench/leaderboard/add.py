@@ -1,15 +1,16 @@
 """Evaluated submissions: ``reidbench leaderboard add RESULT_DIR`` files a result record.
 
-A submission is a copy of a result directory (``results.json`` and ``per_query.npz``, both
-required and checked as ``reidbench validate`` checks them) under
-``leaderboards/submissions/<name>/``. ``<name>`` is derived from what makes a submission unique,
-the protocol fingerprint and the sha256 of the checkpoint(s) or features file(s):
-``<protocol slug>--<fingerprint>--<sha256[:16]>``. Filing is atomic and safe against two
-concurrent adds: the files are written into a temporary folder beside the target and renamed onto
-it; a rename onto an existing submission fails, so exactly one of two identical adds wins and the
-other is refused as a duplicate. An exclusive lock file (``O_EXCL``) holding the adder's pid
-serialises the duplicate scan; a lock whose process is gone (killed mid-add) is taken over, and the
-hidden half-copies such a process left (``.<name>.*``) are removed by the next add.
+A submission is a copy of a result directory (``results.json`` and ``per_query.npz``, both required
+and checked as ``reidbench validate`` checks them) under ``leaderboards/submissions/<name>/``.
+``<name>`` is derived from what makes a submission unique, the protocol fingerprint, the sha256 of
+the checkpoint(s) or features file(s) and a digest of the feature procedure (so a re-ranked
+evaluation of the same features is an entry of its own):
+``<protocol slug>--<fingerprint>--<sha256[:16]>--<procedure digest>``. Filing is atomic and safe
+against two concurrent adds: the files are written into a temporary folder beside the target and
+renamed onto it; a rename onto an existing submission fails, so exactly one of two identical adds
+wins and the other is refused as a duplicate. An exclusive lock file (``O_EXCL``) holding the
+adder's pid serialises the duplicate scan; a lock whose process is gone (killed mid-add) is taken
+over, and the hidden half-copies such a process left (``.<name>.*``) are removed by the next add.
 
 Verification levels (leaderboards/SCHEMA.md): a submission is *self-reported* unless
 ``reidbench leaderboard add --verify`` re-ran its evaluation and every number matched; it then
@@ -25,12 +26,12 @@ import re
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from reidbench.errors import DataError, describe
-from reidbench.records import ResultRecord, read_result
+from reidbench.records import ResultRecord, SubmissionInfo, read_result
 from reidbench.records.consistency import evaluated_sha256s
 
 __all__ = ["SUBMISSIONS_DIR", "Submission", "submission_identity", "add_submission",
@@ -66,11 +67,15 @@ class Submission:
     verification: str = SELF_REPORTED
 
 
-def submission_identity(record: ResultRecord, where: str = "results.json") -> tuple[str, str]:
-    """``(protocol fingerprint, sha256 of the model)``: what makes two submissions the same.
+def submission_identity(record: ResultRecord, where: str = "results.json"
+                        ) -> tuple[str, str, str]:
+    """``(protocol fingerprint, model sha256, procedure digest)``: what makes two the same.
 
     The model's sha256 is the checkpoint's (or features file's) when there is one, else a
-    sha256 over all of them (multi-split).
+    sha256 over all of them (multi-split). The procedure digest (the first 12 hex digits of the
+    sha256 of the record's canonical ``procedure``) tells apart evaluations of the same model
+    that rank differently: re-ranked or not, another distance, clip length or sampling. The
+    submission's name and description do not count: the same numbers are filed once.
 
     Raises:
         DataError: If the record names no checkpoint or features sha256.
@@ -84,7 +89,9 @@ def submission_identity(record: ResultRecord, where: str = "results.json") -> tu
                                  "none", "evaluate a saved checkpoint (--checkpoint) or a "
                                  "features file; a submission must name what it evaluated"))
     sha = shas[0] if len(shas) == 1 else hashlib.sha256("\n".join(shas).encode()).hexdigest()
-    return record.protocol.fingerprint, sha
+    procedure = json.dumps(record.to_json()["procedure"], sort_keys=True, separators=(",", ":"))
+    return (record.protocol.fingerprint, sha,
+            hashlib.sha256(procedure.encode()).hexdigest()[:12])
 
 
 def checked_record(result_dir: str | Path) -> ResultRecord:
@@ -239,7 +246,8 @@ def _check_writable(root: Path, where: str) -> None:
 
 
 def add_submission(result_dir: str | Path, leaderboards: str | Path = "leaderboards",
-                   verification: dict[str, Any] | None = None) -> Submission:
+                   verification: dict[str, Any] | None = None,
+                   submission: SubmissionInfo | None = None) -> Submission:
     """Validate a result directory and file it under ``<leaderboards>/submissions/``.
 
     Args:
@@ -248,6 +256,8 @@ def add_submission(result_dir: str | Path, leaderboards: str | Path = "leaderboa
         verification: What ``leaderboard add --verify`` established (every number reproduced);
             stored as ``verification.json`` with the digests of the files it covers. None files a
             self-reported entry.
+        submission: Name, description, backbone or url to file the result under; each given
+            field replaces the record's own in the filed copy (the numbers are untouched).
 
     Returns:
         The filed submission.
@@ -261,16 +271,20 @@ def add_submission(result_dir: str | Path, leaderboards: str | Path = "leaderboa
     if src.name == "results.json":
         src = src.parent
     record = _check(src)
-    fingerprint, sha = submission_identity(record, str(src / "results.json"))
+    if submission is not None:
+        merged = (record.submission or SubmissionInfo()).merged(submission)
+        record = replace(record, submission=merged)
+    fingerprint, sha, proc = submission_identity(record, str(src / "results.json"))
     root = Path(leaderboards) / SUBMISSIONS_DIR
     _check_writable(root, "reidbench leaderboard add")
-    name = f"{_slug(record.protocol.id)}--{fingerprint}--{sha[:16]}"
+    name = f"{_slug(record.protocol.id)}--{fingerprint}--{sha[:16]}--{proc}"
     target = root / name
     try:
         with _Lock(root / _LOCK):
             _remove_half_copies(root)
-            _refuse_duplicate(src, leaderboards, name, fingerprint, sha)
-            _copy_in(src, root, name, target, verification)
+            _refuse_duplicate(src, leaderboards, name, (fingerprint, sha, proc))
+            _copy_in(src, root, name, target, verification,
+                     record if submission is not None else None)
     except OSError as exc:  # a disk or permission fault found while copying
         raise DataError(describe("submission", str(root), "a folder the copy can be written to",
                                  f"{type(exc).__name__}: {exc.strerror or exc}",
@@ -280,25 +294,33 @@ def add_submission(result_dir: str | Path, leaderboards: str | Path = "leaderboa
     return Submission(name, target, record, level)
 
 
-def _refuse_duplicate(src: Path, leaderboards: str | Path, name: str, fingerprint: str,
-                      sha: str) -> None:
+def _refuse_duplicate(src: Path, leaderboards: str | Path, name: str,
+                      identity: tuple[str, str, str]) -> None:
     for other in load_submissions(leaderboards):
-        if other.name == name or submission_identity(other.record, str(other.path)) == (
-                fingerprint, sha):
-            raise DataError(describe("submission", str(src), "a new (protocol, model) pair",
-                                     f"a duplicate of {other.path}", "a model is filed once "
-                                     "per protocol; delete the old one to replace it"))
+        if other.name == name or submission_identity(other.record, str(other.path)) == identity:
+            raise DataError(describe("submission", str(src), "a new (protocol, model, "
+                                     "procedure) triple", f"a duplicate of {other.path}",
+                                     "a model is filed once per protocol and procedure; "
+                                     "delete the old one to replace it"))
 
 
 def _copy_in(src: Path, root: Path, name: str, target: Path,
-             verification: dict[str, Any] | None) -> None:
-    """Copy the result into a hidden folder, then rename it onto ``target`` (atomic)."""
+             verification: dict[str, Any] | None, record: ResultRecord | None = None) -> None:
+    """Copy the result into a hidden folder, then rename it onto ``target`` (atomic).
+
+    ``record``, when given, is written as the copy's ``results.json`` (the record with the
+    submission fields ``leaderboard add`` was given) instead of the source's file.
+    """
     from reidbench.fileio import sha256_file, umask_mode
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=f".pid{os.getpid()}", dir=root))
     try:
         for fname in ("results.json", "per_query.npz"):
             shutil.copyfile(src / fname, tmp / fname)
+        if record is not None:
+            (tmp / "results.json").write_text(json.dumps(record.to_json(), indent=2,
+                                                         allow_nan=False) + "\n",
+                                              encoding="utf-8")
         if verification is not None:
             doc = {"schema": VERIFICATION_SCHEMA, "level": VERIFIED,
                    "results_sha256": sha256_file(tmp / "results.json"),

@@ -428,5 +428,6 @@ def _leaderboard(proto: Any, entries: list[Entry], sort_by: str | None) -> Table
                      "arrays, not re-run); verified = a submission whose evaluation `reidbench "
                      "leaderboard add --verify` re-ran, every number matching "
                      "(leaderboards/SCHEMA.md).")
+    notes += [e.note for e, _, _ in checked if e.note]  # the submissions' own descriptions
     return Table(f"leaderboard-{_slug(proto.id)}", title, caption, columns, text, values, marks,
                  sections, notes, row_titles)

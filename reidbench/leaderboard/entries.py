@@ -67,6 +67,7 @@ class Entry:
         cited: The citing paper's reference for a quoted number (``"[43]"``), else ``""``.
         provenance: One line on where the row's numbers come from and how they were measured
             (shown on hover in the HTML leaderboards).
+        note: A footnote of the table for this row (a submission's description and url).
     """
 
     label: str
@@ -86,6 +87,7 @@ class Entry:
     level: str = "published"
     cited: str = ""
     provenance: str = ""
+    note: str = ""
 
 
 def _published_check(rec: dict[str, Any]) -> Any:
@@ -211,7 +213,8 @@ def result_label(record: ResultRecord) -> str:
     submitted as a file (``evaluate --model``) shows its format: ``osnet [onnx]``.
     """
     adapter = record.source.adapter
-    name = (record.submission or {}).get("name") or (
+    sub = record.submission
+    name = (sub.name if sub is not None else None) or (
         adapter.name if adapter is not None and adapter.name else
         "features" if record.source.kind == "features" else "model")
     model = record.source.model
@@ -257,11 +260,15 @@ def evaluated_entry(record: ResultRecord, origin: str, level: str = "self-report
 
     card = (adapter.card if adapter is not None else None) or {}
     config = ((adapter.checkpoint_meta if adapter is not None else None) or {}).get("config") or {}
-    backbone = str(config.get("backbone") or (card.get("defaults") or {}).get("backbone",
-                                                                             "unknown"))
+    sub = record.submission
+    backbone = str((sub.backbone if sub is not None else None) or config.get("backbone")
+                   or (card.get("defaults") or {}).get("backbone", "unknown"))
+    note = ""
+    if sub is not None and (sub.description or sub.url):
+        note = f"{label} ({origin}): " + " ".join(x for x in (sub.description, sub.url) if x)
     return Entry(label, "evaluated", origin, backbone, ev["dataset"], ev["mode"],
                  ev.get("train_dataset"), cells, check, proto.id, level=level,
-                 provenance=_evaluated_provenance(record.to_json(), origin, level))
+                 provenance=_evaluated_provenance(record.to_json(), origin, level), note=note)
 
 
 def _evaluated_provenance(record: dict[str, Any], origin: str, level: str) -> str:
@@ -273,7 +280,8 @@ def _evaluated_provenance(record: dict[str, Any], origin: str, level: str) -> st
     dataset = record.get("dataset") or {}
     sub = record.get("submission") or {}
     parts = [f"submission {origin} ({level})"]
-    parts += [f"{k}: {sub[k]}" for k in ("description", "backbone", "url") if sub.get(k)]
+    parts += [f"{k}: {sub[k]}" for k in ("name", "description", "backbone", "url")
+              if sub.get(k)]
     parts.append(f"protocol {proto['id']} (fingerprint {proto['fingerprint']})")
     parts.append(f"dataset {dataset.get('name', '?')} fingerprint {dataset.get('fingerprint')}"
                  + (" (synthetic copy)" if dataset.get("synthetic") else ""))

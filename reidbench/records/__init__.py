@@ -32,6 +32,7 @@ from reidbench.records.result import (
     ResultRecord,
     SourceRecord,
     SplitRecord,
+    SubmissionInfo,
 )
 from reidbench.records.sweep import SWEEP_SCHEMA, read_sweep
 
@@ -52,6 +53,7 @@ __all__ = [
     "ModelFileInfo",
     "DatasetInfo",
     "Provenance",
+    "SubmissionInfo",
     "EvalResult",
     "read_result",
     "read_record_json",

@@ -16,15 +16,17 @@ regenerate the doc. Checks its type cannot express go into that class's ``_rules
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reidbench.records._codec import Problems, Record, show, spec
+from reidbench.errors import InputError, describe
+from reidbench.records._codec import Problems, Record, join, show, spec
 
 __all__ = ["RESULT_SCHEMA", "MetricCell", "ProtocolRef", "SplitRecord",
            "AdapterInfo", "ModelFileInfo", "SourceRecord", "DatasetInfo", "Provenance",
-           "ResultRecord", "RECORD_TYPES"]
+           "SubmissionInfo", "SUBMISSION_LIMITS", "ResultRecord", "RECORD_TYPES"]
 
 RESULT_SCHEMA = "reidbench.result/1"
 SOURCE_KINDS = ("adapter", "features", "model")
@@ -315,6 +317,82 @@ class Provenance(Record):
                                      omit_none=True)
 
 
+#: Longest accepted text of each submission field (characters).
+SUBMISSION_LIMITS = {"name": 100, "description": 2000, "backbone": 100, "url": 500}
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubmissionInfo(Record):
+    """What the submitter says about a result (`reidbench evaluate --name/--description/...`).
+
+    Free text, never interpreted: bounded in length, without control characters; the url is a
+    plain http(s) address. Leaderboards show `name` as the method and `backbone` in its column;
+    description and url go into the row's provenance and notes.
+    """
+
+    name: str | None = spec("the method's name as the leaderboards, figure legends and galleries "
+                            "show it (instead of the adapter's name or `features`)", default=None,
+                            omit_none=True)
+    description: str | None = spec("how the model was made (training data, recipe, changes), in "
+                                   "the submitter's words", default=None, omit_none=True)
+    backbone: str | None = spec("the backbone, for the leaderboards' Backbone column (instead of "
+                                "what the checkpoint's config says, or `unknown`)", default=None,
+                                omit_none=True)
+    url: str | None = spec("an http(s) address: paper, code or model page", default=None,
+                           omit_none=True)
+
+    @staticmethod
+    def problems(values: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+        """``(field, expected, got)`` for each field of ``values`` that breaks the rules."""
+        out = []
+        for key, limit in SUBMISSION_LIMITS.items():
+            text = values.get(key)
+            if not isinstance(text, str):
+                continue
+            line = key != "description"
+            control = [ch for ch in text if ord(ch) < 32 and (line or ch not in "\n\t")]
+            if not text.strip() or len(text) > limit or control:
+                out.append((key, f"{'one line' if line else 'text'} of 1..{limit} characters "
+                            "without control characters",
+                            "control characters" if control else f"{len(text)} characters"
+                            + (" of blanks" if text and not text.strip() else "")))
+        url = values.get("url")
+        if isinstance(url, str) and not out and not _URL.fullmatch(url):
+            out.append(("url", "an http:// or https:// address", repr(url[:80])))
+        return out
+
+    @classmethod
+    def _rules(cls, raw: dict[str, Any], values: dict[str, Any], at: str, p: Problems,
+               ctx: dict[str, Any]) -> None:
+        for key, expected, got in cls.problems(values):
+            p.add(join(at, key), expected, got, "fix the submission's text")
+
+    @classmethod
+    def from_options(cls, **fields: str | None) -> SubmissionInfo | None:
+        """The submission given as keyword options (None when none is given), checked.
+
+        Raises:
+            InputError: A field too long, with control characters, or a url that is not
+                http(s); the message and ``param`` name the field (``name``, ``url``...).
+        """
+        for key in fields:
+            if key not in SUBMISSION_LIMITS:
+                raise InputError(describe(key, "submission", "one of "
+                                          + ", ".join(SUBMISSION_LIMITS), "an unknown field",
+                                          ""), param=key)
+        given = {k: v for k, v in fields.items() if v is not None}
+        for key, expected, got in cls.problems(given):
+            raise InputError(describe(key, "the submission", expected, got, ""), param=key)
+        return cls(**given) if given else None
+
+    def merged(self, other: SubmissionInfo | None) -> SubmissionInfo:
+        """These fields, with ``other``'s where ``other`` gives one."""
+        if other is None:
+            return self
+        return SubmissionInfo(**{**self.to_json(), **other.to_json()})
+
+
 @dataclass(frozen=True, kw_only=True)
 class ResultRecord(Record):
     """The whole `results.json`."""
@@ -368,9 +446,10 @@ class ResultRecord(Record):
         "sha256 of the `per_query.npz` written with this record, set by `EvalResult.write` "
         "(required by the consistency check: another result's arrays beside it are refused)",
         default=None, omit_none=True)
-    submission: Mapping[str, Any] | None = spec(
-        "what the submitter calls the result: `name` (shown in leaderboards and galleries "
-        "instead of the adapter's name)", default=None, omit_none=True)
+    submission: SubmissionInfo | None = spec(
+        "what the submitter says about the result (`evaluate --name --description --backbone "
+        "--url`, or `leaderboard add` with the same options); absent when nothing was said",
+        default=None, omit_none=True)
 
     @classmethod
     def _prepare(cls, raw: dict[str, Any], ctx: dict[str, Any]) -> None:
@@ -417,4 +496,4 @@ class ResultRecord(Record):
 #: Every record type, in the order the schema doc shows them.
 RECORD_TYPES: tuple[type[Record], ...] = (ResultRecord, ProtocolRef, MetricCell, SplitRecord,
                                           SourceRecord, AdapterInfo, ModelFileInfo, DatasetInfo,
-                                          Provenance)
+                                          Provenance, SubmissionInfo)

@@ -35,7 +35,8 @@ def named_results(result_dirs: Sequence[str | Path]) -> list[tuple[str, EvalResu
     for d in result_dirs:
         res = read_result(d)
         folder = Path(d).resolve().name or str(d)
-        pairs.append((str((res.record.submission or {}).get("name") or folder), folder, res))
+        sub = res.record.submission
+        pairs.append((sub.name if sub is not None and sub.name else folder, folder, res))
     counts: dict[str, int] = {}
     for label, _, _ in pairs:
         counts[label] = counts.get(label, 0) + 1

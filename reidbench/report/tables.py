@@ -245,8 +245,8 @@ _RENDER = {"md": to_markdown, "latex": to_latex, "html": to_html, "csv": to_csv}
 
 
 def _render(t: Table, fmt: str, out_dir: str | Path) -> str:
-    if fmt == "html":
-        return to_html(t, site_root_of(out_dir, 1)[1])
+    if fmt == "html":  # a page links the report's index and stylesheet from where it lies
+        return _RENDER["html"](t, site_root_of(out_dir, 1)[1])
     return _RENDER[fmt](t)
 
 
