@@ -46,7 +46,7 @@ def test_png_dpi_and_bad_suffix(tmp_path):
     assert Image.open(tmp_path / "y.png").size == (450, 300)  # the default 150 dpi
     with pytest.raises(InputError, match=r"\.png, \.pdf, \.svg"):
         save_figure(_figure(), tmp_path / "x.jpg")
-    with pytest.raises(InputError, match="--dpi"):
+    with pytest.raises(InputError, match="dpi"):
         save_figure(_figure(), tmp_path / "x.png", dpi=0)
 
 
