@@ -65,3 +65,18 @@ def test_checkpoints_written_before_memory_layout_keep_per_frame_slots():
     assert READAdapter.checkpoint_config({"seq_len": 4})["memory_layout"] == "frames"
     assert READAdapter.checkpoint_config({"memory_layout": "code"}) == {"memory_layout": "code"}
     assert READAdapter(backbone="small", input_size=(64, 32)).cfg.memory_layout == "code"
+
+
+def test_bgr_input_is_the_released_code_normalisation():
+    """MARSLoader.py: OpenCV BGR frames normalised with the RGB ImageNet mean and std."""
+    from reidbench_baselines.read import READAdapter
+
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    rgb = torch.rand(2, 3, 64, 32)
+    ours = (rgb - mean[:, None, None]) / std[:, None, None]  # what reidbench feeds
+    bgr = rgb.flip(1)
+    want = (bgr - mean[:, None, None]) / std[:, None, None]
+    model = READAdapter(backbone="small", input_size=(64, 32), bgr_input=True).model
+    assert torch.allclose(model._input(ours), want, atol=1e-6)
+    plain = READAdapter(backbone="small", input_size=(64, 32)).model
+    assert plain._input(ours) is ours
