@@ -161,10 +161,20 @@ def _split_summary(c: _Check, entry: Mapping[str, Any], arrays: Mapping[str, Any
         return None
     n_counted = int(counted.sum())
     c.number(f"field {f}.n_skipped", entry.get("n_skipped"), float(n - n_counted))
-    for side, key in (("query", "n_queries"), ("gallery", "n_gallery")):
-        ids = arrays.get(f"{p}{side}_ids")
-        if ids is not None and key in entry:
-            c.number(f"field {f}.{key}", entry.get(key), float(np.asarray(ids).shape[0]))
+    query_ids = arrays.get(f"{p}query_ids")
+    if query_ids is None or np.asarray(query_ids).ndim != 1 or len(query_ids) != n:
+        got = "no such array" if query_ids is None else f"shape {np.asarray(query_ids).shape}"
+        c.add(f"array {p}query_ids", "per_query.npz", f"a vector of {n} ids (one per query)",
+              got)
+        return None
+    gallery_ids = arrays.get(f"{p}gallery_ids")
+    if gallery_ids is not None:
+        if np.asarray(gallery_ids).ndim != 1:
+            c.add(f"array {p}gallery_ids", "per_query.npz", "a vector of gallery ids",
+                  f"shape {np.asarray(gallery_ids).shape}")
+            return None
+        if "n_gallery" in entry:
+            c.number(f"field {f}.n_gallery", entry.get("n_gallery"), float(len(gallery_ids)))
     if n_counted and (np.any(first[counted] < 0) or not np.all(
             np.isfinite(ap[counted]) & (ap[counted] >= 0) & (ap[counted] <= 1))):
         c.add(f"array {p}ap / {p}first_rank", "per_query.npz", "AP in [0, 1] and ranks >= 0 "
@@ -266,6 +276,7 @@ def consistency_problems(record: Record | Mapping[str, Any], arrays: Mapping[str
     variants = set(top_variants) if isinstance(top_variants, Mapping) else set()
     summaries: list[dict[str, float]] = []
     names: list[str] = []
+    before = len(c.problems)
     for entry in splits:
         if not isinstance(entry, Mapping):
             return c.problems
@@ -274,8 +285,11 @@ def consistency_problems(record: Record | Mapping[str, Any], arrays: Mapping[str
             return c.problems
         summaries.append(s)
         names.append(str(entry.get("split")))
+    if len(c.problems) > before:  # the top level is compared once every split agrees
+        return c.problems
+    keys = [k for k in summaries[0] if all(k in s for s in summaries)]
     metrics = record.get("metrics") if isinstance(record.get("metrics"), Mapping) else {}
-    for key in summaries[0]:
+    for key in keys:
         vals = np.array([s[key] for s in summaries], dtype=np.float64)
         cell = metrics.get(key)
         if not isinstance(cell, Mapping):
@@ -295,7 +309,7 @@ def consistency_problems(record: Record | Mapping[str, Any], arrays: Mapping[str
         for variant, values in top_variants.items():
             if not isinstance(values, Mapping):
                 continue
-            recomputed = {**{k: float(np.mean([s[k] for s in summaries])) for k in summaries[0]},
+            recomputed = {**{k: float(np.mean([s[k] for s in summaries])) for k in keys},
                           **means.get(str(variant), {})}
             if str(variant) not in means:
                 recomputed.pop("mAP")

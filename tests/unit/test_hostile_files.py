@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from reidbench.adapters import load_checkpoint, load_features_file, read_checkpoint_meta
@@ -301,3 +301,65 @@ def test_fuzz_features_file_reader(tmp_path, arrays, cut, flip):
         assert "\n" not in str(exc)
     else:
         assert ff.features.ndim == 2 and len(ff.ids) == ff.features.shape[0]
+
+
+_pq_value = st.sampled_from([
+    np.array([]), np.array(["a", "b", "c"]), np.array([1.5, np.nan, np.inf]), np.ones((3, 2)),
+    np.array([True, False, True]), np.array([2**40, -5, 0]), np.array(5),
+    np.zeros(3, np.complex64), np.array([1, 2, 3, 4]), np.array([0.2, 0.3, 0.4], np.float16)])
+_rec_value = st.one_of(st.none(), st.integers(-2, 2**70), st.floats(), st.text(max_size=4),
+                       st.lists(st.integers(0, 3), max_size=3), st.just({}))
+
+
+_PQ_KEYS = ["official/" + k for k in ("ap", "ap_noninterp", "counted", "first_rank", "inp",
+                                      "query_ids", "gallery_ids", "topk_index", "query_pids")]
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.sampled_from(_PQ_KEYS), st.one_of(_pq_value, st.none())),
+                      max_size=3),
+       rec_edits=st.lists(st.tuples(st.integers(0, 10**6), _rec_value), max_size=2))
+@example(edits=[("official/ap_noninterp", np.array([1, 2, 3, 4]))], rec_edits=[])
+@example(edits=[("official/query_ids", None)], rec_edits=[])
+@example(edits=[("official/gallery_ids", np.array(5))], rec_edits=[])
+def test_fuzz_result_record_checks(tmp_path_factory, edits, rec_edits):
+    """validate and compare on a mangled record: a report or one ReidbenchError, nothing else."""
+    import hashlib
+
+    from test_report_fixtures import write_result
+
+    from reidbench.engine.compare import compare_results
+    from reidbench.leaderboard.validate import validate_file
+
+    base = tmp_path_factory.mktemp("fuzz")
+    good = write_result(base / "good")
+    bad = write_result(base / "bad")
+    with np.load(bad / "per_query.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    for key, value in edits:
+        if value is None:
+            arrays.pop(key, None)
+        else:
+            arrays[key] = value
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    (bad / "per_query.npz").write_bytes(buf.getvalue())
+    rec = json.loads((bad / "results.json").read_text())
+    rec["per_query_sha256"] = hashlib.sha256(buf.getvalue()).hexdigest()
+    leaves = [("metrics", "mAP", "value"), ("splits", 0, "n_queries"), ("splits", 0, "cmc"),
+              ("n_skipped",), ("metrics_by_variant", "noninterp", "rank1"),
+              ("splits", 0, "split"), ("headline_ap",)]
+    for i, value in rec_edits:
+        *path, last = leaves[i % len(leaves)]
+        holder = rec
+        for k in path:
+            holder = holder[k]
+        holder[last] = value
+    (bad / "results.json").write_text(json.dumps(rec))
+    for run in (lambda: validate_file(bad), lambda: compare_results(good, bad),
+                lambda: compare_results(bad, good)):
+        try:
+            run()
+        except ReidbenchError as exc:
+            assert "\n" not in str(exc)
