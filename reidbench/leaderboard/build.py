@@ -188,6 +188,7 @@ def paper_table(f: LeaderboardFile) -> Table:
                           c["metric"]) for c in table["columns"]]
     columns += metric_cols
     text_rows, value_rows = [], []
+    row_titles: list[str] = []
     for r in rows:
         recs_r = by_row[r]
         first = next(iter(recs_r.values()))
@@ -204,6 +205,7 @@ def paper_table(f: LeaderboardFile) -> Table:
             t[c.key] = cell_text(cell) if cell else ""
             v[c.key] = float(cell["value"]) if cell else math.nan
         text_rows.append(t)
+        row_titles.append(_row_provenance(first))
         value_rows.append(v)
     text = pd.DataFrame(text_rows, columns=[c.key for c in columns]).fillna("")
     values = pd.DataFrame(value_rows, columns=[c.key for c in metric_cols], dtype=float)
@@ -218,7 +220,18 @@ def paper_table(f: LeaderboardFile) -> Table:
     if table.get("measured_on"):
         notes.insert(0, f"Measured on {table['measured_on']}.")
     return Table(f.key, title, table["caption"], columns, text, values, marks,
-                 [RANKED] * len(rows), notes)
+                 [RANKED] * len(rows), notes, row_titles)
+
+
+def _row_provenance(rec: dict[str, Any]) -> str:
+    """A printed row's method, setting and protocol basis (its hover text in HTML)."""
+    cited = rec.get("cited") or {}
+    parts = [str(rec.get("method", "")) + (f", ref. {cited['ref']}" if cited.get("ref") else "")]
+    if rec.get("setting"):
+        parts.append(str(rec["setting"]))
+    if rec["protocol"].get("basis"):
+        parts.append(f"protocol: {rec['protocol']['basis']}")
+    return "; ".join(p for p in parts if p)
 
 
 def statistics_table(f: LeaderboardFile) -> Table:

@@ -225,5 +225,6 @@ def cost_scatter(results: Sequence[tuple[str, EvalResult]], cost: str = "paramet
     ax.set_xlabel({"parameters": "parameters (millions)", "time": "seconds per tracklet",
                    "flops": "GFLOPs per clip (batch 1)"}[cost])
     ax.set_ylabel("mAP (%)")
+    percent_ylim(ax, y)
     ax.set_title("Accuracy vs cost" + _mixed(results))
     return fig

@@ -147,3 +147,14 @@ def test_statistics_table_is_rendered_as_printed(files):
         statistics_table(next(f for f in files if f.key == "denseil-table2"))
     with pytest.raises(InputError, match="published_results"):
         paper_table(f)
+
+
+def test_every_row_carries_its_provenance(files):
+    """Each row's hover text names where its numbers come from (the HTML row's title)."""
+    t = paper_table(next(f for f in files if f.key == "denseil-table2"))
+    assert len(t.row_titles) == len(t.sections)
+    assert t.row_titles[0].startswith("CNN+XQDA, ref. [43]; state-of-the-art comparison")
+    (board,) = [b for b in leaderboard_tables(published_entries(files))
+                if b.key == "leaderboard-mars-v2v-1"]
+    assert len(board.row_titles) == len(board.sections) and all(board.row_titles)
+    assert "printed as 'Ours'" in board.row_titles[0]  # DenseIL's own row, shown by name
