@@ -16,7 +16,7 @@ def test_parse_grid_rejects(bad):
         parse_grid(bad)
 
 
-@pytest.mark.parametrize("grid, hint", [("Q=1", "Options: M, N, alpha"),
+@pytest.mark.parametrize("grid, hint", [("Q=1", "Options: M, N, addressing, alpha"),
                                         ("m=5,10", "Did you mean 'M'"),
                                         ("M=5 alpah=0.1", "Did you mean 'alpha'")])
 def test_cli_sweep_refuses_unknown_axes_before_training(tmp_path, capsys, grid, hint):
