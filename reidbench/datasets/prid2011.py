@@ -19,7 +19,6 @@ camera shows other people (:func:`person_pid`). A person folder holds ``NNNN.png
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,6 +29,7 @@ from reidbench.datasets._io import folder_files, mat_matrix, one_based_rows, rea
 from reidbench.datasets.ilidsvid import two_camera_splits
 from reidbench.datasets.index import VideoDataset
 from reidbench.errors import DataError, describe
+from reidbench.fileio import loads_bounded
 from reidbench.types import Tracklet
 
 __all__ = ["load_prid2011", "qualifying_persons", "person_pid", "SPLIT_JSON", "SPLIT_MAT",
@@ -147,8 +147,8 @@ def load_prid2011(root: str | Path) -> VideoDataset:
 def _json_orders(jpath: Path, counts: dict[str, dict[str, int]]) -> list[list[str]]:
     """Per-split person orders (test half first) from ``splits_prid2011.json``."""
     try:
-        raw = json.loads(jpath.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raw = loads_bounded(jpath.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:  # invalid, oversized or too deep JSON
         raise DataError(describe("split file", str(jpath), "valid JSON", str(exc),
                                  "re-download it")) from None
     if not isinstance(raw, list) or not raw or not all(

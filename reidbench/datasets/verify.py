@@ -19,7 +19,7 @@ from typing import Any
 
 from reidbench.datasets import load
 from reidbench.errors import DataError, InputError, ReidbenchError, describe
-from reidbench.fileio import sha256_file
+from reidbench.fileio import loads_bounded, sha256_file
 
 __all__ = ["OFFICIAL_COUNTS", "VerifyReport", "verify", "write_manifest", "check_manifest"]
 
@@ -156,9 +156,9 @@ def verify(name: str, root: str | Path, *, expect: str = "auto", full: bool = Fa
 def _against_truth(ds: Any, synth: Path) -> list[str]:
     """Compare the parsed copy with the generator's ground truth, tracklet by tracklet."""
     try:
-        truth = json.loads(synth.read_text())
+        truth = loads_bounded(synth.read_text(), max_chars=256 << 20)
         want = {t["id"]: t for t in truth["tracklets"]}
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, UnicodeDecodeError, KeyError, TypeError) as exc:
         return [describe("synthetic ground truth", str(synth), "the JSON written by reidbench "
                          "data synth", type(exc).__name__, "re-run reidbench data synth")]
     got = {t.id: t for t in ds.tracklets}
@@ -244,9 +244,9 @@ def check_manifest(root: str | Path, manifest_path: str | Path) -> list[str]:
     The manifest file itself is not compared when it lies inside ``root``.
     """
     try:
-        manifest = json.loads(Path(manifest_path).read_text())
+        manifest = loads_bounded(Path(manifest_path).read_text(), max_chars=512 << 20)
         want = manifest["files"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, UnicodeDecodeError, KeyError, TypeError) as exc:
         raise DataError(describe("manifest", str(manifest_path), "a reidbench manifest JSON",
                                  type(exc).__name__, "write one with --manifest write")) from None
     base = Path(root)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from reidbench.errors import DataError, InputError, ProtocolError, describe
-from reidbench.fileio import write_json_atomic
+from reidbench.fileio import loads_bounded, write_json_atomic
 from reidbench.protocols.record import canonical_json
 from reidbench.records.sweep import SWEEP_SCHEMA
 
@@ -140,9 +140,10 @@ def _check_sweep_file(out: Path, settings: dict[str, Any]) -> None:
     if not path.is_file():
         return
     try:
-        old = json.loads(path.read_text())
-    except json.JSONDecodeError:
+        old = loads_bounded(path.read_text())
+    except (ValueError, UnicodeDecodeError):  # invalid, oversized or too deep: not ours
         old = {}
+    old = old if isinstance(old, dict) else {}
     if old.get("settings_hash") != settings_hash(settings):
         raise _refuse(path, old.get("settings"), settings)
 
@@ -152,9 +153,10 @@ def _check_cell(folder: Path, cell_record: dict[str, Any]) -> bool:
     path = folder / CELL_FILE
     if path.is_file():
         try:
-            old = json.loads(path.read_text())
-        except json.JSONDecodeError:
+            old = loads_bounded(path.read_text())
+        except (ValueError, UnicodeDecodeError):
             old = {}
+        old = old if isinstance(old, dict) else {}
         if old.get("hash") != cell_record["hash"]:
             raise _refuse(path, old.get("settings"), cell_record["settings"])
         return True

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from reidbench.errors import DataError, describe
+from reidbench.fileio import loads_bounded
 
 __all__ = ["SWEEP_SCHEMA", "read_sweep"]
 
@@ -34,9 +35,10 @@ def read_sweep(path: str | Path) -> dict[str, Any]:
                                  "sweep`", "no such file", "check the path (--sweep "
                                  "OUT/sweep.json)"))
     try:
-        record = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
+        record = loads_bounded(p.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:  # invalid, oversized or too deep JSON
+        reason = (exc.msg if isinstance(exc, json.JSONDecodeError) else
+                  "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc))
         raise DataError(describe("sweep record", str(p), "valid JSON", reason,
                                  "re-run `reidbench sweep`")) from None
     schema = record.get("schema") if isinstance(record, dict) else type(record).__name__

@@ -148,3 +148,17 @@ def test_lsvid_two_gallery_readings(synth_copy, tmp_path):
         assert rec["splits"][0]["n_gallery"] == len(
             with_q.gallery if proto == "lsvid/v2v@1" else without_q.gallery)
     assert maps["lsvid/v2v@1"] != maps["lsvid/v2v-without-query@1"]
+
+
+@pytest.mark.parametrize("depth", [100, 200_000])
+def test_deeply_nested_json_files_of_a_copy_are_one_line(synth_copy, tmp_path, depth):
+    from reidbench.datasets.verify import check_manifest
+
+    root = _copy(synth_copy, "prid2011", tmp_path / "prid")
+    (root / "splits_prid2011.json").write_text("[" * depth + "]" * depth)
+    with pytest.raises(DataError, match="nested deeper"):
+        load("prid2011", root)
+    manifest = tmp_path / "m.json"
+    manifest.write_text('{"files": ' + "[" * depth + "]" * depth + "}")
+    with pytest.raises(DataError, match="manifest"):
+        check_manifest(root, manifest)

@@ -363,3 +363,12 @@ def test_fuzz_result_record_checks(tmp_path_factory, edits, rec_edits):
             run()
         except ReidbenchError as exc:
             assert "\n" not in str(exc)
+
+
+def test_deeply_nested_sweep_record_is_one_line(tmp_path):
+    from reidbench.records.sweep import read_sweep
+
+    p = tmp_path / "sweep.json"
+    p.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(DataError, match="nested deeper"):
+        read_sweep(p)

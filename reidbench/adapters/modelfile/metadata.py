@@ -20,13 +20,13 @@ supplies missing keys or overrides the file's own.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reidbench.errors import CheckpointError, describe
+from reidbench.fileio import loads_bounded
 
 __all__ = ["KEYS", "REQUIRED", "ModelMeta", "parse_metadata", "read_sidecar"]
 
@@ -87,8 +87,8 @@ def read_sidecar(path: Path) -> dict[str, str]:
         raise CheckpointError(describe("sidecar", str(side), f"at most {MAX_SIDECAR_BYTES} bytes",
                                        f"{size} bytes", "keep only the reidbench.* keys"))
     try:
-        obj = json.loads(side.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        obj = loads_bounded(side.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:  # invalid or too deeply nested JSON
         raise CheckpointError(describe("sidecar", str(side), "a JSON object of reidbench.* keys",
                                        f"invalid JSON ({type(exc).__name__})",
                                        'write e.g. {"reidbench.input": "frame"}')) from None
