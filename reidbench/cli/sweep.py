@@ -67,5 +67,10 @@ def sweep_cmd(
                            progress=progress)
     finally:
         progress.close()
+    cut = sum(1 for row in result["rows"] if row.get("stopped_early"))
+    if cut:
+        typer.echo(f"warning: {cut} of {len(result['rows'])} runs were stopped by the "
+                   "--max-minutes budget before their last epoch (stopped_early in sweep.json): "
+                   "their cells are not trained alike", err=True)
     typer.echo(f"{len(result['rows'])} runs in {time.perf_counter() - t0:.1f} s; "
                f"{out}/sweep.json")

@@ -210,6 +210,14 @@ def check_axes(adapter_name: str, grid: dict[str, list[Any]],
                                       hint))
 
 
+def _stopped_early(summary: Path) -> bool:
+    """Whether the cell's training was cut by ``max_minutes`` (its ``train.json`` says so)."""
+    try:
+        return bool(json.loads(summary.read_text(encoding="utf-8")).get("stopped_early"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def check_mode(adapter_name: str, protocol: str) -> None:
     """Refuse, before anything is trained, a protocol whose mode the adapter cannot evaluate.
 
@@ -311,7 +319,8 @@ def run_sweep(adapter_name: str, data_root: str | Path, dataset: str, protocol: 
         record = read_result(result_dir).record
         rows.append({"axes": cell, "trial": trial, "seed": seed,
                      "metrics": {k: v.value for k, v in record.metrics.items()},
-                     "result": str(result_dir.relative_to(out))})
+                     "result": str(result_dir.relative_to(out)),
+                     "stopped_early": _stopped_early(folder / "run" / "train.json")})
         if progress:
             progress("sweep", len(rows), len(jobs))
     sweep = {"schema": SWEEP_SCHEMA, "baseline": adapter_name, "dataset": dataset,

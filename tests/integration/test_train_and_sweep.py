@@ -82,11 +82,19 @@ def test_sweep_runs_every_cell_and_resumes(mars, tmp_path):
                                                                          (6, 1)}
     on_disk = json.loads((tmp_path / "sw" / "sweep.json").read_text())
     assert on_disk["schema"] == "reidbench.sweep/1" and len(on_disk["rows"]) == 4
+    assert not any(r["stopped_early"] for r in on_disk["rows"])  # no --max-minutes budget
     stamp = (tmp_path / "sw" / on_disk["rows"][0]["result"] / "results.json").stat().st_mtime
     run_sweep(TARGET, mars, "mars", "mars/v2v@1", grid, tmp_path / "sw", trials=2,
               train_options=OPTS, procedure={"input_size": (32, 16), "seq_len": 3})
     result_file = tmp_path / "sw" / on_disk["rows"][0]["result"] / "results.json"
     assert result_file.stat().st_mtime == stamp
+    # a cell whose training the budget cut is marked, also when the sweep resumes it
+    train_json = tmp_path / "sw" / on_disk["rows"][0]["result"] / ".." / "run" / "train.json"
+    summary = json.loads(train_json.read_text())
+    train_json.write_text(json.dumps({**summary, "stopped_early": True}))
+    again = run_sweep(TARGET, mars, "mars", "mars/v2v@1", grid, tmp_path / "sw", trials=2,
+                      train_options=OPTS, procedure={"input_size": (32, 16), "seq_len": 3})
+    assert [r["stopped_early"] for r in again["rows"]] == [True, False, False, False]
 
 
 PROC = {"input_size": (32, 16), "seq_len": 3}
