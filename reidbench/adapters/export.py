@@ -21,41 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from reidbench.adapters.base import Adapter
-from reidbench.adapters.checkpoint import load_checkpoint
 from reidbench.adapters.module import ModuleAdapter
 from reidbench.errors import CheckpointError, InputError, describe
 from reidbench.protocols import Procedure
 
-__all__ = ["FORMATS", "TOLERANCE", "build_adapter", "export_adapter"]
+__all__ = ["FORMATS", "TOLERANCE", "export_adapter"]
 
 FORMATS = ("onnx", "torchscript")
 #: Largest absolute difference accepted between the file's features and the adapter's.
 TOLERANCE = 1e-4
 OPSET = 17
-
-
-def build_adapter(name: str, checkpoint: str | None = None,
-                  options: dict[str, Any] | None = None) -> Adapter:
-    """The adapter ``name`` with ``checkpoint``'s weights, in eval mode on the CPU.
-
-    A checkpoint written by ``reidbench train`` carries the architecture's config, so the same
-    model is rebuilt; ``options`` win over it.
-
-    Raises:
-        CheckpointError: A missing, unsafe or mismatched checkpoint.
-        InputError, RegistryError: An unknown adapter or option.
-    """
-    from reidbench.adapters import get_adapter
-
-    loaded = load_checkpoint(checkpoint) if checkpoint else None
-    stored = loaded.meta.get("config", {}) if loaded else {}
-    if not isinstance(stored, dict):
-        raise CheckpointError(describe("metadata 'config'", str(checkpoint), "a JSON object of "
-                                       "adapter options", f"a {type(stored).__name__}", ""))
-    adapter = get_adapter(name, **{**stored, **(options or {})})
-    if loaded is not None:
-        adapter.apply_checkpoint(loaded)
-    return adapter.to("cpu").eval()
 
 
 class _Features:
@@ -99,6 +74,7 @@ def export_adapter(adapter: Adapter, fmt: str, out: str | Path, *,
     """
     import torch
 
+    from reidbench.adapters.meta import check_input_size
     from reidbench.adapters.modelfile import open_model_file
 
     if fmt not in FORMATS:
@@ -114,7 +90,9 @@ def export_adapter(adapter: Adapter, fmt: str, out: str | Path, *,
         raise InputError(describe(f"adapter {name!r}", "export", "a ModuleAdapter (one torch "
                                   "module behind forward_features)", type(adapter).__name__, ""))
     meta_ckpt = dict(adapter.checkpoint_meta)
-    size = input_size or _trained_size(meta_ckpt) or tuple(adapter.card.input_size)
+    trained = meta_ckpt.get("input_size")
+    size = input_size or (check_input_size(trained, "input_size", "the checkpoint metadata")
+                          if trained is not None else tuple(adapter.card.input_size))
     proc = adapter.procedure(Procedure(input_size=(int(size[0]), int(size[1]))))
     h, w = (int(v) for v in proc.input_size)
     seq_len = int(proc.seq_len)
@@ -179,11 +157,3 @@ def _check(adapter: Adapter, file: Any, seq_len: int, h: int, w: int, gen: Any
         want = adapter.embed_clips(clips).float()
         got = runner.embed_clips(clips).float()
     return float((want - got).abs().max()), file.sha256
-
-
-def _trained_size(meta: dict[str, Any]) -> tuple[int, int] | None:
-    size = meta.get("input_size")
-    if (isinstance(size, list | tuple) and len(size) == 2
-            and all(isinstance(v, int) and v > 0 for v in size)):
-        return int(size[0]), int(size[1])
-    return None

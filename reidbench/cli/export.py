@@ -27,7 +27,8 @@ def export_cmd(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Export a model adapter's network with its reidbench.* metadata, checked against it."""
-    from reidbench.adapters.export import FORMATS, build_adapter, export_adapter
+    from reidbench.adapters.build import build_adapter
+    from reidbench.adapters.export import FORMATS, export_adapter
     from reidbench.cli._common import check_frame_size, check_option, parse_config
 
     command = "reidbench export"

@@ -25,7 +25,6 @@ import numpy as np
 
 from reidbench.engine.evalset import EvalSet, build_evalset
 from reidbench.errors import (
-    CheckpointError,
     DataError,
     InputError,
     ProtocolError,
@@ -384,41 +383,29 @@ class _PreparedAdapter:
         self._costs: dict[tuple, dict[str, Any]] = {}  # forward GFLOPs, counted once per shape
 
     def _resolve(self, meta: dict[str, Any], path: str | None) -> dict[str, Any]:
-        # A checkpoint written by `reidbench train` carries the architecture's config, so the
-        # same model is rebuilt; options given by the user win.
-        from reidbench.adapters import adapter_class
-        from reidbench.adapters.meta import check_owner
+        from reidbench.adapters.build import resolve_options
 
-        stored = meta.get("config", {})
-        if not isinstance(stored, dict):
-            raise CheckpointError(describe("metadata 'config'", str(path), "a JSON object of "
-                                           "adapter options", f"a {type(stored).__name__}",
-                                           "re-save the checkpoint with a dict config"))
-        if path:
-            check_owner(self.source.adapter_name, meta, str(path))
-        if stored:
-            stored = adapter_class(self.source.adapter_name).checkpoint_config(stored)
+        stored, resolved = resolve_options(self.source.adapter_name, meta, path,
+                                           self.source.options)
         self.stored[path or ""] = stored
-        return {**stored, **self.source.options}
+        return resolved
 
     def build(self, split: str, loaded: Any = None) -> Any:
         """The adapter of ``split`` with its weights, on the device in eval mode.
 
         Only one split's model is held at a time (a 10-split protocol would otherwise hold ten).
         """
-        from reidbench.adapters import get_adapter, load_checkpoint
-        from reidbench.adapters.meta import build_from_checkpoint
+        from reidbench.adapters import load_checkpoint
+        from reidbench.adapters.build import build_from_meta
 
         if self._alive is not None and self._alive[0] == split:
             return self._alive[1]
         self._alive = None
         path = self.paths[split]
-        name, resolved = self.source.adapter_name, self.resolved[split]
-        adapter = build_from_checkpoint(lambda: get_adapter(name, **resolved),
-                                        self.stored.get(path or "", {}), self.source.options,
-                                        str(path), name)
-        if path:
-            adapter.apply_checkpoint(loaded if loaded is not None else load_checkpoint(path))
+        if path and loaded is None:
+            loaded = load_checkpoint(path)
+        adapter = build_from_meta(self.source.adapter_name, self.stored.get(path or "", {}),
+                                  self.source.options, path, loaded)
         adapter = adapter.to(self.device).eval()
         self._alive = (split, adapter)
         return adapter

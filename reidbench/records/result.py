@@ -228,6 +228,14 @@ class AdapterInfo(Record):
         "excluded); null when every item came from the cache", default=None)
 
 
+def _one_of(p: Problems, values: dict[str, Any], key: str, allowed: tuple[str, ...],
+            at: str) -> None:
+    """A field whose value must be one of ``allowed`` (when given)."""
+    value = values.get(key)
+    if value is not None and value not in allowed:
+        p.add(f"{at}.{key}", " or ".join(allowed), repr(value))
+
+
 @dataclass(frozen=True, kw_only=True)
 class ModelFileInfo(Record):
     """A model submitted as a file (``evaluate --model``): the file and what ran it."""
@@ -253,9 +261,7 @@ class ModelFileInfo(Record):
     @classmethod
     def _rules(cls, raw: dict[str, Any], values: dict[str, Any], at: str, p: Problems,
                ctx: dict[str, Any]) -> None:
-        fmt = values.get("format")
-        if fmt is not None and fmt not in MODEL_FILE_FORMATS:
-            p.add(f"{at}.format", " or ".join(MODEL_FILE_FORMATS), repr(fmt))
+        _one_of(p, values, "format", MODEL_FILE_FORMATS, at)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -278,9 +284,9 @@ class SourceRecord(Record):
     @classmethod
     def _rules(cls, raw: dict[str, Any], values: dict[str, Any], at: str, p: Problems,
                ctx: dict[str, Any]) -> None:
-        kind = values.get("kind")
-        if kind is not None and kind not in SOURCE_KINDS:
-            p.add(f"{at}.kind", " or ".join(SOURCE_KINDS), repr(kind))
+        _one_of(p, values, "kind", SOURCE_KINDS, at)
+        if values.get("kind") == "model" and values.get("model") is None:
+            p.add(f"{at}.model", "the model file's section for kind `model`", "none")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from reidbench.adapters import save_checkpoint
-from reidbench.adapters.export import build_adapter
+from reidbench.adapters.build import build_adapter
 from reidbench.adapters.modelfile import open_model_file
 from reidbench.cli import main
 from reidbench.datasets import load
