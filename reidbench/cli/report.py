@@ -39,6 +39,9 @@ def ablations_cmd(
     sweep: str = typer.Option(None, "--sweep", help="A sweep.json from `reidbench sweep`: render "
                               "its grid instead of the published ablations."),
     metric: str = typer.Option("mAP", "--metric", help="Metric of the sweep figure."),
+    figure_format: str = typer.Option("png", "--figure-format", help="png (raster, at --dpi), "
+                                      "pdf or svg (vector, for papers)."),
+    dpi: int = typer.Option(None, "--dpi", help=DPI_HELP),
 ) -> None:
     """STMN M x N heatmaps, margin/length curves, COSAM placement grids (published or a sweep).
 
@@ -47,12 +50,13 @@ def ablations_cmd(
     if sweep:
         from reidbench.report.site import build_sweep_report
 
-        paths = build_sweep_report(sweep, out, metric)
+        paths = build_sweep_report(sweep, out, metric, figure_format=figure_format, dpi=dpi)
         typer.echo(f"wrote {len(paths)} files under {out}")
         return
     from reidbench.report.site import build_ablations
 
-    paths = build_ablations(leaderboards, out, published=published)
+    paths = build_ablations(leaderboards, out, published=published,
+                            figure_format=figure_format, dpi=dpi)
     typer.echo(f"wrote {len(paths)} files under {out}")
 
 

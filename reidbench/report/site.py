@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from reidbench.errors import DataError, describe
+from reidbench.errors import DataError, InputError, describe
 from reidbench.fileio import atomic_write, write_texts_atomic
 from reidbench.leaderboard.add import checked_submissions
 from reidbench.leaderboard.build import (
@@ -116,8 +116,11 @@ def build_tables(leaderboards: str | Path, out_dir: str | Path,
 
 def build_ablations(leaderboards: str | Path | None, out_dir: str | Path,
                     formats: Sequence[str] = FORMATS,
-                    published: str | Path | None = None) -> list[Path]:
+                    published: str | Path | None = None, figure_format: str = "png",
+                    dpi: int | None = None) -> list[Path]:
     """Render the published ablation grids and curves with their tables and tidy data.
+
+    Figures are written as ``figure_format`` (``png`` at ``dpi``, or vector ``pdf`` / ``svg``).
 
     ``leaderboards`` and ``published`` choose the records as in :func:`build_tables`.
 
@@ -134,6 +137,7 @@ def build_ablations(leaderboards: str | Path | None, out_dir: str | Path,
         table_groups,
     )
 
+    ext = _figure_ext(figure_format)
     files = load_leaderboards(leaderboards, published)
     out = Path(out_dir)
     paths: list[Path] = []
@@ -148,14 +152,14 @@ def build_ablations(leaderboards: str | Path | None, out_dir: str | Path,
             for m in metrics:
                 fig = heatmap(df, axes[0], axes[1], m, title=f"{source}: {m} (%), "
                               f"{axes[0]} x {axes[1]}")
-                paths.append(save_figure(fig, out / f"{name}-{m}.png"))
+                paths.append(save_figure(fig, out / f"{name}-{m}.{ext}", dpi))
         elif kind == "curve":
             fig = curve(df, axes[0], list(metrics), title=f"{source}: vs {axes[0]}")
-            paths.append(save_figure(fig, out / f"{name}.png"))
+            paths.append(save_figure(fig, out / f"{name}.{ext}", dpi))
         else:
             for m in metrics:
                 fig = placement_grid(df, m, title=f"{source}: {m} (%) by COSAM placement")
-                paths.append(save_figure(fig, out / f"{name}-{m}.png"))
+                paths.append(save_figure(fig, out / f"{name}-{m}.{ext}", dpi))
         table = ablation_table(df, list(axes), list(metrics), key=name,
                                title=f"{source}: {f.data['table']['caption'].split('.')[0]}",
                                caption=f.data["table"]["caption"], groups=table_groups(f))
@@ -166,6 +170,13 @@ def build_ablations(leaderboards: str | Path | None, out_dir: str | Path,
     return paths
 
 
+def _figure_ext(figure_format: str) -> str:
+    if figure_format not in ("png", "pdf", "svg"):
+        raise InputError(describe("figure_format", "the ablation report", "png, pdf or svg",
+                                  repr(figure_format), ""), param="figure_format")
+    return figure_format
+
+
 def _write_data(df: Any, axes: Sequence[str], path: Path) -> Path:
     """The tidy data a figure was drawn from, as CSV (axes, dataset, metric, mean, std...)."""
     cols = [*axes, "dataset", "metric", "mean", "std", "printed", "std_printed"]
@@ -174,7 +185,8 @@ def _write_data(df: Any, axes: Sequence[str], path: Path) -> Path:
 
 
 def build_sweep_report(sweep: str | Path, out_dir: str | Path, metric: str = "mAP",
-                       formats: Sequence[str] = FORMATS) -> list[Path]:
+                       formats: Sequence[str] = FORMATS, figure_format: str = "png",
+                       dpi: int | None = None) -> list[Path]:
     """Render a ``reidbench sweep`` record: figure, table and the tidy data behind them.
 
     Writes ``sweep-<baseline>.png``, the table in each format and ``sweep-<baseline>.data.csv``
@@ -188,11 +200,12 @@ def build_sweep_report(sweep: str | Path, out_dir: str | Path, metric: str = "mA
     from reidbench.report._mpl import save_figure
     from reidbench.report.ablations import sweep_ablation, sweep_figures
 
+    ext = _figure_ext(figure_format)
     record = read_sweep(sweep)
     fig, table = sweep_figures(record, metric)
     out = Path(out_dir)
     name = f"sweep-{record['baseline']}"
-    paths = [save_figure(fig, out / f"{name}.png"), *write_table(table, out, formats)]
+    paths = [save_figure(fig, out / f"{name}.{ext}", dpi), *write_table(table, out, formats)]
     paths.append(_write_data(sweep_ablation(record), list(record["grid"]),
                              out / f"{name}.data.csv"))
     if "html" in formats:

@@ -84,3 +84,13 @@ def test_cli_writes_pdf_svg_and_png(result_dir, tmp_path, capsys):
     assert main(["report", "aphist", str(result_dir), "-o", str(tmp_path / "h.jpg")]) == 2
     assert "expected a figure file ending in .png, .pdf, .svg" in capsys.readouterr().err
     assert not (tmp_path / "h.jpg").exists()
+
+
+def test_ablation_figures_in_a_vector_format(tmp_path, capsys):
+    assert main(["report", "ablations", "--out", str(tmp_path / "a"), "--figure-format",
+                 "svg"]) == 0
+    svgs = sorted(p.name for p in (tmp_path / "a").glob("*.svg"))
+    assert "stmn-memory-grid-mAP.svg" in svgs and not list((tmp_path / "a").glob("*.png"))
+    assert main(["report", "ablations", "--out", str(tmp_path / "b"), "--figure-format",
+                 "jpg"]) == 2
+    assert "--figure-format" in capsys.readouterr().err
