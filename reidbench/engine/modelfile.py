@@ -99,6 +99,7 @@ class _PreparedModelFile:
             base = base.override(seq_len=first.meta.seq_len)
         self.procedure = base
         self._alive: tuple[str, Any] | None = None
+        self._costs: dict[tuple, dict[str, Any]] = {}
         self.query = query.adapter(self.device) if query is not None else None
         self.build(next(iter(files)))
 
@@ -125,7 +126,8 @@ class _PreparedModelFile:
                                          self.source.extraction, cache_config, progress)
         qf = np.stack([rows[item] for item in evalset.query])
         gf = np.stack([rows[item] for item in evalset.gallery])
-        info = {"kind": "model", **adapter.describe(), "cost": {}, "extraction": extraction,
+        info = {"kind": "model", **adapter.describe(), "cost": self._cost(adapter, procedure),
+                "extraction": extraction,
                 "model": {**adapter.file.describe(), **adapter.runtime()}}
         if self.query is not None:
             info["query_model"] = {**self.query.file.describe(), **self.query.runtime()}
@@ -136,6 +138,17 @@ class _PreparedModelFile:
                                          "pair the two networks that were trained together"))
         qf, gf = normalize_features(qf, gf, procedure)
         return SplitInputs(compute_distance(qf, gf, metric=procedure.distance), qf, gf, info)
+
+    def _cost(self, adapter: Any, procedure: Procedure) -> dict[str, Any]:
+        """Forward GFLOPs of a TorchScript file (counted as for adapters); ``{}`` for ONNX."""
+        from reidbench.engine.flops import forward_gflops
+
+        if adapter.model is None:  # an onnxruntime session: no torch ops to count
+            return {}
+        key = (procedure.seq_len, tuple(procedure.input_size))
+        if key not in self._costs:
+            self._costs[key] = forward_gflops(adapter, procedure, self.protocol.evaluation.mode)
+        return self._costs[key]
 
     def record(self, split_info: dict[str, dict[str, Any]]) -> dict[str, Any]:
         first = next(iter(split_info.values()))

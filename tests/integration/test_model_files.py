@@ -172,6 +172,7 @@ def test_an_onnx_frame_model_equals_its_features_by_hand(protocol, mars, tmp_pat
     assert src["model"]["runtime_version"] == ort.__version__
     assert src["model"]["metadata"]["reidbench.normalize"] == NORMALIZE
     assert src["adapter"]["checkpoint_sha256"] == src["model"]["sha256"]
+    assert src["adapter"]["cost"] == {}  # an onnxruntime graph is not counted
     assert got["procedure"]["input_size"] == list(SIZE)
     # filed like any other result; the leaderboard shows the format beside the name
     boards = tmp_path / "leaderboards"
@@ -203,6 +204,9 @@ def test_a_torchscript_clip_model_equals_its_features_by_hand(protocol, mars, tm
     _same_metrics(got, want.record.to_json())
     assert got["source"]["model"]["format"] == "torchscript"
     assert got["source"]["model"]["runtime"] == "torch.jit"
+    # a TorchScript file's convolutions are counted as an adapter's are: T frames per clip
+    assert got["source"]["adapter"]["cost"]["gflops_per_clip"] > 0
+    assert got["source"]["adapter"]["n_parameters"] == sum(p.numel() for p in net.parameters())
     assert got["source"]["train_dataset"] == "mars"
     assert got["procedure"]["seq_len"] == seq_len
 
@@ -230,6 +234,18 @@ def _external_outside(tmp_path):
     t.data_location = onnx.TensorProto.EXTERNAL
     entry = t.external_data.add()
     entry.key, entry.value = "location", "../../etc/passwd"
+    onnx.save(model, str(path))
+    return path
+
+
+def _external_link(tmp_path):
+    """External data named inside the folder, but through a link that resolves outside it."""
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.bin"
+    outside.write_bytes(b"\0" * 4096)
+    path = _external_outside(tmp_path)
+    (tmp_path / "weights.bin").symlink_to(outside)
+    model = onnx.load(str(path), load_external_data=False)
+    model.graph.initializer[0].external_data[0].value = "weights.bin"
     onnx.save(model, str(path))
     return path
 
@@ -313,6 +329,8 @@ BAD = {
     "NaN output": (lambda p: export_onnx(
         _NaN(), torch.randn(2, 3, *SIZE), p / "n.onnx", _meta("frame")), "NaN"),
     "external data outside the folder": (_external_outside, "inside the model's folder"),
+    "external data through a link leaving the folder": (_external_link,
+                                                        "inside the model's folder"),
     "unknown operator domain": (_custom_domain, "domain 'evil.ops'"),
     "neither format": (_garbage, "neither"),
     "TorchScript pickle naming a Python global": (_torch_global,
@@ -359,3 +377,23 @@ def test_a_query_model_embeds_the_i2v_queries(mars, tmp_path, capsys):
                        "--query-model", str(query))
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0 and len(err) == 1 and "I2V" in err[0] and not (tmp_path / "v2v").exists()
+
+
+def test_multi_split_protocols_take_one_file_per_split(tmp_path, capsys):
+    """A {split} template picks each split's file; a single file is refused in one line."""
+    root = write_dataset("ilidsvid", tmp_path / "ilids", ids=8, seed=4, config=TINY).root
+    models = tmp_path / "models"
+    models.mkdir()
+    export_onnx(_net(TinyBNNeck), torch.randn(2, 3, *SIZE), models / "split3.onnx",
+                _meta("frame"))
+    rc = _evaluate_cli("ilidsvid/v2v@1", root, tmp_path / "out", "--model",
+                       str(models / "{split}.onnx"), "--split", "3")
+    assert rc == 0, capsys.readouterr().err
+    record = read_result(tmp_path / "out").record.to_json()
+    assert [s["split"] for s in record["splits"]] == ["split3"]
+    capsys.readouterr()
+    rc = _evaluate_cli("ilidsvid/v2v@1", root, tmp_path / "one", "--model",
+                       str(models / "split3.onnx"), "--split", "3")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0 and len(err) == 1 and "one model per split" in err[0]
+    assert not (tmp_path / "one").exists()
