@@ -495,7 +495,10 @@ class ResultRecord(Record):
         return tuple(s.split for s in self.splits)
 
     def value(self, key: str) -> float:
-        """The headline value of a summary metric, e.g. ``value("mAP")``."""
+        """The headline value of a summary metric as a fraction in [0, 1], e.g. ``value("mAP")``.
+
+        The CLI and the leaderboards print ``100 * value`` (percent).
+        """
         return float(self.metrics[key].value)
 
 
