@@ -138,8 +138,11 @@ def _sha_of_target(target: str, record: dict[str, Any], protocol: Any) -> list[s
     from reidbench.fileio import sha256_file
 
     shas = []
-    suffixes = (".npz",) if record["source"].get("kind") == "features" else (
-        ".safetensors", ".pt", ".pth")
+    kind = record["source"].get("kind")
+    if kind == "model":
+        from reidbench.engine.modelfile import _SUFFIXES as suffixes
+    else:
+        suffixes = (".npz",) if kind == "features" else (".safetensors", ".pt", ".pth")
     for entry in record["splits"]:
         path = resolve_split_path(target, entry["split"], protocol, suffixes)
         if not path.is_file():
@@ -150,6 +153,33 @@ def _sha_of_target(target: str, record: dict[str, Any], protocol: Any) -> list[s
     return shas
 
 
+def _model_source(record: dict[str, Any], target: str, device: str) -> Any:
+    """A :class:`~reidbench.engine.modelfile.ModelFileSource` re-running a model-file record.
+
+    A two-network record (``--query-model``) needs its query model too: the path the record's
+    config names is used when the file there has the sha256 the record names.
+
+    Raises:
+        DataError: The query model the record names is not at that path.
+    """
+    from reidbench.engine.modelfile import ModelFileSource
+    from reidbench.fileio import sha256_file
+
+    config = record.get("config") or {}
+    query = config.get("query_model")
+    if query:
+        want = (((record.get("source") or {}).get("model") or {}).get("query_model") or {}
+                ).get("sha256")
+        path = Path(str(query))
+        if not path.is_file() or sha256_file(path) != want:
+            raise DataError(describe("query model", str(path), "the query model the record "
+                                     f"evaluated (sha256 {str(want)[:16]})", "no such file"
+                                     if not path.is_file() else "another file",
+                                     "re-run with the query model at the path the record names"),
+                            param="target")
+    return ModelFileSource(target, str(query) if query else None, device)
+
+
 def verify_result(result_dir: str | Path, target: str, data_root: str | Path | None = None, *,
                   device: str = "cpu", progress: Callable[[str, int, int], None] | None = None
                   ) -> dict[str, Any]:
@@ -157,8 +187,8 @@ def verify_result(result_dir: str | Path, target: str, data_root: str | Path | N
 
     Args:
         result_dir: The result directory (``results.json`` + ``per_query.npz``).
-        target: The features file or checkpoint that was evaluated (``{split}`` template or
-            folder for multi-split protocols).
+        target: The features file, checkpoint or model file (ONNX, TorchScript) that was
+            evaluated (``{split}`` template or folder for multi-split protocols).
         data_root: The dataset copy (default: the ``dataset.root`` the record names).
         device: Where an adapter runs (``cpu``, ``cuda``, ``auto``).
         progress: Progress callback, as for :func:`~reidbench.engine.evaluate`.
@@ -204,6 +234,9 @@ def verify_result(result_dir: str | Path, target: str, data_root: str | Path | N
     if kind == "features":
         source: Any = FeaturesSource(target)
         overrides = {k: stored_proc.get(k) for k in _FEATURE_FIELDS}
+    elif kind == "model":
+        source = _model_source(record, target, device)
+        overrides = {k: stored_proc.get(k) for k in _PROCEDURE_FIELDS}
     else:
         config = record.get("config") or {}
         source = AdapterSource(str(config.get("adapter")), target,

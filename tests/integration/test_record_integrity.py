@@ -264,3 +264,44 @@ def test_verify_marks_verified_and_refuses_what_does_not_reproduce(evaluated, tm
     from reidbench.leaderboard.add import load_submissions
 
     assert [s.verification for s in load_submissions(lb)] == ["self-reported"]
+
+
+def test_verify_reruns_a_checkpoint_and_a_model_file(synth_copy, tmp_path, capsys):
+    """Both other kinds of submission: an adapter checkpoint and a TorchScript model file."""
+    torch = pytest.importorskip("torch")
+    from reidbench.adapters import get_adapter, save_checkpoint
+
+    class ClipNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = torch.nn.Linear(3, 6)
+
+        def forward(self, clips):
+            return self.proj(clips.mean(dim=(1, 3, 4)))
+
+    torch.manual_seed(0)
+    traced = torch.jit.trace(ClipNet().eval(), torch.randn(2, 4, 3, 32, 16))
+    model = tmp_path / "clip.pt"
+    torch.jit.save(traced, str(model), _extra_files={
+        "reidbench.input": "clip", "reidbench.input_size": "32,16", "reidbench.seq_len": "4",
+        "reidbench.normalize": "0.5,0.5,0.5;0.25,0.25,0.25", "reidbench.name": "tiny-clip"})
+
+    root = synth_copy("mars", ids=8, seed=3)
+    stmn = get_adapter("stmn", backbone="small", width=4)
+    ckpt = tmp_path / "stmn.safetensors"
+    save_checkpoint(ckpt, stmn.model.state_dict(), {"baseline": "stmn", "config": stmn.config,
+                                                    "input_size": [64, 32]})
+    for name, args, target in (("ckpt", ["--adapter", "stmn", "--checkpoint", str(ckpt)], ckpt),
+                               ("model", ["--model", str(model)], model)):
+        out = tmp_path / name
+        assert main(["evaluate", "-p", PROTOCOL, "--data", str(root), "--out", str(out),
+                     "--bootstrap", "20", "--device", "cpu", "--json", *args]) == 0, \
+            capsys.readouterr().err
+        capsys.readouterr()
+        lb = tmp_path / f"lb-{name}"
+        assert main(["leaderboard", "add", str(out), "--leaderboards", str(lb), "--verify",
+                     str(tmp_path / "feats-not-there.npz")]) == 2
+        assert "no such file" in capsys.readouterr().err
+        assert main(["leaderboard", "add", str(out), "--leaderboards", str(lb), "--verify",
+                     str(target), "--data", str(root)]) == 0, capsys.readouterr().err
+        assert "verified" in capsys.readouterr().out
