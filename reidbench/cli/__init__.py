@@ -71,14 +71,16 @@ def build_app() -> typer.Typer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; turn reidbench errors into one line on stderr and a non-zero exit code.
+    """Run the CLI; every error is one line on stderr and a non-zero exit code.
 
-    Usage errors (unknown command, missing option) are reported by typer itself (exit code 2).
+    A :class:`~reidbench.errors.ReidbenchError` prints its message (parameters spelled as flags,
+    exit 2); a usage error (unknown command or option, a value of the wrong type, a missing
+    option) prints the parser's message and where to find the help (exit 2).
     """
     app = build_app()
     try:
-        app(args=argv, prog_name="reidbench")
-    except SystemExit as exc:  # typer's standalone mode always ends with SystemExit
+        rv = app(args=argv, prog_name="reidbench", standalone_mode=False)
+    except SystemExit as exc:  # a command that exits itself
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     except ReidbenchError as exc:
@@ -86,10 +88,22 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"error: {render_error(exc)}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         print("interrupted", file=sys.stderr)
         return 130
-    return 0
+    except Exception as exc:
+        # the parser's own errors (click's, vendored or not in typer's versions): duck-typed
+        if not (hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None),
+                                                              int)):
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `reidbench` or a group alone: help
+            exc.show()  # type: ignore[attr-defined]
+            return int(exc.exit_code)  # type: ignore[attr-defined]
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        print(f"error: {exc.format_message()}{where}", file=sys.stderr)
+        return int(exc.exit_code)  # type: ignore[attr-defined]
+    return rv if isinstance(rv, int) else 0
 
 
 if __name__ == "__main__":

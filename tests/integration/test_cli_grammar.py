@@ -97,3 +97,14 @@ def test_library_errors_are_printed_with_the_flag(tmp_path, capsys):
     assert main(["leaderboard", "build", "-o", str(tmp_path / "o"), "--format", "doc"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: --format in ") and "--format md,latex" in err[-1], err
+
+
+def test_usage_errors_are_one_line_too(capsys):
+    for args, says in ((["evaluate", "--bogus"], "No such option: --bogus"),
+                       (["train", "stmn", "--epochs", "x"], "Invalid value for '--epochs'"),
+                       (["protocols", "show"], "Missing argument"),
+                       (["no-such-command"], "No such command")):
+        assert main(args) == 2, args
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and says in err[0], err
+        assert "--help`)" in err[0]
