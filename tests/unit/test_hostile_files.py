@@ -263,12 +263,15 @@ def test_fuzz_checkpoint_metadata_reader(tmp_path, meta):
     except ValueError:
         text = str(meta)
     save_file({"w": torch.ones(1)}, str(p), metadata={"reidbench_meta": text})
-    try:
-        got = read_checkpoint_meta(p)
-    except ReidbenchError as exc:
-        assert "\n" not in str(exc)
-    else:
-        assert isinstance(got, dict)
+    pt = tmp_path / "fuzz.pt"  # the same metadata as a torch.save dict (read weights_only)
+    torch.save({"state_dict": {"w": torch.ones(1)}, "meta": meta}, pt)
+    for path in (p, pt):
+        try:
+            got = read_checkpoint_meta(path)
+        except ReidbenchError as exc:
+            assert "\n" not in str(exc)
+        else:
+            assert isinstance(got, dict)
 
 
 _arrays = st.dictionaries(
@@ -372,3 +375,31 @@ def test_deeply_nested_sweep_record_is_one_line(tmp_path):
     p.write_text("[" * 200_000 + "]" * 200_000)
     with pytest.raises(DataError, match="nested deeper"):
         read_sweep(p)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fmt=st.sampled_from(["pt", "safetensors"]), cut=st.one_of(st.none(), st.integers(0, 400)),
+       flips=st.lists(st.integers(0, 10**6), max_size=3))
+def test_fuzz_damaged_checkpoint_files(tmp_path, fmt, cut, flips):
+    """A valid checkpoint cut short or with bytes flipped: a checkpoint or one CheckpointError."""
+    torch = _torch()
+    p = tmp_path / f"ok.{fmt}"
+    meta = {"baseline": "stmn", "config": {"seq_len": 6}, "input_size": [256, 128]}
+    if fmt == "pt":
+        torch.save({"state_dict": {"w": torch.arange(6.0)}, "meta": meta}, p)
+    else:
+        save_checkpoint(p, {"w": torch.arange(6.0)}, meta)
+    data = bytearray(p.read_bytes())
+    for f in flips:
+        data[f % len(data)] ^= 0x5A
+    if cut is not None:
+        data = data[: cut * len(data) // 400]
+    bad = tmp_path / f"bad.{fmt}"
+    bad.write_bytes(bytes(data))
+    try:
+        ckpt = load_checkpoint(bad)
+    except ReidbenchError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert ckpt.state_dict and isinstance(ckpt.meta, dict)
