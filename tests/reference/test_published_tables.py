@@ -1,11 +1,13 @@
-"""The committed published tables equal the seed supplements cell for cell, in both directions.
+"""The committed published tables equal the papers' supplements cell for cell, in both directions.
 
-The seed tables are parsed here, independently of how the published records
-(reidbench/leaderboard/published/) were written: each
-parser reads the header lines of the printed table (dataset groups, metric names) and its rows from
-../shared/seeds/*.txt. Every transcribed number must equal its seed cell with the printed precision
-(the printed string, not just the float), every seed cell must be transcribed, and no record may
-hold a cell the seed does not print.
+The supplements' text copies ("seed" files, one ``<paper>-supplement.txt`` per paper) are not part
+of this repository: the maintainers keep them beside the checkout, in the ``seeds`` folder of
+``../shared``, and these tests are skipped where that folder is absent. The printed tables are
+parsed here, independently of how the published records (reidbench/leaderboard/published/) were
+written: each parser reads the header lines of the printed table (dataset groups, metric names) and
+its rows. Every transcribed number must equal its printed cell with the printed precision (the
+printed string, not just the float), every printed cell must be transcribed, and no record may
+hold a cell the supplement does not print.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def block(lines: list[str], start: str, stop: str) -> tuple[int, list[str]]:
 def grouped_columns(group_line: str, metric_line: str) -> list[tuple[str, str, str]]:
     """(dataset, metric, header) per value column. Groups are split where the metric sequence
     restarts (mAP again, or a rank not larger than the previous), matched to the group names in
-    order; the seeds' tab positions of group names are not reliable."""
+    order; the text copies' tab positions of group names are not reliable."""
     groups = [DATASET_WORDS[g.split(" [")[0]] for g in group_line.split("\t")
               if g.split(" [")[0] in DATASET_WORDS]
     headers = [h for h in metric_line.split("\t") if h.strip()]

@@ -1,9 +1,11 @@
-"""Regenerated paper tables equal the seed supplements' tables, cell for cell.
+"""Regenerated paper tables equal the papers' supplements' tables, cell for cell.
 
-The seeds are parsed here on their own (the printed rows of each table, its trailing value cells);
-the tables are regenerated from the committed records by `reidbench leaderboard build` (the CSV
-output), and every printed cell must come back with its printed precision; cells the paper leaves
-as '-' or '_' come back blank.
+The supplements' text copies ("seed" files) are not part of this repository: the maintainers keep
+them beside the checkout, in the ``seeds`` folder of ``../shared``, and these tests are skipped
+where that folder is absent. They are parsed here on their own (the printed rows of each table, its
+trailing value cells); the tables are regenerated from the committed records by `reidbench
+leaderboard build` (the CSV output), and every printed cell must come back with its printed
+precision; cells the paper leaves as '-' or '_' come back blank.
 """
 
 from __future__ import annotations

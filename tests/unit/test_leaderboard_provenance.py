@@ -55,7 +55,8 @@ def test_read_table_s1_records_the_i2v_setting_and_stays_unranked(files):
     (f,) = [f for f in files if f.key == "read-table-s1"]
     for r in f.records:
         assert r["protocol"]["suite_protocol"] == "dukev/i2v@1"
-        assert r["protocol"]["gallery"] == "dataset" and "6.2" in r["protocol"]["basis"]
+        assert r["protocol"]["gallery"] == "dataset"
+        assert "frame 0" in r["protocol"]["basis"] and "minostauros/READ" in r["protocol"]["basis"]
     entries = [e for e in published_entries(files) if e.dataset == "dukev" and e.mode == "i2v"]
     assert entries == []  # ablation rows
     from reidbench.leaderboard.entries import _published_check
