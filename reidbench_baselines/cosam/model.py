@@ -16,8 +16,9 @@ Choices the paper leaves open, and what this implementation does:
 - The embedding is the pre-classifier pooled feature (the code compares it with squared Euclidean
   distance); no BN or normalisation is applied to it.
 - ``num_classes=0`` builds no classifier (evaluation only); ``logits`` is then absent.
-- Defaults follow the seed supplement (backbone, placement, TP_avg) and the official code (T, input
-  size, losses, reduction widths); each is noted next to its field in :class:`COSAMConfig`.
+- Defaults follow the COSAM supplementary material (backbone, placement, TP_avg) and the official
+  code (T, input size, losses, reduction widths); each is noted next to its field in
+  :class:`COSAMConfig`.
 """
 
 from __future__ import annotations
