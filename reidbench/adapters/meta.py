@@ -148,6 +148,43 @@ def check_owner(adapter_name: str, meta: Mapping[str, Any], where: str) -> None:
                                        "checkpoint"))
 
 
+#: A model may hold this many times its checkpoint file's bytes (float16 files, buffers) plus
+#: :data:`_SIZE_SLACK` before its options are taken to be lying.
+_SIZE_FACTOR = 2
+_SIZE_SLACK = 64 << 20
+
+
+def _check_model_size(build: Any, where: str, adapter_name: str, stored: bool) -> None:
+    """Refuse options that build a model far larger than the checkpoint at ``where``.
+
+    The model is built on the ``meta`` device (shapes only); an adapter that cannot be built
+    there (it computes with real tensors in its constructor) is not checked.
+    """
+    from pathlib import Path
+
+    path = Path(where)
+    if not path.is_file():
+        return
+    try:
+        import torch
+
+        with torch.device("meta"):
+            adapter = build()
+        model = getattr(adapter, "model", None)
+        if not isinstance(model, torch.nn.Module):
+            return
+        need = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    except Exception:  # noqa: BLE001 - any failure here just skips the size check
+        return
+    have = path.stat().st_size
+    if need > _SIZE_FACTOR * have + _SIZE_SLACK:
+        source = "the checkpoint's stored config" if stored else "--config"
+        raise CheckpointError(describe(
+            "model size", where, f"a model whose weights fit the checkpoint ({have:,} bytes)",
+            f"options ({source}) that build {adapter_name!r} with {need:,} bytes of weights",
+            "use the config the checkpoint was trained with"))
+
+
 def build_from_checkpoint(build: Any, stored: Mapping[str, Any], options: Mapping[str, Any],
                           where: str, adapter_name: str) -> Any:
     """Call ``build()`` (the adapter's constructor); a refusal of a stored option is one line.
@@ -159,12 +196,19 @@ def build_from_checkpoint(build: Any, stored: Mapping[str, Any], options: Mappin
         where: The checkpoint path.
         adapter_name: The adapter, for messages.
 
+    Before the real construction the model is built on torch's ``meta`` device (no memory), and
+    refused when its weights would need far more bytes than the checkpoint file holds
+    (:func:`_check_model_size`): options such as a memory of 900,000 items pass every type and
+    range check yet would allocate gigabytes, and such a model could never load the checkpoint.
+
     Raises:
         CheckpointError: The constructor refused an option the checkpoint stored (a wrong type or
-            value), with the exception's first line.
+            value), with the exception's first line; or the options build a model far larger
+            than the checkpoint.
         InputError: The constructor refused, and every option came from the user.
     """
     try:
+        _check_model_size(build, where, adapter_name, bool(stored))
         return build()
     except ReidbenchError as exc:
         if stored and isinstance(exc, InputError) and not options:

@@ -403,3 +403,20 @@ def test_fuzz_damaged_checkpoint_files(tmp_path, fmt, cut, flips):
         assert "\n" not in str(exc)
     else:
         assert ckpt.state_dict and isinstance(ckpt.meta, dict)
+
+
+@pytest.mark.parametrize("option,value", [("M", 900_000), ("N", 500_000), ("width", 4096)])
+def test_stored_options_building_a_model_far_larger_than_the_checkpoint_refused(
+        tmp_path, option, value):
+    torch = _torch()
+    from reidbench.adapters import get_adapter
+    from reidbench.engine import AdapterSource
+    from reidbench.protocols import get_protocol
+
+    stmn = get_adapter("stmn", backbone="small", width=4)
+    p = tmp_path / "stmn.safetensors"
+    save_checkpoint(p, stmn.model.state_dict(),
+                    {"baseline": "stmn", "config": {**stmn.config, option: value}})
+    with pytest.raises(CheckpointError, match="bytes of weights"):
+        AdapterSource("stmn", str(p)).prepare(get_protocol("mars/v2v@1"), ["official"])
+    assert torch.ones(1).device.type == "cpu"  # the meta-device build left no trace
