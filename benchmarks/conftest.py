@@ -6,8 +6,13 @@ Unless ``--benchmark-json`` or ``--benchmark-autosave`` is given, a run writes
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+
+# As `reidbench evaluate` runs (it sets this before torch starts): torch's idle OpenMP threads
+# sleep instead of spinning against the decoding workers (PROFILE.md).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest
 

@@ -31,9 +31,10 @@ __all__ = ["Pipeline", "plan_pipeline", "resolve_workers", "available_cores", "d
 #: Most workers ``auto`` starts (more rarely pays: a GPU's model consumes frames faster than
 #: ~16 cores decode them only for small backbones).
 MAX_AUTO_WORKERS = 16
-#: Below this many frames ``auto`` decodes in the main process: starting workers costs more
-#: than it saves (measured in benchmarks/PROFILE.md).
-TINY_JOB_FRAMES = 2000
+#: Below this many frames ``auto`` decodes in the main process: starting workers (fork, pipes,
+#: the first batch's latency: 70-150 ms for one or two) costs more than the overlap saves
+#: (measured in benchmarks/PROFILE.md: break-even near 500 frames on 2 cores).
+TINY_JOB_FRAMES = 512
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Pipeline:
         channels_last: The model and its input batches are ``channels_last`` (GPU only).
         autocast: The autocast dtype (``"bfloat16"``, ``"float16"``) or None (full float32).
         decoder: What decodes JPEG frames (:func:`reidbench.datasets.decode.jpeg_decoder`).
+        omp_wait_policy: ``OMP_WAIT_POLICY`` as set when the pipeline was planned (None: unset).
         batch_dtype: dtype of the collated batch crossing to the device.
     """
 
@@ -60,6 +62,7 @@ class Pipeline:
     channels_last: bool
     autocast: str | None
     decoder: str = "pillow"
+    omp_wait_policy: str | None = None
     batch_dtype: str = "uint8"
 
     @property
@@ -92,8 +95,10 @@ def resolve_workers(requested: int | str, n_frames: int, device: str,
 
     ``auto``: none for a job under :data:`TINY_JOB_FRAMES` frames (worker start-up would
     dominate); on a GPU every core but one (the main process feeds the GPU), at most
-    :data:`MAX_AUTO_WORKERS`; on the CPU the model's matrix products use the same cores, so
-    ``cores // 2`` workers (at least 1), which measured fastest on 2 cores (PROFILE.md).
+    :data:`MAX_AUTO_WORKERS`. On the CPU the model's threads use the same cores: with
+    ``OMP_WAIT_POLICY=PASSIVE`` (set by ``reidbench evaluate``; torch's idle threads then sleep)
+    one worker per core, else half as many (spinning threads and busy workers oversubscribe the
+    cores); the measurements are in benchmarks/PROFILE.md.
 
     Raises:
         InputError: ``requested`` is neither ``"auto"`` nor an integer >= 0.
@@ -104,6 +109,8 @@ def resolve_workers(requested: int | str, n_frames: int, device: str,
             return 0
         if device.startswith("cuda"):
             return max(1, min(MAX_AUTO_WORKERS, n - 1))
+        if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE":
+            return min(MAX_AUTO_WORKERS, n)
         return max(1, min(MAX_AUTO_WORKERS, n // 2))
     if isinstance(requested, bool) or not isinstance(requested, int) or requested < 0:
         raise InputError(describe("num_workers", "feature extraction",
@@ -136,7 +143,8 @@ def plan_pipeline(device: str, workers: int | str = "auto", n_frames: int = 0,
     gpu = device.startswith("cuda")
     return Pipeline(device=device, workers=n_workers, workers_requested=workers,
                     torch_threads=torch.get_num_threads(), pin_memory=gpu, channels_last=gpu,
-                    autocast=autocast_dtype(device, autocast), decoder=jpeg_decoder())
+                    autocast=autocast_dtype(device, autocast), decoder=jpeg_decoder(),
+                    omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"))
 
 
 def autocast_context(pipe: Pipeline) -> AbstractContextManager[Any]:

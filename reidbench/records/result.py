@@ -185,8 +185,13 @@ class SplitRecord(Record):
         "what produced the features: the features file's sha256, or the adapter's card, "
         "checkpoint sha256 and `extraction`: per kind of item (`tracklets`, and for I2V "
         "`query_images`) the `cache` state (`off`, `miss`, `partial`, `hit`), `n_items`, "
-        "`n_extracted`, clips, frames, seconds and frames/s; each distinct item is embedded once, "
-        "so a MARS query that is also a gallery tracklet is extracted once", default={})
+        "`n_extracted`, clips, frames, seconds and frames/s, and the `pipeline` that fed the model "
+        "(`device`, `workers` and `workers_requested` (`auto` or a number), `torch_threads`, "
+        "`pin_memory`, `channels_last`, `autocast` dtype or null, `decoder`, `omp_wait_policy`, "
+        "`batch_dtype`); each distinct item is embedded once, so a MARS query that is also a "
+        "gallery tracklet is extracted once; and `scoring`: `matrix` (the whole query x gallery "
+        "distance matrix) or `streamed` (distances and metrics in blocks of queries, past "
+        "`max_matrix_mb`; the same numbers)", default={})
 
     @classmethod
     def _rules(cls, raw: dict[str, Any], values: dict[str, Any], at: str, p: Problems,
@@ -430,7 +435,9 @@ class ResultRecord(Record):
     config: Mapping[str, Any] = spec(
         "the resolved configuration: for adapters `adapter`, `checkpoint` (as given, with "
         "`{split}`), `adapter_config` (options after the checkpoint's stored config and "
-        "`--config`), `device`, `batch_size`, `num_workers`, `world_size`, `cache_dir`; for "
+        "`--config`), `device`, `batch_size`, `num_workers` (`auto` or a number, as asked; the "
+        "number used is in each split's `pipeline`), `autocast` (null: on for a GPU; false: "
+        "off), `world_size`, `cache_dir`; for "
         "features files `features`", default={})
     dataset: DatasetInfo = spec("the dataset copy")
     seed: int = spec("seed of the bootstrap and of any random sampling")

@@ -88,10 +88,14 @@ def test_pipeline_features_equal_the_reference(items, workers, sampling):
     assert not pipe["pin_memory"] and not pipe["channels_last"] and pipe["autocast"] is None
 
 
-def test_auto_workers_by_cores_and_job_size():
+def test_auto_workers_by_cores_and_job_size(monkeypatch):
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     assert resolve_workers("auto", 100, "cpu", cores=2) == 0  # tiny job: no start-up cost
     assert resolve_workers("auto", 50_000, "cpu", cores=2) == 1
     assert resolve_workers("auto", 50_000, "cpu", cores=1) == 1
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")  # torch's idle threads sleep
+    assert resolve_workers("auto", 50_000, "cpu", cores=2) == 2
+    assert resolve_workers("auto", 50_000, "cpu", cores=64) == 16
     assert resolve_workers("auto", 50_000, "cuda", cores=16) == 15
     assert resolve_workers("auto", 10**6, "cuda", cores=64) == 16
     assert resolve_workers(3, 10, "cpu") == 3
