@@ -257,8 +257,8 @@ def extraction_table(entries: dict) -> list[str]:
             rows[(e["case"], e["way"])] = b
     if not rows:
         return []
-    out = ["| extraction | frames | median | frames/s | vs per-tracklet loop | vs floor |",
-           "|---|---|---|---|---|---|"]
+    out = ["| extraction | frames | median | frames/s | vs per-tracklet loop | vs floor | "
+           "CPU ms / frame | load |", "|---|---|---|---|---|---|---|---|"]
     for case in sorted({c for c, _ in rows}, key=lambda c: ("resnet" in c, c)):
         fps = {w: rows[(case, w)]["extra_info"]["frames_per_s"] for w in EXTRACTION_WAYS
                if (case, w) in rows}
@@ -269,8 +269,12 @@ def extraction_table(entries: dict) -> list[str]:
             f = fps[way]
             loop = f"{f / fps['per_tracklet_loop']:.2f}x" if "per_tracklet_loop" in fps else ""
             floor = f"{100 * f / fps['model_floor']:.0f} %" if "model_floor" in fps else ""
-            out.append(f"| {case}: {label} | {b['extra_info']['frames']:,} | "
-                       f"{_fmt(float(b['stats']['median']))} | {f:,.0f} | {loop} | {floor} |")
+            e = b["extra_info"]
+            cpu = f"{e['cpu_ms_per_frame']:.2f}" if "cpu_ms_per_frame" in e else ""
+            load = f"{e['load']:.1f}" if "load" in e else ""
+            out.append(f"| {case}: {label} | {e['frames']:,} | "
+                       f"{_fmt(float(b['stats']['median']))} | {f:,.0f} | {loop} | {floor} | "
+                       f"{cpu} | {load} |")
     return out
 
 
