@@ -91,7 +91,8 @@ def resolve_workers(requested: int | str, n_frames: int, device: str,
         requested: ``"auto"`` or a number >= 0 (used as given).
         n_frames: Frames the job decodes.
         device: The model's device.
-        cores: Cores available (default :func:`available_cores`).
+        cores: Cores available (default :func:`available_cores`, shared by the processes of
+            this node under torchrun: divided by ``LOCAL_WORLD_SIZE``).
 
     ``auto``: none for a job under :data:`TINY_JOB_FRAMES` frames (worker start-up would
     dominate); on a GPU every core but one (the main process feeds the GPU), at most
@@ -104,7 +105,7 @@ def resolve_workers(requested: int | str, n_frames: int, device: str,
         InputError: ``requested`` is neither ``"auto"`` nor an integer >= 0.
     """
     if requested == "auto":
-        n = available_cores() if cores is None else cores
+        n = available_cores() // _local_world_size() if cores is None else cores
         if n_frames < TINY_JOB_FRAMES:
             return 0
         if device.startswith("cuda"):
@@ -117,6 +118,12 @@ def resolve_workers(requested: int | str, n_frames: int, device: str,
                                   "'auto' or an integer >= 0", repr(requested), ""),
                          param="num_workers")
     return requested
+
+
+def _local_world_size() -> int:
+    """Processes of this job on this node (torchrun's ``LOCAL_WORLD_SIZE``; 1 otherwise)."""
+    text = os.environ.get("LOCAL_WORLD_SIZE", "1")
+    return max(1, int(text)) if text.isdigit() else 1
 
 
 def autocast_dtype(device: str, enabled: bool | None = None) -> str | None:

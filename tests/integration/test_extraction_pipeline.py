@@ -96,6 +96,9 @@ def test_auto_workers_by_cores_and_job_size(monkeypatch):
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")  # torch's idle threads sleep
     assert resolve_workers("auto", 50_000, "cpu", cores=2) == 2
     assert resolve_workers("auto", 50_000, "cpu", cores=64) == 16
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "8")  # torchrun: 8 processes share the node's cores
+    monkeypatch.setattr("reidbench.engine.pipeline.available_cores", lambda: 64)
+    assert resolve_workers("auto", 50_000, "cuda") == 7
     assert resolve_workers("auto", 50_000, "cuda", cores=16) == 15
     assert resolve_workers("auto", 10**6, "cuda", cores=64) == 16
     assert resolve_workers(3, 10, "cpu") == 3
