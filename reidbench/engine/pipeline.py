@@ -23,10 +23,10 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from reidbench.errors import InputError, describe
+from reidbench.errors import InputError, ReidbenchError, describe
 
 __all__ = ["Pipeline", "plan_pipeline", "resolve_workers", "available_cores", "device_batches",
-           "autocast_dtype", "MAX_AUTO_WORKERS", "TINY_JOB_FRAMES"]
+           "autocast_dtype", "unwrap_worker_error", "MAX_AUTO_WORKERS", "TINY_JOB_FRAMES"]
 
 #: Most workers ``auto`` starts (more rarely pays: a GPU's model consumes frames faster than
 #: ~16 cores decode them only for small backbones).
@@ -200,13 +200,40 @@ def device_batches(clips: Sequence[Sequence[str]], size: tuple[int, int], batch_
                         num_workers=pipe.workers, collate_fn=collate_uint8,
                         pin_memory=pipe.pin_memory, **extra)
     pending = None
-    for batch in loader:
+    batches = iter(loader)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            break
+        except ReidbenchError as exc:  # raised in a worker outside an item: drop its traceback
+            raise unwrap_worker_error(exc) from None
         moved = raise_failed(batch).to(pipe.device, non_blocking=pipe.pin_memory)
         if pending is not None:
             yield normalize_clips(pending, contiguous=not pipe.channels_last)
         pending = moved
     if pending is not None:
         yield normalize_clips(pending, contiguous=not pipe.channels_last)
+
+
+def unwrap_worker_error(exc: ReidbenchError) -> ReidbenchError:
+    """The one-line error a DataLoader worker raised, without the worker's traceback.
+
+    torch re-raises a worker's exception in the main process as the same class whose message is
+    ``"Caught X in DataLoader worker process N. Original Traceback ..."``; its last line is the
+    original ``module.X: message``. Other errors are returned as they are.
+    """
+    text = str(exc)
+    if "DataLoader worker process" not in text or "Original Traceback" not in text:
+        return exc
+    last = text.rstrip().splitlines()[-1]
+    name = type(exc).__name__
+    head, sep, message = last.partition(": ")
+    if not sep or not head.endswith(name):
+        return exc
+    out = type(exc)(message)
+    out.param = getattr(exc, "param", None)
+    return out
 
 
 def _mp_context() -> Any:

@@ -145,6 +145,20 @@ def test_a_corrupt_frame_is_one_line_from_a_worker_too(corrupt, workers):
     assert msg.startswith(f"frame in {victim}: expected a decodable image")
 
 
+def test_an_error_raised_in_a_worker_outside_an_item_is_one_line_too(items, monkeypatch):
+    from reidbench.datasets import decode
+    from reidbench.engine.pipeline import Pipeline, device_batches
+
+    def collate(batch):
+        raise InputError("clips in collate: expected one shape, got two. Use one seq_len.")
+
+    monkeypatch.setattr(decode, "collate_uint8", collate)  # the forked workers inherit it
+    pipe = Pipeline("cpu", 2, 2, 1, False, False, None)
+    with pytest.raises(InputError) as err:
+        list(device_batches([items[0].frames[:2]] * 4, SIZE, 2, pipe))
+    assert str(err.value) == "clips in collate: expected one shape, got two. Use one seq_len."
+
+
 def test_a_decompression_bomb_frame_is_one_line_in_evaluate(corrupt):
     import struct
     import zlib
