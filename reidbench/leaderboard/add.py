@@ -337,15 +337,19 @@ def _copy_in(src: Path, root: Path, name: str, target: Path,
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _verification_level(folder: Path) -> str:
-    """:data:`VERIFIED` when ``verification.json`` covers the files as they are now."""
-    from reidbench.fileio import sha256_file
+def _verification_level(folder: Path, record: Any = None) -> str:
+    """:data:`VERIFIED` when ``verification.json`` covers the files as they are now.
+
+    It must name the digests of both files as they are, and (given the record) the sha256 it
+    verified must be among those the record names and its dataset fingerprint the record's.
+    """
+    from reidbench.fileio import loads_bounded, sha256_file
 
     doc_path = folder / VERIFICATION_FILE
     if not doc_path.is_file():
         return SELF_REPORTED
     try:
-        doc = json.loads(doc_path.read_text(encoding="utf-8")[:100_000])
+        doc = loads_bounded(doc_path.read_text(encoding="utf-8")[:100_000])
     except (OSError, ValueError, RecursionError):
         return SELF_REPORTED
     if not isinstance(doc, dict) or doc.get("level") != VERIFIED:
@@ -355,6 +359,13 @@ def _verification_level(folder: Path) -> str:
                 and doc.get("per_query_sha256") == sha256_file(folder / "per_query.npz"))
     except OSError:
         return SELF_REPORTED
+    if same and record is not None:
+        rec = record.to_json() if hasattr(record, "to_json") else record
+        shas = doc.get("verified_sha256")
+        named = set(evaluated_sha256s(rec))
+        same = (isinstance(shas, list) and bool(shas) and all(s in named for s in shas)
+                and doc.get("dataset_fingerprint") == (rec.get("dataset") or {}).get(
+                    "fingerprint"))
     return VERIFIED if same else SELF_REPORTED
 
 
@@ -369,7 +380,8 @@ def load_submissions(leaderboards: str | Path = "leaderboards") -> list[Submissi
         return []
     out = []
     for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        out.append(Submission(d.name, d, read_result(d).record, _verification_level(d)))
+        record = read_result(d).record
+        out.append(Submission(d.name, d, record, _verification_level(d, record)))
     return out
 
 

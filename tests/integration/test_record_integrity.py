@@ -256,13 +256,20 @@ def test_verify_marks_verified_and_refuses_what_does_not_reproduce(evaluated, tm
                  "--format", "md", "--protocol", PROTOCOL]) == 0
     md = (tmp_path / "o" / "leaderboards" / "leaderboard-mars-v2v-1.md").read_text()
     assert "| verified: mars-v2v-1--" in md and "self-reported = a submission" in md
-    # editing the filed files afterwards drops it back to self-reported (then to refused)
+    from reidbench.leaderboard.add import load_submissions
+
+    assert [s.verification for s in load_submissions(lb)] == ["verified"]
+    # a verification file naming another model's sha256 is not believed
     filed = next(p for p in (lb / "submissions").iterdir() if not p.name.startswith("."))
+    doc_path = filed / "verification.json"
+    doc = json.loads(doc_path.read_text())
+    doc_path.write_text(json.dumps({**doc, "verified_sha256": ["0" * 64]}))
+    assert [s.verification for s in load_submissions(lb)] == ["self-reported"]
+    doc_path.write_text(json.dumps(doc))
+    # editing the filed files afterwards drops it back to self-reported (then to refused)
     rec = _record(filed)
     rec["created"] = "2000-01-01T00:00:00Z"
     _write_record(filed, rec)
-    from reidbench.leaderboard.add import load_submissions
-
     assert [s.verification for s in load_submissions(lb)] == ["self-reported"]
 
 
