@@ -88,6 +88,12 @@ class Adapter(ABC):
     checkpoint_meta: Mapping[str, Any] = MappingProxyType({})
     #: Constructor options, recorded in results and checkpoints so the same model is rebuilt.
     config: Mapping[str, Any] = MappingProxyType({})
+    #: Options a stored checkpoint config lacks because it predates them, with the value that
+    #: keeps its trained behaviour (see :meth:`checkpoint_config`).
+    legacy_options: Mapping[str, Any] = MappingProxyType({})
+    #: Module whose ``import_official(obj, where)`` maps the official code's checkpoints (see
+    #: :meth:`import_official`); None: no importer.
+    official_importer: str | None = None
 
     def __init__(self) -> None:
         self.checkpoint_sha256 = None
@@ -113,12 +119,13 @@ class Adapter(ABC):
     def checkpoint_config(cls, stored: dict[str, Any]) -> dict[str, Any]:
         """Constructor options that rebuild the model a checkpoint's stored config describes.
 
-        The engine calls this with ``meta["config"]`` before it builds the adapter. An adapter
-        whose defaults changed overrides it, so that a checkpoint written before an option existed
-        keeps the behaviour it was trained with (the stored config then lacks that option).
-        The default returns the stored options unchanged.
+        The engine calls this with ``meta["config"]`` before it builds the adapter. A checkpoint
+        written before an option existed lacks it in its stored config; it gets the value in
+        :attr:`legacy_options` (the behaviour it was trained with), not today's default.
         """
-        return dict(stored)
+        if not stored:
+            return dict(stored)
+        return {**{k: v for k, v in cls.legacy_options.items() if k not in stored}, **stored}
 
     @classmethod
     def import_official(cls, obj: Any, where: str) -> Any:
@@ -127,15 +134,22 @@ class Adapter(ABC):
         ``reidbench import-weights`` calls this with the file's content, read with
         ``torch.load(weights_only=True)`` and ``module.`` prefixes stripped, and expects a
         :class:`reidbench.adapters.imported.ImportedWeights` (renamed tensors and the derived
-        constructor options). Adapters without an importer refuse.
+        constructor options). The default calls the ``import_official(obj, where)`` function of
+        the module :attr:`official_importer` names (imported only then); adapters without one
+        refuse.
 
         Raises:
             InputError: This adapter has no importer.
         """
-        raise InputError(describe(f"adapter {cls.card.name!r}", "reidbench import-weights",
-                                  "an adapter with an importer for its official checkpoints",
-                                  "none", "pass one of the baselines that have one (stmn, cosam, "
-                                  "read), or convert the weights yourself and save_checkpoint"))
+        if cls.official_importer is None:
+            raise InputError(describe(
+                f"adapter {cls.card.name!r}", "reidbench import-weights",
+                "an adapter with an importer for its official checkpoints", "none",
+                "pass one of the baselines that have one (stmn, cosam, read), or convert the "
+                "weights yourself and save_checkpoint"))
+        from importlib import import_module
+
+        return import_module(cls.official_importer).import_official(obj, where)
 
     def procedure(self, default: Procedure) -> Procedure:
         """Return the test-time procedure this model was designed for (default: the protocol's)."""

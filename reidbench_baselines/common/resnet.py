@@ -3,15 +3,15 @@
 ``resnet50`` has exactly torchvision's parameter names and shapes (``conv1``, ``bn1``,
 ``layer1.0.conv1`` ... ``layer4.2.bn3``, ``layerL.0.downsample.{0,1}``; stride on ``conv2``, the
 "v1.5" placement), so ImageNet weights from a local file load with
-:func:`baselines.common.load_pretrained`. The classifier ``fc`` is built only with
+:func:`reidbench_baselines.common.load_pretrained`. The classifier ``fc`` is built only with
 ``with_fc=True`` (re-ID drops it; the loader ignores it in the file). ``small`` is the same design
 with BasicBlocks, one block per stage and a configurable narrow width, for CPU tests and demos.
 
-Every backbone here (and :class:`baselines.common.senet.SEResNet`) has the same *stage interface*:
-``stem(x)``, ``stages()`` (the four residual stages, conv2_x .. conv5_x), ``stage_channels`` (the
-output channels of the stem and of each stage, five numbers) and ``feature_hw(h, w)`` (the spatial
-size after the stem and after each stage), so methods can insert modules after any stage (COSAM) or
-clone a stage (STMN's three layer4 heads).
+Every backbone here (and :class:`reidbench_baselines.common.senet.SEResNet`) has the same *stage
+interface*: ``stem(x)``, ``stages()`` (the four residual stages, conv2_x .. conv5_x),
+``stage_channels`` (the output channels of the stem and of each stage, five numbers) and
+``feature_hw(h, w)`` (the spatial size after the stem and after each stage), so methods can insert
+modules after any stage (COSAM) or clone a stage (STMN's three layer4 heads).
 """
 
 from __future__ import annotations

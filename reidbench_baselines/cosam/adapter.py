@@ -1,4 +1,4 @@
-"""The COSAM adapter: the reidbench interface to :class:`baselines.cosam.model.COSAM`."""
+"""The COSAM adapter: the reidbench interface to :class:`reidbench_baselines.cosam.model.COSAM`."""
 
 from __future__ import annotations
 
@@ -50,6 +50,7 @@ class COSAMAdapter(TrainableAdapter):
                  ("augmentation", "Random2DTranslation 0.5 and flip 0.5, per frame (code: "
                   "vidreid_cosegmentation)")),
     )
+    official_importer = "reidbench_baselines.cosam.official"
 
     def __init__(self, num_classes: int = 0, **options: Any) -> None:
         cfg = COSAMConfig(**options)
@@ -66,13 +67,6 @@ class COSAMAdapter(TrainableAdapter):
         if not self._prepared and self.cfg.pretrained:
             load_pretrained(self.model.backbone, self.cfg.pretrained)
         self._prepared = True
-
-    @classmethod
-    def import_official(cls, obj: Any, where: str) -> Any:
-        """Map a checkpoint saved by the official code (see ``cosam/official.py``)."""
-        from reidbench_baselines.cosam.official import import_official
-
-        return import_official(obj, where)
 
     def procedure(self, default: Procedure) -> Procedure:
         """COSAM's test: every frame in consecutive T-frame clips, mean-pooled, sq. Euclidean."""

@@ -1,10 +1,11 @@
 """COSAM: Co-segmentation Inspired Attention Networks (Subramaniam, Nambiar, Mittal; ICCV 2019).
 
 A ResNet-50 or SE-ResNet-50 trunk (layer4 stride 1) sees the ``T = 4`` frames of a clip as a batch
-of images; a :class:`~baselines.cosam.layer.COSAMLayer` after each chosen stage lets the frames of
-one clip attend to what they have in common (default after conv4_x and conv5_x, "COSAM_{4,5}");
-the layer4 maps are globally average-pooled per frame, then averaged over the frames (TP_avg). The
-2048-d pooled feature is the retrieval embedding (no BNNeck) and feeds a classifier with bias.
+of images; a :class:`~reidbench_baselines.cosam.layer.COSAMLayer` after each chosen stage lets the
+frames of one clip attend to what they have in common (default after conv4_x and conv5_x,
+"COSAM_{4,5}"); the layer4 maps are globally average-pooled per frame, then averaged over the frames
+(TP_avg). The 2048-d pooled feature is the retrieval embedding (no BNNeck) and feeds a classifier
+with bias.
 Loss: label-smoothed CE (eps 0.1) on the logits + batch-hard triplet (hard margin 0.3) on the
 feature, equal weights.
 

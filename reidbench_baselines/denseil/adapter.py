@@ -1,4 +1,7 @@
-"""The DenseIL adapter: the reidbench interface to :class:`baselines.denseil.model.DenseIL`."""
+"""The DenseIL adapter: the reidbench interface to the DenseIL model.
+
+See :class:`reidbench_baselines.denseil.model.DenseIL`.
+"""
 
 from __future__ import annotations
 
@@ -45,11 +48,11 @@ class DenseILAdapter(TrainableAdapter):
     Args:
         num_classes: Training identities (0 when only evaluating).
         backbone: ``"resnet50"`` (paper) or ``"small"`` (CPU).
-        **options: Any field of :class:`~baselines.denseil.model.DenseILConfig`.
+        **options: Any field of :class:`~reidbench_baselines.denseil.model.DenseILConfig`.
 
     Decoder width and heads: unless ``dim``/``heads`` are given, ``dim`` is the encoder's conv5_x
     width and ``heads`` is 8, fewer when a head would be narrower than 32
-    (:func:`~baselines.denseil.model.decoder_width`). ResNet-50 keeps our placeholder
+    (:func:`~reidbench_baselines.denseil.model.decoder_width`). ResNet-50 keeps our placeholder
     ``d = 2048``, 8 heads ([D], "keeps the CNN width"); the CPU ``small`` backbone gets ``d = 128``,
     4 heads (reidbench choice, by the same rule), ``resnet18`` 512 and 8. Explicit values win. The
     resolved values are in :attr:`config`, so a checkpoint rebuilds the same architecture.

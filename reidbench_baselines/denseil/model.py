@@ -8,8 +8,8 @@ No code for DenseIL exists anywhere; this is built from the supplement (section 
   BatchNorm in eval mode) and ``encoder_init`` names a stage-1 checkpoint to start from.
   Stage 1 is this same adapter with ``stage="encoder"``: a temporal-pooling baseline (GAP, temporal
   mean, BNNeck, label-smoothed CE + triplet) that trains only the encoder.
-* **PPool, STEP-Emb, DI decoder**: :mod:`baselines.denseil.decoder`. ``X_0`` is PPool of conv5_x;
-  the Dense Attention of every block also reads PPool of conv4_x and conv3_x.
+* **PPool, STEP-Emb, DI decoder**: :mod:`reidbench_baselines.denseil.decoder`. ``X_0`` is PPool
+  of conv5_x; the Dense Attention of every block also reads PPool of conv4_x and conv3_x.
 * **Outputs**: spatio-temporal average of the decoder tokens, a BatchNorm layer and a linear
   classifier. The batch triplet loss is on the post-BatchNorm feature and the cross-entropy on the
   classifier output (supplement); retrieval uses the post-BatchNorm feature with cosine distance.
@@ -51,7 +51,7 @@ def decoder_width(backbone: str, dim: int | None = None, heads: int | None = Non
     each head at least 32 wide (8 for ``d >= 256``; 4 for the small backbone's 128).
 
     Args:
-        backbone: Encoder name (see :func:`baselines.common.backbone_names`).
+        backbone: Encoder name (see :func:`reidbench_baselines.common.backbone_names`).
         dim: Explicit decoder width, or None for the default.
         heads: Explicit head count, or None for the default.
 

@@ -36,7 +36,7 @@ class READAdapter(TrainableAdapter):
         num_classes: Unused by READ's losses (kept for the trainable interface).
         backbone: ``"resnet50"`` (paper) or ``"small"`` (CPU).
         score_budget: Largest attention tensor (numbers) per scoring chunk; not architecture.
-        **options: Any field of :class:`~baselines.read.model.READConfig`.
+        **options: Any field of :class:`~reidbench_baselines.read.model.READConfig`.
     """
 
     uses_scorer = True
@@ -89,6 +89,9 @@ class READAdapter(TrainableAdapter):
                  ("P,K", "8x4 [D]; code batch 32"),
                  ("lr, wd, epochs, step", "Adam 1e-4, 5e-4, 60, x0.1 at 40 [D]: not in sources")),
     )
+    official_importer = "reidbench_baselines.read.official"
+    #: A checkpoint from before `memory_layout` keeps per-frame slots.
+    legacy_options = {"memory_layout": "frames"}
 
     def __init__(self, num_classes: int = 0, backbone: str = "resnet50",
                  score_budget: int = 1 << 25, **options: Any) -> None:
@@ -97,20 +100,6 @@ class READAdapter(TrainableAdapter):
         self.cfg = cfg
         self.score_budget = int(score_budget)
         self._prepared = False
-
-    @classmethod
-    def import_official(cls, obj: Any, where: str) -> Any:
-        """Map a checkpoint saved by the official code (see ``read/official.py``)."""
-        from reidbench_baselines.read.official import import_official
-
-        return import_official(obj, where)
-
-    @classmethod
-    def checkpoint_config(cls, stored: dict[str, Any]) -> dict[str, Any]:
-        """A stored config without ``memory_layout`` predates it: keep its per-frame slots."""
-        if stored and "memory_layout" not in stored:
-            return {**stored, "memory_layout": "frames"}
-        return dict(stored)
 
     def procedure(self, default: Procedure) -> Procedure:
         """Gallery: one RRS-test clip of T frames at the model's ``input_size``.

@@ -9,8 +9,9 @@
   ``non_local=False`` is the supplement's tracking-friendly variant (Table S1): no dedicated video
   network, every video frame goes through ``E_I`` and its heads independently, so image features
   can be appended to a track's history.
-* **Discriminator** (:mod:`baselines.read.discriminator`): each query-image position attends over
-  every ``(frame, position)`` of the video; ``[v_I ; readout]`` -> MLP -> "same identity" logit.
+* **Discriminator** (:mod:`reidbench_baselines.read.discriminator`): each query-image position
+  attends over every ``(frame, position)`` of the video; ``[v_I ; readout]`` -> MLP -> "same
+  identity" logit.
 
 Representations handed to the engine (``embed_images`` / ``embed_clips``) are the flattened key and
 value maps: an image is ``P (Ck + Cv)`` numbers, a ``T``-frame video ``T P (Ck + Cv)``. With

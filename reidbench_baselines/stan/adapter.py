@@ -1,4 +1,4 @@
-"""The STAN adapter: the reidbench interface to :class:`baselines.stan.model.STAN`."""
+"""The STAN adapter: the reidbench interface to :class:`reidbench_baselines.stan.model.STAN`."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class STANAdapter(TrainableAdapter):
     Args:
         num_classes: Training identities (0 when only evaluating).
         backbone: ``"resnet50"`` (paper) or ``"small"`` (CPU).
-        **options: Any field of :class:`~baselines.stan.model.STANConfig`.
+        **options: Any field of :class:`~reidbench_baselines.stan.model.STANConfig`.
     """
 
     card = AdapterCard(

@@ -8,7 +8,7 @@ Pipeline for a clip ``(B, N, 3, H, W)`` (``N = 6`` frames by restricted random s
    features ``x_{n,k}``; each goes through ``Linear(C -> 128)`` and an L2 normalisation (the first
    author's code), giving 128-d part features.
 3. Feature enhancement across frames, supplement section 3.2.1 equations 1-4
-   (:class:`baselines.stan.attention.FeatureEnhancement`).
+   (:class:`reidbench_baselines.stan.attention.FeatureEnhancement`).
 4. Per-part temporal attention over the ``N`` frames.
 5. The video feature is the concatenation of the ``K`` part features (``K * 128 = 768``).
 
@@ -20,7 +20,7 @@ Choices left open by the paper and supplement (also on the adapter card):
 
 * ``part_dim=128`` embedding shared by the ``K`` parts (one ``Linear``), as in the first author's
   code; enhancement and temporal attention act on these 128-d features.
-* The enhancement choices of :mod:`baselines.stan.attention` (``psi_form``, ``sigma``,
+* The enhancement choices of :mod:`reidbench_baselines.stan.attention` (``psi_form``, ``sigma``,
   ``orientation``, a shared linear FCN).
 * ``diversity_weight=1.0`` with ``diversity_variant="code_batch_norm"`` (the first author's code;
   ``"paper_sq_per_frame"`` is the per-frame reading of the paper).

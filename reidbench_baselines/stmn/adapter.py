@@ -1,4 +1,4 @@
-"""The STMN adapter: the reidbench interface to :class:`baselines.stmn.model.STMN`."""
+"""The STMN adapter: the reidbench interface to :class:`reidbench_baselines.stmn.model.STMN`."""
 
 from __future__ import annotations
 
@@ -54,6 +54,9 @@ class STMNAdapter(TrainableAdapter):
                  ("flip", "whole tracklet, 0.5 (code)"),
                  ("erasing", "RandomErasing per frame, 0.5, filled with 0 (code)")),
     )
+    official_importer = "reidbench_baselines.stmn.official"
+    #: A checkpoint from before `addressing` keeps its plain cosine.
+    legacy_options = {"addressing": "cosine"}
 
     def __init__(self, num_classes: int = 0, **options: Any) -> None:
         cfg = STMNConfig(**options)
@@ -68,20 +71,6 @@ class STMNAdapter(TrainableAdapter):
         if not self._prepared and self.cfg.pretrained:
             self.model.load_imagenet(self.cfg.pretrained)
         self._prepared = True
-
-    @classmethod
-    def import_official(cls, obj: Any, where: str) -> Any:
-        """Map a checkpoint saved by the official code (see ``stmn/official.py``)."""
-        from reidbench_baselines.stmn.official import import_official
-
-        return import_official(obj, where)
-
-    @classmethod
-    def checkpoint_config(cls, stored: dict[str, Any]) -> dict[str, Any]:
-        """A stored config without ``addressing`` predates it: keep its plain cosine."""
-        if stored and "addressing" not in stored:
-            return {**stored, "addressing": "cosine"}
-        return dict(stored)
 
     def procedure(self, default: Procedure) -> Procedure:
         """STMN's test_all, ranked by cosine distance as its ``util/cmc.py`` does.

@@ -41,7 +41,7 @@ def stmn_loss(out: dict[str, torch.Tensor], pids: torch.Tensor, alpha: float = 0
     soft-margin triplet on the pre-BN features.
 
     Args:
-        out: :meth:`baselines.stmn.STMN.forward` output.
+        out: :meth:`reidbench_baselines.stmn.STMN.forward` output.
         pids: ``(B,)`` contiguous training labels.
         alpha: Spread-loss margin for both memories.
 
