@@ -8,7 +8,7 @@ listed by ``dir(reidbench)`` and ``reidbench.__all__`` all the same:
     ...                             reidbench.FeaturesSource("feats.npz"))  # doctest: +SKIP
 
 **Units.** The library returns metrics as *fractions* in [0, 1] (``result.value("mAP")``,
-``RankMetrics.mAP``, ``results.json``); the CLI, leaderboards and figures print *percent*
+``RankMetrics.map``, ``results.json``); the CLI, leaderboards and figures print *percent*
 (``100 * value``), as papers do. ``result.value("mAP") == 0.7961`` is printed ``79.61``.
 """
 
@@ -40,5 +40,11 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    """The module's names, the lazily imported entry points included."""
-    return sorted(set(globals()) | set(_LAZY))
+    """The public names (the lazily imported entry points included) and the module's dunders.
+
+    Subpackages already imported are listed too; helpers of this file (``Any``,
+    ``annotations``, ``_LAZY``) are left out, so ``dir`` shows a newcomer what there is to use.
+    """
+    here = globals()
+    subpackages = {n for n, v in here.items() if getattr(v, "__name__", "") == f"{__name__}.{n}"}
+    return sorted({n for n in here if n.startswith("__")} | set(__all__) | subpackages)

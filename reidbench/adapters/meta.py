@@ -144,8 +144,8 @@ def check_owner(adapter_name: str, meta: Mapping[str, Any], where: str) -> None:
     if name and name != "unnamed" and owner != name:
         raise CheckpointError(describe("checkpoint", where, f"weights of {name!r}",
                                        f"weights of {quote(owner)}",
-                                       f"use --adapter {shorten(owner, 60)} or the right "
-                                       "checkpoint"))
+                                       f"use it with adapter {shorten(owner, 60)}, or "
+                                       "give the right checkpoint"))
 
 
 #: A model may hold this many times its checkpoint file's bytes (float16 files, buffers) plus

@@ -44,7 +44,8 @@ class ModuleAdapter(Adapter):
         if owner and owner != self.card.name:
             raise CheckpointError(describe("checkpoint", path, f"weights of {self.card.name!r}",
                                            f"weights of {owner!r}",
-                                           f"use --adapter {owner} or the right checkpoint"))
+                                           f"use it with adapter {owner}, or give the right "
+                                           "checkpoint"))
         own = self.model.state_dict()
         missing = sorted(set(own) - set(state_dict))
         unexpected = sorted(set(state_dict) - set(own))

@@ -11,6 +11,7 @@ what the commands share (option parsing, checks, progress, the parameter -> flag
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 
 import typer
@@ -67,7 +68,24 @@ def build_app() -> typer.Typer:
                 app.registered_commands.append(cmd)
         else:
             app.add_typer(module.app, name=group)
+    _unwrap_help(app)
     return app
+
+
+def _unwrap_help(app: typer.Typer) -> None:
+    """Join each paragraph of every command's docstring into one line, as click does.
+
+    typer's rich help keeps a docstring's line breaks inside a paragraph, so text wrapped at the
+    source's 100 columns came out as ragged lines ("... the entry is" / "self-reported; ...").
+    Paragraphs (separated by a blank line) stay apart; the terminal re-wraps each one.
+    """
+    for info in app.registered_commands:
+        doc = info.help if info.help is not None else inspect.getdoc(info.callback)
+        if doc:
+            info.help = "\n\n".join(" ".join(par.split()) for par in doc.split("\n\n"))
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            _unwrap_help(group.typer_instance)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -351,28 +351,38 @@ class ProgressLine:
     """A progress callback that redraws one line on stderr with an ETA.
 
     The timer restarts when the stage changes; text after ``" | "`` (e.g. a running loss) is shown
-    but is not part of the stage. :meth:`close` ends a line left open (a run that stops with an
-    error), so the error message starts on a line of its own.
+    but is not part of the stage. The ETA comes from the rate since the stage (re)started: a stage
+    that resumes part-way (training's second epoch after a validation pass, a resumed sweep)
+    counts only the items done since, and until one more is done the ETA is shown as ``?``.
+    :meth:`close` ends a line left open (a run that stops with an error), so the error message
+    starts on a line of its own.
     """
 
-    def __init__(self, stream: Any = None) -> None:
+    def __init__(self, stream: Any = None, clock: Any = time.perf_counter) -> None:
         self.stream = stream
+        self.clock = clock
         self.stage: str | None = None
         self.t0 = 0.0
+        self.done0 = 0
         self.open = False
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         stream = self.stream or sys.stderr
-        now = time.perf_counter()
+        now = self.clock()
         key = stage.split(" | ")[0]
         if key != self.stage:
             self.close()
-            self.stage, self.t0 = key, now
+            self.stage, self.t0, self.done0 = key, now, done
         elapsed = now - self.t0
-        eta = elapsed / done * (total - done) if done else 0.0
+        if done >= total:
+            eta = "  0.0s"
+        elif done > self.done0:
+            eta = f"{elapsed / (done - self.done0) * (total - done):5.1f}s"
+        else:
+            eta = "     ?"
         self.open = done < total
         end = "" if self.open else "\n"
-        stream.write(f"\r{stage}: {done}/{total}  {elapsed:5.1f}s  eta {eta:5.1f}s   {end}")
+        stream.write(f"\r{stage}: {done}/{total}  {elapsed:5.1f}s  eta {eta}   {end}")
         stream.flush()
 
     def close(self) -> None:

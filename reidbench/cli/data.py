@@ -106,12 +106,17 @@ def verify_cmd(
         raise InputError(describe("--manifest", "reidbench data verify", "'write FILE' or "
                                   "'check FILE'", repr(mode), "e.g. --manifest write mars.json"))
     report = verify(name, root, expect=expect, full=full)
-    if mode is not None:
-        if mode == "write":
-            m = write_manifest(root, path)
-            report.facts["manifest"] = {"written": path, "total": m["total"]}
-        else:
-            report.problems += check_manifest(root, path)
+    said = None  # what the manifest step did, in one line
+    if mode == "write":
+        m = write_manifest(root, path)
+        report.facts["manifest"] = {"written": path, "total": m["total"]}
+        said = f"manifest: wrote {path} ({len(m['files'])} files, total sha256 {m['total'][:16]})"
+    elif mode == "check":
+        found = check_manifest(root, path)
+        report.problems += found
+        report.facts["manifest"] = {"checked": path, "differences": len(found)}
+        said = (f"manifest: {len(found)} file(s) differ from {path}" if found
+                else f"manifest: every file matches {path}")
     if json_out:
         typer.echo(json.dumps({"ok": report.ok, "problems": report.problems,
                                "facts": report.facts, "notes": report.notes}, indent=2))
@@ -122,6 +127,8 @@ def verify_cmd(
             typer.echo(f"problem: {problem}")
         for note in report.notes:
             typer.echo(f"note: {note}")
+        if said:
+            typer.echo(said)
         typer.echo("ok" if report.ok else f"{len(report.problems)} problem(s)")
     if not report.ok:
         raise typer.Exit(1)

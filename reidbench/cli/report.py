@@ -122,7 +122,8 @@ def cost_cmd(
     """Plot mAP against model size, time per tracklet or FLOPs (results that record it)."""
     from reidbench.report.curves import cost_scatter
 
-    _figure(result_dirs, out, dpi, lambda r: cost_scatter(r, cost))
+    _figure(result_dirs, out, dpi, lambda r: cost_scatter(
+        r, cost, skipped=lambda line: typer.echo(f"left out: {line}", err=True)))
 
 
 @app.command("html")

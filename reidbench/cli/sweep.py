@@ -72,5 +72,7 @@ def sweep_cmd(
         typer.echo(f"warning: {cut} of {len(result['rows'])} runs were stopped by the "
                    "--max-minutes budget before their last epoch (stopped_early in sweep.json): "
                    "their cells are not trained alike", err=True)
-    typer.echo(f"{len(result['rows'])} runs in {time.perf_counter() - t0:.1f} s; "
-               f"{out}/sweep.json")
+    n, resumed = len(result["rows"]), result["resumed"]
+    done = (f"{n} runs" if not resumed else
+            f"{n} runs ({resumed} evaluated by an earlier run into {out}, {n - resumed} now)")
+    typer.echo(f"{done} in {time.perf_counter() - t0:.1f} s; {out}/sweep.json")

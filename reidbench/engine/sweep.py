@@ -256,6 +256,9 @@ def run_sweep(adapter_name: str, data_root: str | Path, dataset: str, protocol: 
               progress: Progress | None = None) -> dict[str, Any]:
     """Train and evaluate every (cell, trial); write and return the ``sweep.json`` record.
 
+    The returned record also says how many of its rows were ``resumed`` (an earlier run into
+    ``out_dir`` had already evaluated them); that count is not written to ``sweep.json``.
+
     Args:
         adapter_name: Trainable adapter, e.g. ``"stmn"``.
         data_root: Dataset copy to train and evaluate on.
@@ -299,6 +302,7 @@ def run_sweep(adapter_name: str, data_root: str | Path, dataset: str, protocol: 
         _check_cell(out / "cells" / _cell_name(cell, trial),
                     _cell_record(settings, cell, trial, base.seed + trial))
     rows: list[dict[str, Any]] = []
+    resumed = 0
     if progress:  # the line's clock starts now, not when the first cell is done
         progress("sweep", 0, len(jobs))
     for cell, trial in jobs:
@@ -316,6 +320,8 @@ def run_sweep(adapter_name: str, data_root: str | Path, dataset: str, protocol: 
                            AdapterSource(adapter_name, summary["checkpoint"], device=base.device),
                            procedure=procedure, bootstrap=0, seed=seed)
             res.write(result_dir)
+        else:
+            resumed += 1
         record = read_result(result_dir).record
         rows.append({"axes": cell, "trial": trial, "seed": seed,
                      "metrics": {k: v.value for k, v in record.metrics.items()},
@@ -330,5 +336,5 @@ def run_sweep(adapter_name: str, data_root: str | Path, dataset: str, protocol: 
                  for k, v in base.__dict__.items()},
              "settings": settings, "settings_hash": settings_hash(settings), "rows": rows}
     write_json_atomic(out / "sweep.json", json.loads(json.dumps(sweep)))
-    return sweep
+    return {**sweep, "resumed": resumed}
 

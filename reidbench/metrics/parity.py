@@ -126,10 +126,14 @@ def _warm_up(distmat: Any) -> None:
     """Evaluate a tiny problem of ``distmat``'s dtype, so no timed row pays one-off costs.
 
     The first call of the core imports numba and loads the compiled kernel for the dtype from
-    numba's cache (about 0.6 s against tens of ms for a MARS-sized row).
+    numba's cache (about 0.6 s against tens of ms for a MARS-sized row). numba compiles a
+    read-only matrix (``make_problem``'s, a memory map) as a type of its own, which on a fresh
+    install took the first timed row 7 s to compile, so the tiny matrix is read-only alike.
     """
     dtype = np.float32 if str(getattr(distmat, "dtype", "")).endswith("float32") else np.float64
     tiny = np.array([[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]], dtype=dtype)
+    flags = getattr(distmat, "flags", None)
+    tiny.flags.writeable = bool(getattr(flags, "writeable", True))
     rank_metrics(tiny, [1, 2], [1, 2, 3], [0, 0], [1, 1, 1], cmc="allshots")
 
 

@@ -7,7 +7,7 @@ comparable).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -203,13 +203,24 @@ def cost_points(results: Sequence[tuple[str, EvalResult]], cost: str = "paramete
     return pts
 
 
-def cost_scatter(results: Sequence[tuple[str, EvalResult]], cost: str = "parameters") -> Figure:
+def cost_scatter(results: Sequence[tuple[str, EvalResult]], cost: str = "parameters",
+                 skipped: Callable[[str], None] | None = None) -> Figure:
     """Plot mAP against model size or time per tracklet, one point per result that records it.
+
+    Args:
+        results: ``(label, result)`` pairs.
+        cost: One of :data:`COSTS`.
+        skipped: Called with one line per result left out because its record lacks the cost.
 
     Raises:
         InputError: If no result records the cost.
     """
     pts = cost_points(results, cost)
+    if skipped is not None:
+        plotted = {p["label"] for p in pts}
+        for label, _ in results:
+            if label not in plotted:
+                skipped(f"{label}: its record holds no {cost} (not plotted)")
     if not pts:
         raise InputError(describe(f"cost {cost!r}", "the given results", "a record holding it "
                                   "(source.adapter.n_parameters, .cost or timings)", "none",

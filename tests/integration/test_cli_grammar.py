@@ -47,6 +47,9 @@ def test_every_option_has_help_and_no_rst_markup(path, cmd):
         assert text and text.strip(), f"{path}: {param.opts or param.name} has no help text"
         assert "``" not in text, f"{path}: {param.opts}: literal double backticks"
     assert "``" not in (cmd.help or ""), f"{path}: literal double backticks in its help"
+    # typer prints a paragraph's line breaks as they are: each paragraph must be one line
+    assert all("\n" not in par for par in cmd.help.split("\n\n")), \
+        f"{path}: a help paragraph broken over several lines"
 
 
 @pytest.mark.parametrize("path,cmd", COMMANDS, ids=[p for p, _ in COMMANDS])

@@ -72,3 +72,15 @@ def test_a_pairwise_scorer_is_refused_with_the_reason(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0 and len(err) == 1 and "pairwise scorer" in err[0]
     assert not (tmp_path / "r.onnx").exists()
+
+
+def test_another_models_checkpoint_names_the_adapter_it_belongs_to(tmp_path, capsys):
+    # export takes the adapter as its first argument: the hint must not name an --adapter flag
+    ckpt = _checkpoint("stmn", tmp_path / "w.safetensors")
+    rc = main(["export", "cosam", "--checkpoint", str(ckpt), "--format", "onnx",
+               "--out", str(tmp_path / "c.onnx")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1
+    assert "weights of 'stmn'" in err[0] and "adapter stmn" in err[0]
+    assert "--adapter" not in err[0]
+    assert not (tmp_path / "c.onnx").exists()

@@ -77,3 +77,6 @@ def test_the_tour_runs_in_a_scratch_folder(tmp_path):
     assert summary["epochs_done"] == 2  # the small run, not the paper's 200 epochs
     for name in ("ids.txt", "feats.npz", "results/mine", "results/stmn", "MARS"):
         assert (tmp_path / name).exists(), name
+    # the README's export example names the checkpoint this tour's training wrote
+    export = re.search(r"^reidbench export stmn --checkpoint (\S+)", README.read_text(), re.M)
+    assert export and (tmp_path / export.group(1)).is_file(), export and export.group(1)

@@ -77,15 +77,17 @@ def test_sweep_runs_every_cell_and_resumes(mars, tmp_path):
     grid = {"width": [4, 6]}
     sweep = run_sweep(TARGET, mars, "mars", "mars/v2v@1", grid, tmp_path / "sw", trials=2,
                       train_options=OPTS, procedure={"input_size": (32, 16), "seq_len": 3})
-    assert len(sweep["rows"]) == 4
+    assert len(sweep["rows"]) == 4 and sweep["resumed"] == 0
     assert {(r["axes"]["width"], r["trial"]) for r in sweep["rows"]} == {(4, 0), (4, 1), (6, 0),
                                                                          (6, 1)}
     on_disk = json.loads((tmp_path / "sw" / "sweep.json").read_text())
     assert on_disk["schema"] == "reidbench.sweep/1" and len(on_disk["rows"]) == 4
     assert not any(r["stopped_early"] for r in on_disk["rows"])  # no --max-minutes budget
+    assert "resumed" not in on_disk
     stamp = (tmp_path / "sw" / on_disk["rows"][0]["result"] / "results.json").stat().st_mtime
-    run_sweep(TARGET, mars, "mars", "mars/v2v@1", grid, tmp_path / "sw", trials=2,
-              train_options=OPTS, procedure={"input_size": (32, 16), "seq_len": 3})
+    assert run_sweep(TARGET, mars, "mars", "mars/v2v@1", grid, tmp_path / "sw", trials=2,
+                     train_options=OPTS, procedure={"input_size": (32, 16), "seq_len": 3}
+                     )["resumed"] == 4
     result_file = tmp_path / "sw" / on_disk["rows"][0]["result"] / "results.json"
     assert result_file.stat().st_mtime == stamp
     # a cell whose training the budget cut is marked, also when the sweep resumes it

@@ -1,5 +1,6 @@
 """The CLI's shared helpers: --config parsing, --split names, the parameter -> flag rendering."""
 
+import io
 import json
 import random
 
@@ -7,6 +8,7 @@ import pytest
 
 from reidbench.cli._common import (
     PARAM_FLAGS,
+    ProgressLine,
     flag_for,
     parse_config,
     parse_protocols,
@@ -79,3 +81,20 @@ def test_command_modules_share_helpers_only_through_private_helper_modules():
                 if not target.startswith("_"):
                     problems.append(f"{path.name} imports {module}")
     assert not problems, problems
+
+
+def test_progress_eta_counts_only_the_items_done_since_the_stage_restarted():
+    # training's second epoch: the stage restarts at 31/60 after a validation pass, then runs at
+    # 0.5 s per iteration; the ETA must come from that rate, not from 31 items in no time
+    clock = iter([0.0, 10.0, 10.5, 11.0])
+    out = io.StringIO()
+    line = ProgressLine(out, clock=lambda: next(clock))
+    line("extract validation", 20, 20)
+    line("train | loss 3.9", 31, 60)
+    line("train | loss 3.8", 32, 60)
+    line("train | loss 3.7", 33, 60)
+    shown = [part.strip() for part in out.getvalue().split("\r") if part.strip()]
+    assert shown[0] == "extract validation: 20/20    0.0s  eta   0.0s"
+    assert shown[1] == "train | loss 3.9: 31/60    0.0s  eta      ?"
+    assert shown[2] == "train | loss 3.8: 32/60    0.5s  eta  14.0s"
+    assert shown[3] == "train | loss 3.7: 33/60    1.0s  eta  13.5s"

@@ -65,12 +65,17 @@ def test_manifest_round_trip(mars, tmp_path):
 def test_manifest_write_and_check_from_the_cli(mars, tmp_path, capsys):
     out = tmp_path / "m.json"
     assert main(["data", "verify", "mars", str(mars), "--manifest", "write", str(out)]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert any(line.startswith(f"manifest: wrote {out} (") for line in said), said
     assert main(["data", "verify", "mars", str(mars), "--manifest", "check", str(out)]) == 0
-    assert capsys.readouterr().out.strip().endswith("ok")
+    said = capsys.readouterr().out.splitlines()
+    assert said[-2:] == [f"manifest: every file matches {out}", "ok"]
     extra = mars / "bbox_test" / "extra.txt"
     extra.write_text("x")
     assert main(["data", "verify", "mars", str(mars), "--manifest", "check", str(out)]) == 1
-    assert "problem: extra file bbox_test/extra.txt" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "problem: extra file bbox_test/extra.txt" in said
+    assert f"manifest: 1 file(s) differ from {out}" in said
     assert main(["data", "verify", "mars", str(mars), "--manifest", "read", str(out)]) != 0
     with pytest.raises(DataError, match="m2.json"):
         check_manifest(mars, tmp_path / "m2.json")

@@ -50,6 +50,10 @@ def test_cost_scatter(two):
     assert np.allclose(offsets, [[0.1, 75.0], [0.2, 60.0]])
     assert fig.axes[0].get_xlabel() == "seconds per tracklet"
     assert cost_points(two, "flops") == []  # neither records a FLOPs count
+    left_out = []
+    fig = cost_scatter(two, "parameters", skipped=left_out.append)
+    assert len(fig.axes[0].collections[0].get_offsets()) == 1
+    assert left_out == ["B: its record holds no parameters (not plotted)"]
     with pytest.raises(InputError, match="^cost in cost_scatter"):
         cost_points(two, "joules")
 
@@ -65,9 +69,12 @@ def test_mixed_protocols_are_flagged(tmp_path, two):
     assert "not comparable" in cmc_curve([two[0], ("C", c)]).axes[0].get_title()
 
 
-def test_cli_figures(tmp_path, two):
+def test_cli_figures(tmp_path, two, capsys):
     a, b = str(tmp_path / "a"), str(tmp_path / "b")
     for verb in ("cmc", "aphist", "cost"):
         out = tmp_path / f"{verb}.png"
         assert main(["report", verb, a, b, "--out", str(out)]) == 0
         assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        err = capsys.readouterr().err
+        # b records no parameter count: the cost figure says it left b out
+        assert ("left out: b: its record holds no parameters" in err) == (verb == "cost"), err
