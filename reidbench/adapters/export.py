@@ -16,7 +16,11 @@ tracklet's per-frame memory. Its two embedding networks alone would evaluate a d
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +116,7 @@ def export_adapter(adapter: Adapter, fmt: str, out: str | Path, *,
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             if fmt == "onnx":
-                _onnx(net, example, tmp, meta)
+                _onnx(net, example, tmp, out, meta)
             else:
                 traced = torch.jit.trace(net, (example,), check_trace=False)
                 torch.jit.save(traced, str(tmp), _extra_files=meta)
@@ -129,17 +133,36 @@ def export_adapter(adapter: Adapter, fmt: str, out: str | Path, *,
             "sha256": sha}
 
 
-def _onnx(net: Any, example: Any, path: Path, meta: dict[str, str]) -> None:
+@contextlib.contextmanager
+def _stdout_discarded() -> Iterator[None]:
+    """Point file descriptor 1 at the null device while torch's ONNX exporter runs.
+
+    On failure the exporter prints its whole graph there: its ``setup_onnx_logging`` turns the
+    ONNX log on whatever ``verbose`` says.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _onnx(net: Any, example: Any, path: Path, out: Path, meta: dict[str, str]) -> None:
     import onnx
     import torch
 
     try:
-        torch.onnx.export(net, (example,), str(path), dynamo=False, input_names=["clips"],
-                          output_names=["features"], opset_version=OPSET,
-                          dynamic_axes={"clips": {0: "batch"}, "features": {0: "batch"}})
+        with _stdout_discarded():
+            torch.onnx.export(net, (example,), str(path), dynamo=False, input_names=["clips"],
+                              output_names=["features"], opset_version=OPSET,
+                              dynamic_axes={"clips": {0: "batch"}, "features": {0: "batch"}})
     except Exception as exc:  # noqa: BLE001 - the exporter raises many types
         first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
-        raise CheckpointError(describe("ONNX export", str(path), "a network torch.onnx.export "
+        raise CheckpointError(describe("ONNX export", str(out), "a network torch.onnx.export "
                                        f"can write at opset {OPSET}", first.strip()[:200],
                                        "try --format torchscript")) from None
     model = onnx.load(str(path))

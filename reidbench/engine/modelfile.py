@@ -140,14 +140,19 @@ class _PreparedModelFile:
         return SplitInputs(compute_distance(qf, gf, metric=procedure.distance), qf, gf, info)
 
     def _cost(self, adapter: Any, procedure: Procedure) -> dict[str, Any]:
-        """Forward GFLOPs of a TorchScript file (counted as for adapters); ``{}`` for ONNX."""
+        """Forward GFLOPs of one clip (and one query image under I2V), as for adapters.
+
+        TorchScript files are counted by torch's counter; ONNX files from their graph
+        (:mod:`reidbench.engine.onnx_flops`), ``{}`` when the graph cannot be counted.
+        """
         from reidbench.engine.flops import forward_gflops
 
-        if adapter.model is None:  # an onnxruntime session: no torch ops to count
-            return {}
-        key = (procedure.seq_len, tuple(procedure.input_size))
+        key = (adapter.file.sha256, procedure.seq_len, tuple(procedure.input_size))
         if key not in self._costs:
-            self._costs[key] = forward_gflops(adapter, procedure, self.protocol.evaluation.mode)
+            mode = self.protocol.evaluation.mode
+            self._costs[key] = (forward_gflops(adapter, procedure, mode)
+                                if adapter.model is not None
+                                else _onnx_cost(adapter.file, procedure, mode))
         return self._costs[key]
 
     def record(self, split_info: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -164,3 +169,25 @@ class _PreparedModelFile:
     def config(self) -> dict[str, Any]:
         return {"model": self.source.path, "query_model": self.source.query_model,
                 **self.source.extraction.config()}
+
+
+def _onnx_cost(file: Any, procedure: Procedure, mode: str) -> dict[str, Any]:
+    """GFLOPs of an ONNX file's graph on one clip (a frame model: its T frames) and one image."""
+    from reidbench.engine.onnx_flops import ONNX_FLOPS_COUNTER, onnx_graph_flops
+
+    h, w = (int(v) for v in procedure.input_size)
+    t = int(procedure.seq_len)
+    clip = (1, t, 3, h, w) if file.meta.input == "clip" else (t, 3, h, w)
+    flops = onnx_graph_flops(file.onnx[0], clip)
+    if flops is None:
+        return {}
+    out: dict[str, Any] = {"clip_shape": [1, t, 3, h, w], "flops_counter": ONNX_FLOPS_COUNTER,
+                           "gflops_per_clip": flops / 1e9}
+    if mode == "i2v":  # a clip model sees an image as a clip of seq_len copies of it
+        image = ((1, int(file.meta.seq_len or 1), 3, h, w) if file.meta.input == "clip"
+                 else (1, 3, h, w))
+        per_image = onnx_graph_flops(file.onnx[0], image)
+        if per_image is None:
+            return {}
+        out["gflops_per_image"] = per_image / 1e9
+    return out

@@ -223,7 +223,8 @@ class AdapterInfo(Record):
                                     default=None)
     cost: Mapping[str, Any] | None = spec(
         "`gflops_per_clip`: one forward at batch 1 of a `clip_shape` [1, T, 3, H, W] clip, "
-        "counted by `flops_counter` = torch's `FlopCounterMode` (matmuls and convolutions, a "
+        "counted by `flops_counter` = torch's `FlopCounterMode` (an ONNX model file: "
+        "`reidbench.engine.onnx_flops`, the same rule on its graph) (matmuls and convolutions, a "
         "multiply-add = 2 FLOPs, element-wise ops ignored; `procedure.flip` runs two such "
         "forwards per clip at extraction; for a pairwise scorer the embedding only, with a "
         "`note` saying so); `gflops_per_image` for I2V protocols; `{}` when not countable",

@@ -31,9 +31,21 @@ __all__ = ["PPool", "STEPEmb", "MultiHeadAttention", "DIBlock", "DIDecoder", "py
 
 
 def pyramid_pool(fmap: torch.Tensor, granularities: Sequence[int]) -> torch.Tensor:
-    """Average-pool ``(M, C, H, W)`` into ``sum(granularities)`` horizontal strips ``(M, S, C)``."""
-    parts = [F.adaptive_avg_pool2d(fmap, (g, 1)).flatten(2) for g in granularities]
-    return torch.cat(parts, dim=2).transpose(1, 2)
+    """Average-pool ``(M, C, H, W)`` into ``sum(granularities)`` horizontal strips ``(M, S, C)``.
+
+    Strip ``i`` of ``g`` covers rows ``floor(i H / g)`` to ``ceil((i + 1) H / g)`` (exclusive), the
+    bins of ``adaptive_avg_pool2d(fmap, (g, 1))``. When traced (``torch.jit.trace``, and
+    ``torch.onnx.export``, which traces) the strips are fixed row slices: a traced graph has a
+    fixed frame size, and the ONNX exporter cannot write adaptive pooling whose input height it
+    cannot see (behind a reshape of a dynamic batch axis).
+    """
+    if not torch.jit.is_tracing():
+        parts = [F.adaptive_avg_pool2d(fmap, (g, 1)).flatten(2) for g in granularities]
+        return torch.cat(parts, dim=2).transpose(1, 2)
+    h = int(fmap.shape[2])
+    strips = [fmap[:, :, (i * h) // g:-((-(i + 1) * h) // g)].mean(dim=(2, 3))
+              for g in granularities for i in range(g)]
+    return torch.stack(strips, dim=1)
 
 
 class PPool(nn.Module):

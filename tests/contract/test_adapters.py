@@ -168,3 +168,34 @@ def test_the_plain_plugin_evaluates_through_the_cli(target, tiny_mars, tmp_path,
                "--width", "16", "--seq-len", "2"])
     assert rc == 0, capsys.readouterr().err
     assert (out / "results.json").is_file()
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+@pytest.mark.parametrize("name", NAMES)
+def test_every_module_adapter_exports_to_both_formats(name, fmt, tmp_path):
+    """`reidbench export` writes every ModuleAdapter in either format, read back as a clip model
+    whose features are the adapter's; a pairwise scorer or a plain Adapter is refused."""
+    from reidbench.adapters import ModuleAdapter
+    from reidbench.adapters.export import TOLERANCE, export_adapter
+    from reidbench.adapters.modelfile import open_model_file
+
+    a = _build(name).eval()
+    out = tmp_path / f"m.{fmt}"
+    if a.uses_scorer or not isinstance(a, ModuleAdapter):
+        match = "pairwise scorer" if a.uses_scorer else "a ModuleAdapter"
+        with pytest.raises(InputError, match=match):
+            export_adapter(a, fmt, out, input_size=SIZE)
+        assert not out.exists()
+        return
+    summary = export_adapter(a, fmt, out, input_size=SIZE)
+    assert summary["max_abs_diff"] <= TOLERANCE
+    file = open_model_file(out)
+    proc = a.procedure(Procedure(input_size=SIZE))
+    assert (file.format, file.meta.input, file.meta.seq_len) == (fmt, "clip", proc.seq_len)
+    assert file.meta.input_size == tuple(proc.input_size)
+    clips = torch.randn(3, proc.seq_len, 3, *proc.input_size, generator=torch.Generator()
+                        .manual_seed(5))
+    with torch.inference_mode():
+        want, got = a.embed_clips(clips), file.adapter("cpu").embed_clips(clips)
+    assert (want - got).abs().max() <= TOLERANCE
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]  # no temporary left

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from reidbench.adapters import save_checkpoint
+from reidbench.adapters import AdapterCard, ModuleAdapter, save_checkpoint
 from reidbench.adapters.build import build_adapter
 from reidbench.adapters.modelfile import open_model_file
 from reidbench.cli import main
@@ -84,3 +84,36 @@ def test_another_models_checkpoint_names_the_adapter_it_belongs_to(tmp_path, cap
     assert "weights of 'stmn'" in err[0] and "adapter stmn" in err[0]
     assert "--adapter" not in err[0]
     assert not (tmp_path / "c.onnx").exists()
+
+
+class Unexportable(ModuleAdapter):
+    """Adaptive pooling behind a reshape of the batch axis: torch's ONNX exporter cannot see its
+    input height and refuses (after printing its whole graph to file descriptor 1)."""
+
+    card = AdapterCard(name="unexportable", modes=("v2v",), input_size=(32, 16))
+
+    def __init__(self):
+        super().__init__(torch.nn.Conv2d(3, 4, 3, padding=1))
+
+    def forward_features(self, clips):
+        b, t = clips.shape[:2]
+        y = torch.nn.functional.adaptive_avg_pool2d(self.model(clips.flatten(0, 1)), (2, 1))
+        return y.flatten(1).view(b, t, -1).mean(dim=1)
+
+    def procedure(self, default):
+        return default.override(seq_len=2)
+
+
+def test_a_network_the_onnx_exporter_refuses_is_one_line_and_nothing_else(tmp_path, capfd):
+    out = tmp_path / "u.onnx"
+    capfd.readouterr()
+    rc = main(["export", f"{__name__}:Unexportable", "--format", "onnx", "--out", str(out)])
+    cap = capfd.readouterr()
+    err = cap.err.strip().splitlines()
+    assert rc != 0 and cap.out == "", cap.out[:300]
+    assert len(err) == 1 and err[0].startswith(f"error: ONNX export in {out}: ")
+    assert "adaptive_avg_pool2d" in err[0] and "--format torchscript" in err[0]
+    assert list(tmp_path.iterdir()) == []
+    # the other format writes it
+    assert main(["export", f"{__name__}:Unexportable", "--format", "torchscript", "--out",
+                 str(tmp_path / "u.pt")]) == 0

@@ -120,6 +120,19 @@ def test_result_records_the_pipeline(mars, tmp_path):
     assert auto.record.metrics == result.record.metrics
 
 
+def test_cli_workers_are_recorded_in_the_result(mars, tmp_path, capsys):
+    from reidbench.engine import read_result
+
+    code = main(["evaluate", "-p", "mars/v2v@1", "--data", str(mars), "--adapter", TINY_CONV,
+                 "--device", "cpu", "--workers", "1", "--bootstrap", "0",
+                 "--out", str(tmp_path / "res")])
+    assert code == 0, capsys.readouterr().err
+    record = read_result(tmp_path / "res").record
+    assert record.config["num_workers"] == 1
+    pipe = record.splits[0].source["extraction"]["tracklets"]["pipeline"]
+    assert pipe["workers"] == 1 and pipe["workers_requested"] == 1
+
+
 @pytest.fixture()
 def corrupt(mars, tmp_path):
     """A copy of the tiny MARS whose one frame is truncated garbage."""

@@ -5,6 +5,7 @@ normalised as the file declares, embedded directly with onnxruntime (or the Torc
 pooled by hand, written as a features file and evaluated as one.
 """
 
+import hashlib
 import json
 import warnings
 import zipfile
@@ -134,6 +135,14 @@ def _by_hand(protocol, root, embed_clip, embed_image, seq_len):
     return ids, np.stack([rows[i] for i in ids]).astype(np.float32)
 
 
+def _torch_flops(net, shape):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        net(torch.zeros(shape))
+    return counter.get_total_flops()
+
+
 def _same_metrics(a, b):
     for key, cell in a["metrics"].items():
         assert cell["value"] == pytest.approx(b["metrics"][key]["value"], abs=1e-6), key
@@ -171,8 +180,14 @@ def test_an_onnx_frame_model_equals_its_features_by_hand(protocol, mars, tmp_pat
     assert src["model"]["runtime"] == "onnxruntime"
     assert src["model"]["runtime_version"] == ort.__version__
     assert src["model"]["metadata"]["reidbench.normalize"] == NORMALIZE
+    assert src["model"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert src["adapter"]["checkpoint_sha256"] == src["model"]["sha256"]
-    assert src["adapter"]["cost"] == {}  # an onnxruntime graph is not counted
+    # the graph's convolutions and products, counted as torch counts the same network
+    cost, t = src["adapter"]["cost"], seq_len
+    assert cost["gflops_per_clip"] == pytest.approx(_torch_flops(net, (t, 3, *SIZE)) / 1e9)
+    assert cost["clip_shape"] == [1, t, 3, *SIZE] and "onnx" in cost["flops_counter"]
+    if protocol.endswith("i2v@1"):
+        assert cost["gflops_per_image"] == pytest.approx(_torch_flops(net, (1, 3, *SIZE)) / 1e9)
     assert got["procedure"]["input_size"] == list(SIZE)
     # filed like any other result; the leaderboard shows the format beside the name
     boards = tmp_path / "leaderboards"

@@ -66,3 +66,74 @@ def test_cost_points_use_the_recorded_gflops():
     features = _result({"kind": "features", "adapter": None}, 0.7)
     pts = cost_points([("a", with_cost), ("b", without), ("c", features)], "flops")
     assert pts == [{"label": "a", "mAP": 50.0, "cost": 4.2}]
+
+
+class _Mixed(torch.nn.Module):
+    """Every counted ONNX operator: Conv (grouped), ConvTranspose, MatMul (3-D linear and
+    batched products), Einsum, Gemm; plus pooling and element-wise ops that are not counted."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.group = torch.nn.Conv2d(8, 8, 3, padding=1, groups=4)
+        self.up = torch.nn.ConvTranspose2d(8, 4, 2, stride=2)
+        self.q = torch.nn.Linear(4, 6)
+        self.mix = torch.nn.Parameter(torch.randn(6, 5))
+        self.fc = torch.nn.Linear(5, 7)
+
+    def forward(self, x):
+        h = self.up(torch.relu(self.group(self.conv(x))))
+        tok = self.q(torch.nn.functional.max_pool2d(h, 2).flatten(2).transpose(1, 2))
+        att = torch.softmax(tok @ tok.transpose(1, 2), dim=-1) @ tok
+        return self.fc(torch.einsum("bsd,de->be", att, self.mix))
+
+
+def _onnx(net, shape):
+    import io
+    import warnings
+
+    import onnx
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (torch.randn(*shape),), buf, dynamo=False, opset_version=17,
+                          input_names=["x"], dynamic_axes={"x": {0: "n"}})
+    return onnx.load_from_string(buf.getvalue())
+
+
+def test_an_onnx_graph_counts_what_torch_counts_for_the_same_network():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from reidbench.engine.onnx_flops import onnx_graph_flops
+
+    torch.manual_seed(0)
+    net = _Mixed().eval()
+    model = _onnx(net, (2, 3, 16, 8))
+    assert {"Conv", "ConvTranspose", "MatMul", "Einsum", "Gemm"} <= {
+        n.op_type for n in model.graph.node}
+    for n in (1, 3):
+        with FlopCounterMode(display=False) as counter:
+            net(torch.zeros(n, 3, 16, 8))
+        assert onnx_graph_flops(model, (n, 3, 16, 8)) == counter.get_total_flops() > 0
+    # the 1x1 convolution by hand: 2 FLOPs per multiply-add, per output position
+    conv = _onnx(torch.nn.Conv2d(3, 5, 1, bias=False), (1, 3, 4, 2))
+    assert onnx_graph_flops(conv, (2, 3, 4, 2)) == 2 * 2 * 5 * 3 * 4 * 2
+
+
+class _ThreeWay(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Parameter(torch.randn(4, 3))
+        self.b = torch.nn.Parameter(torch.randn(3, 2))
+
+    def forward(self, x):
+        return torch.einsum("ni,ij,jk->nk", x, self.a, self.b)
+
+
+def test_an_onnx_graph_the_count_cannot_see_through_is_not_counted():
+    from reidbench.engine.onnx_flops import onnx_graph_flops
+
+    model = _onnx(_ThreeWay(), (2, 4))
+    assert onnx_graph_flops(model, (2, 4)) is None  # three operands: the path is torch's choice
+    assert onnx_graph_flops(model, (2, 4, 1)) is None  # not the input's rank
