@@ -122,7 +122,7 @@ def verify_cmd(
                                "facts": report.facts, "notes": report.notes}, indent=2))
     else:
         facts = ", ".join(f"{k} {v}" for k, v in report.facts.items() if not isinstance(v, dict))
-        typer.echo(f"{name} at {root}: {facts}")
+        typer.echo(f"{name} at {root}" + (f": {facts}" if facts else ""))
         for problem in report.problems:
             typer.echo(f"problem: {problem}")
         for note in report.notes:
