@@ -27,6 +27,7 @@ from typing import Any
 from reidbench.adapters.base import Adapter
 from reidbench.adapters.module import ModuleAdapter
 from reidbench.errors import CheckpointError, InputError, describe
+from reidbench.fileio import unwritable_reason
 from reidbench.protocols import Procedure
 
 __all__ = ["FORMATS", "TOLERANCE", "export_adapter"]
@@ -71,8 +72,8 @@ def export_adapter(adapter: Adapter, fmt: str, out: str | Path, *,
         ``{"path", "format", "metadata", "max_abs_diff", "sha256"}``.
 
     Raises:
-        InputError: An unknown format, an adapter that is not a ModuleAdapter, or a pairwise
-            scorer.
+        InputError: An unknown format, an adapter that is not a ModuleAdapter, a pairwise
+            scorer, or an ``out`` that cannot be written (a folder, under a file, read-only).
         CheckpointError: The exported file fails the model-file checks or differs from the
             adapter by more than :data:`TOLERANCE`.
     """
@@ -107,6 +108,10 @@ def export_adapter(adapter: Adapter, fmt: str, out: str | Path, *,
     if train:
         meta["reidbench.train_dataset"] = str(train)
     out = Path(out)
+    reason = f"{out} is a folder" if out.is_dir() else unwritable_reason(out.parent)
+    if reason:
+        raise InputError(describe("out", "export", "a model file this user can write", reason,
+                                  "pass a writable file path"), param="out")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     net = _Features(adapter)

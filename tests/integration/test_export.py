@@ -117,3 +117,31 @@ def test_a_network_the_onnx_exporter_refuses_is_one_line_and_nothing_else(tmp_pa
     # the other format writes it
     assert main(["export", f"{__name__}:Unexportable", "--format", "torchscript", "--out",
                  str(tmp_path / "u.pt")]) == 0
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "a_folder", "read_only"])
+def test_an_out_that_cannot_be_written_is_one_line_before_any_export(where, tmp_path, capsys):
+    import os
+
+    blocker = tmp_path / "blocker"
+    if where == "under_a_file":
+        blocker.write_text("x")
+        out = blocker / "m.onnx"
+    elif where == "a_folder":
+        blocker.mkdir()
+        out = blocker
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only folders")
+        blocker.mkdir()
+        blocker.chmod(0o500)
+        out = blocker / "m.onnx"
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    try:
+        rc = main(["export", f"{__name__}:Unexportable", "--format", "torchscript", "--out",
+                   str(out)])
+    finally:
+        blocker.chmod(0o700) if blocker.is_dir() else None
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "--out" in err[0], err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
