@@ -290,13 +290,12 @@ def read_npz_bounded(path: str | Path, *, max_array_bytes: int = 1 << 30,
                             raise NpzError(f"member {name!r} with .npy format {version}")
                     except NpzError:
                         raise
-                    except (ValueError, SyntaxError, TypeError) as exc:
+                    except Exception as exc:  # noqa: BLE001 (numpy's header parser raises
+                        # ValueError, SyntaxError, TypeError, tokenize.TokenError, ...)
                         reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
                         raise NpzError(f"member {name!r} that is no .npy array ({reason})"
                                        ) from None
-                    if dtype.hasobject:
-                        raise NpzError(f"member {name!r} holding an object array (it would "
-                                       "need unpickling)")
+                    _check_npy_header(name, shape, dtype, max_array_bytes)
                     count = 1
                     for dim in shape:
                         count *= int(dim)
@@ -316,9 +315,54 @@ def read_npz_bounded(path: str | Path, *, max_array_bytes: int = 1 << 30,
                                            "bytes)")
                         got += n
                     arr = np.frombuffer(buf, dtype=dtype, count=count)
+                    if dtype.kind == "U":
+                        _check_unicode(name, arr)
                     out[name] = arr.reshape(shape, order="F" if fortran else "C")
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
             RuntimeError) as exc:
         reason = (str(exc).splitlines() or [""])[0][:160] or type(exc).__name__
         raise NpzError(f"a corrupt or unreadable archive ({reason})") from None
     return out
+
+
+#: Most dimensions accepted for one ``.npy`` member (numpy itself allows 64; reidbench writes <= 2).
+MAX_NPY_NDIM = 32
+
+
+def _check_npy_header(name: str, shape: Any, dtype: Any, max_array_bytes: int) -> None:
+    """Refuse a parsed ``.npy`` header that numpy could not turn into an array of bounded size.
+
+    numpy's header parser accepts negative dimensions, more than 64 of them, a dimension past
+    what an index can hold when another is 0, zero-sized string types and structured types;
+    building the array from such a header raises deep inside numpy (or asks it for terabytes).
+    """
+    if dtype.hasobject:
+        raise NpzError(f"member {name!r} holding an object array (it would need unpickling)")
+    if dtype.fields is not None or dtype.subdtype is not None:
+        raise NpzError(f"member {name!r} of the structured type {str(dtype)[:80]} (plain "
+                       "numbers or strings expected)")
+    if dtype.itemsize == 0:
+        raise NpzError(f"member {name!r} of the zero-sized type {dtype}")
+    if len(shape) > MAX_NPY_NDIM:
+        raise NpzError(f"member {name!r} declaring {len(shape)} dimensions (at most "
+                       f"{MAX_NPY_NDIM})")
+    bad = [d for d in shape if not 0 <= int(d) <= max_array_bytes]
+    if bad:
+        raise NpzError(f"member {name!r} declaring the dimension {int(bad[0]):,} in shape "
+                       f"{tuple(int(d) for d in shape)}"[:300])
+
+
+def _check_unicode(name: str, arr: Any) -> None:
+    """Refuse text arrays holding code points Python strings cannot (or should not) hold.
+
+    numpy stores ``U`` arrays as raw UCS-4: a crafted file may hold values above U+10FFFF (turning
+    them into ``str`` raises SystemError) or lone surrogates (which cannot be written as UTF-8).
+    """
+    import numpy as np
+
+    codes = arr.view(np.uint32)
+    bad = (codes > 0x10FFFF) | ((codes >= 0xD800) & (codes <= 0xDFFF))
+    if bad.any():
+        at = int(np.flatnonzero(bad)[0])
+        raise NpzError(f"member {name!r} holding text that is not valid Unicode (code point "
+                       f"{int(codes[at]):#x})")
