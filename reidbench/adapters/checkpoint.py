@@ -270,7 +270,8 @@ def _why_refused(p: Path, exc: Exception) -> tuple[str, str]:
     An unsafe pickle (it would import code), a file that is no checkpoint, or another refusal.
     """
     found, parsed = _pickle_globals(p)
-    unsafe = [g for g in found if g.split(".")[0] not in _SAFE_MODULES]
+    # only a stream that parses is a pickle: text (a .py, a .json) scans as opcodes for a while
+    unsafe = [g for g in found if g.split(".")[0] not in _SAFE_MODULES] if parsed else []
     if unsafe:
         return (f"a pickle that needs arbitrary code to load (it imports {unsafe[0]}); refused, "
                 "never unpickled", "save only the state_dict (and plain metadata), or convert "

@@ -153,3 +153,30 @@ def test_every_byte_of_a_checkpoints_zip_end_records_damaged_is_one_error(tmp_pa
                 load_checkpoint(bad)
             except CheckpointError as exc:
                 assert "\n" not in str(exc)
+
+
+_TEXTS = ["import os, sys\nprint('hi')\n", '{"state_dict": {"w": [1, 2]}}\n', "id,feature\na,1\n",
+          "cos\nsystem\n(S'echo'\ntR.", "mport this\n" * 50, "Ilarge\n" * 20]
+
+
+@pytest.mark.parametrize("text", _TEXTS)
+def test_text_files_are_not_reported_as_pickles_that_import_code(tmp_path, text):
+    """A .py or .json passed as a checkpoint is "not a torch checkpoint", not a pickle of code.
+
+    pickletools reads text as opcodes for a while ('i' is INST, 'c' is GLOBAL): only a stream
+    that parses to its end is reported by the globals it names. A complete protocol-0 pickle
+    naming os.system (the fourth text cut short at its STOP) stays "imports".
+    """
+    from reidbench.adapters import load_checkpoint
+    from reidbench.errors import CheckpointError
+
+    p = tmp_path / "x.pth"
+    p.write_text(text)
+    with pytest.raises(CheckpointError) as exc:
+        load_checkpoint(p)
+    msg = str(exc.value)
+    assert "\n" not in msg
+    if text.startswith("cos"):
+        assert "imports" in msg
+    else:
+        assert "not a torch checkpoint" in msg and "imports" not in msg
