@@ -124,24 +124,45 @@ def json_depth(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> int:
 
 
 def loads_bounded(text: str, *, max_chars: int = 16 << 20,
-                  max_depth: int = MAX_JSON_DEPTH) -> Any:
+                  max_depth: int = MAX_JSON_DEPTH, finite: bool = False) -> Any:
     """``json.loads`` of untrusted text, refusing oversized or too deeply nested documents first.
 
     Args:
         text: The JSON text.
         max_chars: Largest text accepted.
         max_depth: Deepest nesting accepted.
+        finite: Also refuse ``NaN``, ``Infinity`` and numbers that overflow to them (``1e999``),
+            which ``json.loads`` accepts although they are not JSON.
 
     Raises:
         ValueError: Subclass :class:`json.JSONDecodeError` for invalid JSON (as ``json.loads``),
-            or :class:`JSONBoundError` for a document over the bounds (its message says which).
+            or :class:`JSONBoundError` for a document over the bounds (its message says which),
+            including an integer longer than Python converts (4,300 digits by default).
     """
     if len(text) > max_chars:
         raise JSONBoundError(f"{len(text):,} characters (more than {max_chars:,})")
     depth = json_depth(text, max_depth)
     if depth > max_depth:
         raise JSONBoundError(f"lists/objects nested deeper than {max_depth} levels")
-    return json.loads(text)
+    hooks: dict[str, Any] = {}
+    if finite:
+        def _no_constant(name: str) -> Any:
+            raise JSONBoundError(f"the non-finite number {name} (not JSON)")
+
+        def _finite_float(literal: str) -> float:
+            value = float(literal)
+            if not math.isfinite(value):
+                raise JSONBoundError(f"the number {literal[:40]} (beyond float range)")
+            return value
+
+        hooks = {"parse_constant": _no_constant, "parse_float": _finite_float}
+    try:
+        return json.loads(text, **hooks)
+    except (json.JSONDecodeError, JSONBoundError):
+        raise
+    except ValueError as exc:  # int("9" * 5000): past sys.get_int_max_str_digits()
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:80]
+        raise JSONBoundError(f"a number Python refuses to read ({reason})") from None
 
 
 class JSONBoundError(ValueError):

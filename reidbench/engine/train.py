@@ -319,7 +319,10 @@ def train(adapter_name: str, data_root: str | Path, dataset_name: str, out_dir: 
             conflicting input sizes, or a ``last.pt`` of another run in ``out_dir`` (with
             ``resume``).
     """
+    from reidbench.adapters.meta import check_option_values
+
     options = check_train_options(options)
+    check_option_values(model_config or {}, f"train {adapter_name}")  # M=10**12: terabytes
     out = Path(out_dir)
     reason = unwritable_reason(out)
     if reason:  # before any training: checkpoints that cannot be written are not computed
@@ -365,8 +368,9 @@ def _train(adapter_name: str, data_root: str | Path, dataset_name: str, out: Pat
     size = (int(options.input_size[0]), int(options.input_size[1]))
     try:
         adapter = _build(cls, model_config, len(label_of), size, options.seed)
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, InputError):
+    except (TypeError, ValueError, MemoryError, RuntimeError) as exc:
+        if isinstance(exc, InputError) or (isinstance(exc, RuntimeError)
+                                           and "alloc" not in str(exc)):
             raise
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         unknown = re.search(r"unexpected keyword argument '(\w+)'", reason)
