@@ -124,24 +124,45 @@ def json_depth(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> int:
 
 
 def loads_bounded(text: str, *, max_chars: int = 16 << 20,
-                  max_depth: int = MAX_JSON_DEPTH) -> Any:
+                  max_depth: int = MAX_JSON_DEPTH, finite: bool = False) -> Any:
     """``json.loads`` of untrusted text, refusing oversized or too deeply nested documents first.
 
     Args:
         text: The JSON text.
         max_chars: Largest text accepted.
         max_depth: Deepest nesting accepted.
+        finite: Also refuse ``NaN``, ``Infinity`` and numbers that overflow to them (``1e999``),
+            which ``json.loads`` accepts although they are not JSON.
 
     Raises:
         ValueError: Subclass :class:`json.JSONDecodeError` for invalid JSON (as ``json.loads``),
-            or :class:`JSONBoundError` for a document over the bounds (its message says which).
+            or :class:`JSONBoundError` for a document over the bounds (its message says which),
+            including an integer longer than Python converts (4,300 digits by default).
     """
     if len(text) > max_chars:
         raise JSONBoundError(f"{len(text):,} characters (more than {max_chars:,})")
     depth = json_depth(text, max_depth)
     if depth > max_depth:
         raise JSONBoundError(f"lists/objects nested deeper than {max_depth} levels")
-    return json.loads(text)
+    hooks: dict[str, Any] = {}
+    if finite:
+        def _no_constant(name: str) -> Any:
+            raise JSONBoundError(f"the non-finite number {name} (not JSON)")
+
+        def _finite_float(literal: str) -> float:
+            value = float(literal)
+            if not math.isfinite(value):
+                raise JSONBoundError(f"the number {literal[:40]} (beyond float range)")
+            return value
+
+        hooks = {"parse_constant": _no_constant, "parse_float": _finite_float}
+    try:
+        return json.loads(text, **hooks)
+    except (json.JSONDecodeError, JSONBoundError):
+        raise
+    except ValueError as exc:  # int("9" * 5000): past sys.get_int_max_str_digits()
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:80]
+        raise JSONBoundError(f"a number Python refuses to read ({reason})") from None
 
 
 class JSONBoundError(ValueError):
@@ -290,13 +311,12 @@ def read_npz_bounded(path: str | Path, *, max_array_bytes: int = 1 << 30,
                             raise NpzError(f"member {name!r} with .npy format {version}")
                     except NpzError:
                         raise
-                    except (ValueError, SyntaxError, TypeError) as exc:
+                    except Exception as exc:  # noqa: BLE001 (numpy's header parser raises
+                        # ValueError, SyntaxError, TypeError, tokenize.TokenError, ...)
                         reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
                         raise NpzError(f"member {name!r} that is no .npy array ({reason})"
                                        ) from None
-                    if dtype.hasobject:
-                        raise NpzError(f"member {name!r} holding an object array (it would "
-                                       "need unpickling)")
+                    _check_npy_header(name, shape, dtype, max_array_bytes)
                     count = 1
                     for dim in shape:
                         count *= int(dim)
@@ -316,9 +336,54 @@ def read_npz_bounded(path: str | Path, *, max_array_bytes: int = 1 << 30,
                                            "bytes)")
                         got += n
                     arr = np.frombuffer(buf, dtype=dtype, count=count)
+                    if dtype.kind == "U":
+                        _check_unicode(name, arr)
                     out[name] = arr.reshape(shape, order="F" if fortran else "C")
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
             RuntimeError) as exc:
         reason = (str(exc).splitlines() or [""])[0][:160] or type(exc).__name__
         raise NpzError(f"a corrupt or unreadable archive ({reason})") from None
     return out
+
+
+#: Most dimensions accepted for one ``.npy`` member (numpy itself allows 64; reidbench writes <= 2).
+MAX_NPY_NDIM = 32
+
+
+def _check_npy_header(name: str, shape: Any, dtype: Any, max_array_bytes: int) -> None:
+    """Refuse a parsed ``.npy`` header that numpy could not turn into an array of bounded size.
+
+    numpy's header parser accepts negative dimensions, more than 64 of them, a dimension past
+    what an index can hold when another is 0, zero-sized string types and structured types;
+    building the array from such a header raises deep inside numpy (or asks it for terabytes).
+    """
+    if dtype.hasobject:
+        raise NpzError(f"member {name!r} holding an object array (it would need unpickling)")
+    if dtype.fields is not None or dtype.subdtype is not None:
+        raise NpzError(f"member {name!r} of the structured type {str(dtype)[:80]} (plain "
+                       "numbers or strings expected)")
+    if dtype.itemsize == 0:
+        raise NpzError(f"member {name!r} of the zero-sized type {dtype}")
+    if len(shape) > MAX_NPY_NDIM:
+        raise NpzError(f"member {name!r} declaring {len(shape)} dimensions (at most "
+                       f"{MAX_NPY_NDIM})")
+    bad = [d for d in shape if not 0 <= int(d) <= max_array_bytes]
+    if bad:
+        raise NpzError(f"member {name!r} declaring the dimension {int(bad[0]):,} in shape "
+                       f"{tuple(int(d) for d in shape)}"[:300])
+
+
+def _check_unicode(name: str, arr: Any) -> None:
+    """Refuse text arrays holding code points Python strings cannot (or should not) hold.
+
+    numpy stores ``U`` arrays as raw UCS-4: a crafted file may hold values above U+10FFFF (turning
+    them into ``str`` raises SystemError) or lone surrogates (which cannot be written as UTF-8).
+    """
+    import numpy as np
+
+    codes = arr.view(np.uint32)
+    bad = (codes > 0x10FFFF) | ((codes >= 0xD800) & (codes <= 0xDFFF))
+    if bad.any():
+        at = int(np.flatnonzero(bad)[0])
+        raise NpzError(f"member {name!r} holding text that is not valid Unicode (code point "
+                       f"{int(codes[at]):#x})")

@@ -77,10 +77,19 @@ def get_adapter(name: str, **config: Any) -> Adapter:
         RegistryError: Unknown name (with suggestions) or a target that is not an Adapter.
         InputError: An option the adapter does not take, or a required one left out.
     """
+    from reidbench.adapters.meta import check_option_values
+
     cls = adapter_class(name)
     _check_options(cls, name, config)
+    check_option_values(config, f"adapter {name!r}")
     try:
         return cls(**config)
+    except (MemoryError, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and "alloc" not in str(exc):
+            raise
+        raise InputError(describe("options", f"adapter {name!r}", "options building a model "
+                                  "that fits in memory", _first_line(exc), "pass smaller sizes "
+                                  "in the model options"), param="config") from None
     except TypeError as exc:
         # adapters that forward **options to a config dataclass refuse unknown keys only there
         match = re.search(r"unexpected keyword argument '(\w+)'|missing \d+ required", str(exc))
@@ -90,6 +99,10 @@ def get_adapter(name: str, **config: Any) -> Adapter:
                                   f"adapter {name!r}", "options the adapter takes",
                                   str(exc), "check the model options and the checkpoint's "
                                   "stored config"), param="config") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return ((str(exc).strip().splitlines() or [type(exc).__name__])[0])[:200]
 
 
 def _check_options(cls: type[Adapter], name: str, config: dict[str, Any]) -> None:

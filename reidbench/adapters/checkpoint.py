@@ -12,6 +12,7 @@ import json
 import pickletools
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -241,12 +242,12 @@ def _check_torch_zip(p: Path) -> None:
     :data:`MAX_PICKLE_BYTES`, or any compressed member inflating beyond it, is built to exhaust
     memory (a 1 MB file whose pickle inflates to 1 GiB).
     """
-    if not zipfile.is_zipfile(p):
-        return
-    try:
+    try:  # is_zipfile itself raises BadZipFile on a damaged zip64 end record
+        if not zipfile.is_zipfile(p):
+            return
         with zipfile.ZipFile(p) as zf:
             infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError):
         return  # torch's own reader reports it as corrupt
     for info in infos:
         big = info.file_size > MAX_PICKLE_BYTES
@@ -269,7 +270,8 @@ def _why_refused(p: Path, exc: Exception) -> tuple[str, str]:
     An unsafe pickle (it would import code), a file that is no checkpoint, or another refusal.
     """
     found, parsed = _pickle_globals(p)
-    unsafe = [g for g in found if g.split(".")[0] not in _SAFE_MODULES]
+    # only a stream that parses is a pickle: text (a .py, a .json) scans as opcodes for a while
+    unsafe = [g for g in found if g.split(".")[0] not in _SAFE_MODULES] if parsed else []
     if unsafe:
         return (f"a pickle that needs arbitrary code to load (it imports {unsafe[0]}); refused, "
                 "never unpickled", "save only the state_dict (and plain metadata), or convert "
@@ -298,7 +300,8 @@ def _pickle_globals(p: Path) -> tuple[list[str], bool]:
                     return _scan_pickle(io.BytesIO(member.read(MAX_PICKLE_BYTES)))
         with open(p, "rb") as f:
             return _scan_pickle(f)
-    except (OSError, zipfile.BadZipFile, EOFError):
+    except (OSError, zipfile.BadZipFile, EOFError, NotImplementedError, ValueError,
+            RuntimeError, zlib.error):  # a damaged zip (unknown version, bad zip64 record)
         return [], False
 
 

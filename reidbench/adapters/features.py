@@ -171,8 +171,8 @@ def _check_features(feats: np.ndarray, ids: np.ndarray, where: str) -> None:
         raise DataError(describe("features", where, "finite values", f"NaN or inf in {rows.size} "
                                  f"row(s) (e.g. ids {_examples([str(ids[r]) for r in rows])})",
                                  "fix the extractor for those items"))
-    f64 = feats.astype(np.float64, copy=False)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # float128 past float64: inf, refused
+        f64 = feats.astype(np.float64, copy=False)
         norms = np.sqrt(np.einsum("ij,ij->i", f64, f64))
     big = np.flatnonzero(~(norms <= MAX_NORM))
     if big.size:

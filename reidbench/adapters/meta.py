@@ -11,7 +11,7 @@ Bounds (chosen well outside what any re-ID model uses: frames of 256 x 128, clip
 =================  ==========================================================================
 ``input_size``     ``[height, width]``, integers in [16, 1024] (top level and in ``config``)
 ``seq_len``        an integer in [1, 256] (in ``config``)
-other integers     in ``config``: within +-1,000,000 (no option is a count beyond that)
+other numbers      in ``config``: within +-1,000,000 (no option is a count beyond that)
 strings            at most 1,000 characters (``baseline``, ``adapter``, ``split``, ...)
 lists              at most 64 items
 ``config``         an object (the adapter's options)
@@ -37,7 +37,7 @@ from reidbench.errors import (
 )
 
 __all__ = ["check_meta_fields", "build_from_checkpoint", "check_owner", "check_input_size",
-           "INPUT_SIZE_RANGE", "SEQ_LEN_RANGE"]
+           "check_option_values", "INPUT_SIZE_RANGE", "SEQ_LEN_RANGE"]
 
 INPUT_SIZE_RANGE = (16, 1024)
 SEQ_LEN_RANGE = (1, 256)
@@ -56,7 +56,13 @@ def _fail(field: str, where: str, expected: str, got: Any) -> CheckpointError:
     return CheckpointError(describe(f"metadata {field!r}", where, expected, quote(got), _FIX))
 
 
-def check_input_size(value: Any, field: str, where: str) -> tuple[int, int]:
+def _fail_option(field: str, where: str, expected: str, got: Any) -> InputError:
+    name = field.removeprefix("config.")
+    return InputError(describe(f"option {name!r}", where, expected, quote(got),
+                               "pass a value within bounds in the model options"), param="config")
+
+
+def check_input_size(value: Any, field: str, where: str, fail: Any = _fail) -> tuple[int, int]:
     """``[height, width]`` within :data:`INPUT_SIZE_RANGE`, as a tuple.
 
     Raises:
@@ -65,26 +71,51 @@ def check_input_size(value: Any, field: str, where: str) -> tuple[int, int]:
     lo, hi = INPUT_SIZE_RANGE
     if not (isinstance(value, (list, tuple)) and len(value) == 2
             and all(_is_int(v) and lo <= v <= hi for v in value)):
-        raise _fail(field, where, f"[height, width] in pixels, each an integer in [{lo}, {hi}]",
-                    value)
+        raise fail(field, where, f"[height, width] in pixels, each an integer in [{lo}, {hi}]",
+                   value)
     return int(value[0]), int(value[1])
 
 
-def _check_value(value: Any, field: str, where: str) -> None:
+def _check_value(value: Any, field: str, where: str, fail: Any = _fail) -> None:
     if isinstance(value, str) and len(value) > _STR_LIMIT:
-        raise _fail(field, where, f"a string of at most {_STR_LIMIT} characters",
-                    f"{len(value):,} characters")
+        raise fail(field, where, f"a string of at most {_STR_LIMIT} characters",
+                   f"{len(value):,} characters")
     if _is_int(value) and abs(value) > _INT_LIMIT:
-        raise _fail(field, where, f"an integer within +-{_INT_LIMIT:,}", value)
+        raise fail(field, where, f"an integer within +-{_INT_LIMIT:,}", value)
+    if isinstance(value, float) and not abs(value) <= _INT_LIMIT:
+        raise fail(field, where, f"a finite number within +-{_INT_LIMIT:,}", value)
     if isinstance(value, (list, tuple)):
         if len(value) > _LIST_LIMIT:
-            raise _fail(field, where, f"a list of at most {_LIST_LIMIT} items",
-                        f"{len(value):,} items")
+            raise fail(field, where, f"a list of at most {_LIST_LIMIT} items",
+                       f"{len(value):,} items")
         for i, v in enumerate(value):
-            _check_value(v, f"{field}[{i}]", where)
+            _check_value(v, f"{field}[{i}]", where, fail)
     if isinstance(value, Mapping):
         for k, v in value.items():
-            _check_value(v, f"{field}.{k}", where)
+            _check_value(v, f"{field}.{k}", where, fail)
+
+
+def _check_config(config: Mapping[str, Any], where: str, fail: Any) -> None:
+    if config.get("input_size") is not None:
+        check_input_size(config["input_size"], "config.input_size", where, fail)
+    seq = config.get("seq_len")
+    lo, hi = SEQ_LEN_RANGE
+    if seq is not None and not (_is_int(seq) and lo <= seq <= hi):
+        raise fail("config.seq_len", where, f"an integer in [{lo}, {hi}] (frames per clip)", seq)
+    for key, value in config.items():
+        _check_value(value, f"config.{key}", where, fail)
+
+
+def check_option_values(config: Mapping[str, Any], where: str) -> None:
+    """The bounds of a checkpoint's stored ``config``, for options a user gives (``--config``).
+
+    An option such as ``M=10**12`` passes every type check and then asks torch for terabytes;
+    ``seq_len`` and ``input_size`` have their ranges, every other number is within +-1,000,000.
+
+    Raises:
+        InputError: The first option out of its bounds, named (``param="config"``).
+    """
+    _check_config(config, where, _fail_option)
 
 
 def check_meta_fields(meta: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -113,15 +144,7 @@ def check_meta_fields(meta: Mapping[str, Any], where: str) -> dict[str, Any]:
     if config is not None:
         if not isinstance(config, Mapping):
             raise _fail("config", where, "a JSON object of adapter options", config)
-        if config.get("input_size") is not None:
-            check_input_size(config["input_size"], "config.input_size", where)
-        seq = config.get("seq_len")
-        lo, hi = SEQ_LEN_RANGE
-        if seq is not None and not (_is_int(seq) and lo <= seq <= hi):
-            raise _fail("config.seq_len", where, f"an integer in [{lo}, {hi}] (frames per clip)",
-                        seq)
-        for key, value in config.items():
-            _check_value(value, f"config.{key}", where)
+        _check_config(config, where, _fail)
     return dict(meta)
 
 

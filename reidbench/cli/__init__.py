@@ -106,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"error: {render_error(exc)}", file=sys.stderr)
         return exc.exit_code
-    except (KeyboardInterrupt, typer.Abort):
+    except (KeyboardInterrupt, typer.Abort) as exc:
+        if isinstance(exc.__cause__, EOFError):  # click turns any EOFError into Abort: that is a
+            raise exc.__cause__ from None  # bug to show where it is, never an "interrupted" run
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:

@@ -176,13 +176,19 @@ def _split_pairs(text: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def _pair_value(text: str) -> Any:
+def _pair_value(text: str, flag: str, command: str) -> Any:
     """A ``k=v`` value: JSON when it reads as JSON (numbers, true/false/null, lists), else text."""
     low = text.lower()
     if low in ("true", "false", "null", "none"):
         return {"true": True, "false": False}.get(low)
+    from reidbench.fileio import JSONBoundError, loads_bounded
+
     try:
-        return json.loads(text)
+        return loads_bounded(text, max_chars=1 << 20, finite=True)
+    except JSONBoundError as exc:
+        raise InputError(describe(flag, command, "key=value pairs with finite JSON values of "
+                                  "sane size and nesting", str(exc), "pass plain numbers, "
+                                  "strings and short lists")) from None
     except json.JSONDecodeError:
         return text.strip("'\"") if len(text) >= 2 and text[0] == text[-1] in "'\"" else text
 
@@ -216,15 +222,17 @@ def parse_config(text: str | None, command: str, flag: str = "--config") -> dict
           f"{flag} backbone=small,M=10"
     stripped = text.strip()
     if stripped[0] in "{[\"" or stripped[0].isdigit() or stripped in ("true", "false", "null"):
+        from reidbench.fileio import JSONBoundError, loads_bounded
+
         try:
-            value = json.loads(stripped)
+            value = loads_bounded(stripped, max_chars=1 << 20, finite=True)
         except json.JSONDecodeError as exc:
             raise InputError(describe(flag, command, "a JSON object or key=value pairs",
                                       f"invalid JSON ({exc.msg} at character {exc.pos})",
                                       fix)) from None
-        except RecursionError:
-            raise InputError(describe(flag, command, "a JSON object or key=value pairs",
-                                      "JSON nested too deeply", fix)) from None
+        except JSONBoundError as exc:
+            raise InputError(describe(flag, command, "a JSON object of finite values, of sane "
+                                      "size and nesting", str(exc), fix)) from None
         if not isinstance(value, dict):
             raise InputError(describe(flag, command, "a JSON object or key=value pairs",
                                       f"a JSON {_json_kind(value)}", fix))
@@ -238,7 +246,7 @@ def parse_config(text: str | None, command: str, flag: str = "--config") -> dict
                                       repr(part)[:80], fix))
         if key in options:
             raise InputError(describe(flag, command, "each key once", f"{key!r} twice", ""))
-        options[key] = _pair_value(value.strip())
+        options[key] = _pair_value(value.strip(), flag, command)
     return options
 
 

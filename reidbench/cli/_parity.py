@@ -14,6 +14,10 @@ __all__ = ["check_parity_options", "format_parity_table", "load_parity_npz",
 _NPZ_KEYS = ("distmat", "query_pids", "gallery_pids", "query_camids", "gallery_camids")
 
 
+#: Largest distance matrix ``--distmat`` accepts (MARS's 1,980 x 11,310 float64 is 179 MB).
+MAX_DISTMAT_BYTES = 1 << 30
+
+
 def load_parity_npz(path: str) -> dict:
     """Read and check the ``.npz`` of ``reidbench metrics parity --distmat``.
 
@@ -24,11 +28,11 @@ def load_parity_npz(path: str) -> dict:
         DataError: If the file is missing, unreadable, pickled, or a key is missing or mis-shaped.
     """
     import os
-    import zipfile
 
     import numpy as np
 
     from reidbench.errors import DataError, describe
+    from reidbench.fileio import NpzError, read_npz_bounded
 
     if not os.path.isfile(path):
         raise DataError(describe("--distmat", "metrics parity", "an existing .npz file",
@@ -38,17 +42,29 @@ def load_parity_npz(path: str) -> dict:
     if magic != b"PK\x03\x04":
         raise DataError(describe(path, "metrics parity --distmat", "an .npz archive (np.savez)",
                                  "a file that is not a zip archive", "write it with numpy.savez"))
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise DataError(describe(path, "metrics parity --distmat", "an .npz archive (np.savez)",
-                                 f"an unreadable file ({exc})",
-                                 "write it with numpy.savez")) from exc
-    except ValueError as exc:
-        raise DataError(describe(path, "metrics parity --distmat", "plain numeric arrays",
-                                 "object arrays that need unpickling",
-                                 "save numeric arrays only (never pickles)")) from exc
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def agree(name: str, shape: tuple[int, ...], dtype: object) -> None:
+        # each header against those already read, before its data is: a distmat declaring far
+        # more columns than the gallery has pids is refused without inflating it
+        shapes[name] = shape
+        d = shapes.get("distmat")
+        if d is None or len(d) != 2:
+            return
+        for key, axis in (("query_pids", 0), ("query_camids", 0), ("gallery_pids", 1),
+                          ("gallery_camids", 1)):
+            if key in shapes and shapes[key] != (d[axis],):
+                raise NpzError(f"member {key!r} of shape {shapes[key]}, where a distmat of "
+                               f"shape {d} needs shape ({d[axis]},)")
+
+    try:  # sizes bounded before any data is read: a lying header or a zip bomb is refused first
+        arrays = read_npz_bounded(path, max_array_bytes=MAX_DISTMAT_BYTES,
+                                  max_total_bytes=MAX_DISTMAT_BYTES + (64 << 20), max_members=16,
+                                  check=agree)
+    except NpzError as exc:
+        raise DataError(describe(path, "metrics parity --distmat", "an .npz archive of plain "
+                                 "numeric arrays (np.savez) within bounds", str(exc),
+                                 "save numeric arrays only (never pickles)")) from None
     missing = [k for k in _NPZ_KEYS if k not in arrays]
     if missing:
         raise DataError(describe(path, "metrics parity --distmat", f"keys {list(_NPZ_KEYS)}",
@@ -68,9 +84,12 @@ def load_parity_npz(path: str) -> dict:
             raise DataError(describe(f"{path}:{key}", "metrics parity",
                                      f"an integer array of shape ({n},) to match distmat {d.shape}",
                                      f"dtype {a.dtype}, shape {a.shape}", ""))
-    if "query_gallery_index" in arrays and (arrays["query_gallery_index"] >= g).any():
-        raise DataError(describe(f"{path}:query_gallery_index", "metrics parity",
-                                 f"gallery positions < {g} (or -1)", "a larger value", ""))
+    if "query_gallery_index" in arrays:
+        qgi = arrays["query_gallery_index"]
+        if ((qgi >= g) | (qgi < -1)).any():
+            raise DataError(describe(f"{path}:query_gallery_index", "metrics parity",
+                                     f"gallery positions 0..{g - 1} (or -1: not in the gallery)",
+                                     f"{int(qgi[(qgi >= g) | (qgi < -1)][0])}", ""))
     return {k: arrays[k] for k in (*_NPZ_KEYS, "query_gallery_index") if k in arrays}
 
 

@@ -122,6 +122,7 @@ def evaluate_cmd(
     n_workers: int | str = "auto" if text == "auto" else int(text)
     check_option(0 <= bootstrap <= 1_000_000, "--bootstrap", command, "resamples in "
                  "0..1,000,000", bootstrap)
+    check_option(0 <= seed < 2**32, "--seed", command, "a whole number in 0..2**32-1", seed)
     check_option(limit is None or limit >= 1, "--limit", command, "a number of queries >= 1",
                  limit, "leave it out to evaluate every query")
     from reidbench.records import SubmissionInfo
@@ -185,8 +186,11 @@ def compare_cmd(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Paired significance test on per-query AP; refuses results of different protocols."""
+    from reidbench.cli._common import check_option
     from reidbench.engine.compare import compare_results
 
+    check_option(0 <= seed < 2**32, "--seed", "reidbench compare", "a whole number in "
+                 "0..2**32-1", seed)
     report = compare_results(result_a, result_b, resamples=resamples, seed=seed)
     if as_json:
         typer.echo(json.dumps(report, indent=2))

@@ -20,6 +20,17 @@ FIGURE_OUT_HELP = ("Output figure; the suffix picks the format: .pdf or .svg (ve
 DPI_HELP = "Resolution of a .png figure in dots per inch (default 150; vector formats ignore it)."
 
 
+def _writable(folder: str | Path, command: str) -> None:
+    """Refuse, before anything is read or drawn, an --out that cannot be created or written."""
+    from reidbench.errors import InputError, describe
+    from reidbench.fileio import unwritable_reason
+
+    reason = unwritable_reason(folder)
+    if reason:
+        raise InputError(describe("--out", f"reidbench report {command}", "a location this user "
+                                  "can create and write", reason, "pass a writable --out"))
+
+
 def _figure(result_dirs: list[str], out: str, dpi: int | None,
             draw: Callable[[list[Any]], Any]) -> None:
     """Check the output's suffix first, read the results, draw, save in the asked format."""
@@ -27,6 +38,12 @@ def _figure(result_dirs: list[str], out: str, dpi: int | None,
     from reidbench.report.curves import named_results
 
     figure_format(out)  # a bad suffix fails before anything is read
+    if Path(out).is_dir():
+        from reidbench.errors import InputError, describe
+
+        raise InputError(describe("--out", "reidbench report", "a figure file name", f"{out}, "
+                                  "a folder", "name the figure, e.g. --out cmc.png"))
+    _writable(Path(out).parent, "figure")
     save_figure(draw(named_results(result_dirs)), out, dpi)
     typer.echo(f"wrote {out}")
 
@@ -79,6 +96,7 @@ def gallery_cmd(
     from reidbench.report.gallery import write_gallery
 
     target = out or str(Path("reports") / "galleries" / (Path(result_dir).resolve().name))
+    _writable(target, "gallery")
     paths = write_gallery(result_dir, data, target, queries=queries, topk=topk,
                           worst_first=worst_first, junk=junk, frames=frames,
                           split=split_name(split))
@@ -139,6 +157,7 @@ def html_cmd(
     """
     from reidbench.report.site import write_html_report
 
+    _writable(out, "html")
     path = write_html_report(out, title, skipped=lambda line: typer.echo(f"not embedded: {line}",
                                                                          err=True))
     typer.echo(f"wrote {path}")

@@ -48,6 +48,29 @@ MAX_FRAME_SIDE = 8192
 _FIX_FRAME = "re-extract the dataset (re-ID frames are person crops of a few hundred pixels)"
 
 
+def not_a_regular_file(path: str) -> str | None:
+    """Why ``path`` is no regular file (after links), or None when it is one or is missing.
+
+    A frame that is a named pipe blocks its reader forever and one linked to ``/dev/zero`` never
+    ends; a folder named like a frame is refused the same way. A missing file is left to the
+    reader's own "nothing there".
+    """
+    import os
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:  # a link loop, a name too long
+        return f"a path that cannot be read ({exc.strerror or type(exc).__name__})"
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a folder" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket")
+    return f"{kind}, not a regular file"
+
+
 def _too_large(path: str, got: str) -> DataError:
     return DataError(describe("frame", path, f"an image of at most {MAX_FRAME_PIXELS:,} pixels "
                               f"and sides of at most {MAX_FRAME_SIDE}", got, _FIX_FRAME))
@@ -142,6 +165,10 @@ def read_frame(path: str, size: tuple[int, int]) -> np.ndarray:
     """
     from PIL import Image, UnidentifiedImageError
 
+    problem = not_a_regular_file(path)
+    if problem:  # a pipe or a device never ends: reading one would hang or fill memory
+        raise DataError(describe("frame", path, "an image file", problem,
+                                 "run `reidbench data verify` on the copy"))
     fast = _read_jpeg_fast(path)
     if fast is not None:
         if fast.shape[:2] == tuple(size):

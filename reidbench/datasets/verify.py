@@ -66,6 +66,11 @@ def _counts(ds: Any) -> dict[str, int]:
 def _check_image(path: str, full: bool) -> str | None:
     from PIL import Image
 
+    from reidbench.datasets.decode import not_a_regular_file
+
+    problem = not_a_regular_file(path)
+    if problem:  # opening a pipe blocks forever; /dev/zero never ends
+        return f"{problem}; replace it with the frame from the dataset archive"
     try:
         with Image.open(path) as im:
             if full:

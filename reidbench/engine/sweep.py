@@ -71,6 +71,12 @@ def parse_grid(spec: str) -> dict[str, list[Any]]:
             raise InputError(describe(f"grid axis {name!r}", repr(spec), "each axis once",
                                       "a repeat", ""))
         grid[name] = [_value(v) for v in values.split(",") if v]
+        cells = [_cell_name({name: v}, 0) for v in grid[name]]
+        if len(set(cells)) != len(cells):  # M=5,5: two identical cells sharing one folder
+            again = next(v for v, c in zip(grid[name], cells, strict=True) if cells.count(c) > 1)
+            raise InputError(describe(f"grid axis {name!r}", repr(spec), "each value once",
+                                      f"{again!r} more than once", "drop the repeat"),
+                             param="grid")
     if not grid:
         raise InputError(describe("grid", "reidbench sweep", "at least one axis", "none", ""))
     return grid
@@ -185,8 +191,13 @@ def check_axes(adapter_name: str, grid: dict[str, list[Any]],
         RegistryError: An unknown adapter.
     """
     from reidbench.adapters import TrainableAdapter, adapter_class
+    from reidbench.adapters.meta import check_option_values
     from reidbench.registry import suggest
 
+    check_option_values(model_config or {}, f"run_sweep {adapter_name}")
+    for axis, values in grid.items():
+        for value in values if isinstance(values, list) else [values]:
+            check_option_values({axis: value}, f"run_sweep {adapter_name} grid")
     cls = adapter_class(adapter_name)
     if not issubclass(cls, TrainableAdapter):
         raise InputError(describe(f"adapter {adapter_name!r}", "run_sweep",
@@ -208,6 +219,32 @@ def check_axes(adapter_name: str, grid: dict[str, list[Any]],
             raise InputError(describe(f"grid axis {axis!r}", f"reidbench sweep {adapter_name}",
                                       f"a model option of {adapter_name}", "an unknown name",
                                       hint))
+    _check_axis_values(cls, adapter_name, grid, model_config or {})
+
+
+def _check_axis_values(cls: type, adapter_name: str, grid: dict[str, list[Any]],
+                       model_config: dict[str, Any]) -> None:
+    """Build the adapter once per grid value on torch's ``meta`` device (shapes only, no memory).
+
+    A value its constructor refuses (``M=0``, ``M=true``, a string) is one line before any cell
+    trains, not a failure of the first cell after the sweep folder is written.
+    """
+    import torch
+
+    for axis, values in grid.items():
+        for value in values if isinstance(values, list) else [values]:
+            try:
+                with torch.device("meta"):
+                    cls(num_classes=2, **{**model_config, axis: value})
+            except InputError as exc:
+                raise InputError(f"{exc} (grid value {axis}={value!r})"[:600],
+                                 param="grid") from None
+            except (TypeError, ValueError, RuntimeError, AssertionError, OverflowError) as exc:
+                reason = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+                raise InputError(describe(f"grid value {axis}={value!r}"[:120],
+                                          f"reidbench sweep {adapter_name}", "a value the model "
+                                          "option takes", reason, "fix the grid"),
+                                 param="grid") from None
 
 
 def _stopped_early(summary: Path) -> bool:

@@ -192,14 +192,16 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 def _resume(last: Path, run: dict[str, Any], modules: dict[str, Any]) -> dict[str, Any]:
     """Load ``last.pt`` into model, optimiser and scheduler; refuse another run's state.
 
-    Raises:
-        InputError: ``last.pt`` was written under other settings or does not fit the model.
-    """
-    import torch
+    ``last.pt`` is untrusted like any checkpoint: read with ``weights_only=True`` through the
+    checkpoint reader (bounded, never unpickled), and every field typed before it is used.
 
-    saved = torch.load(str(last), map_location="cpu", weights_only=True)
+    Raises:
+        InputError: ``last.pt`` is unreadable, malformed, written under other settings or does
+            not fit the model.
+    """
     fix = f"train into a new out_dir, or start over in {last.parent} with resume=false"
-    old = json.loads(saved["run"]) if "run" in saved else None
+    saved = _read_resume_state(last, fix)
+    old = saved["run"]
     if old is not None and old != run:
         raise InputError(describe(str(last), "train (resume)",
                                   "a run of the same settings", "; ".join(_changes(old, run)), fix),
@@ -207,13 +209,55 @@ def _resume(last: Path, run: dict[str, Any], modules: dict[str, Any]) -> dict[st
     try:
         for name, module in modules.items():
             module.load_state_dict(saved[name])
-    except (RuntimeError, KeyError, ValueError) as exc:
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise InputError(describe(str(last), "train (resume)", "a resume state of "
-                                  f"this {run['baseline']} model", reason, fix),
+                                  f"this {run['baseline']} model", reason[:200], fix),
                          param="resume") from None
-    return {"epoch": int(saved["epoch"]), "history": list(saved["history"]),
+    return {"epoch": saved["epoch"], "history": saved["history"],
             "best_val_map": saved["best_val_map"]}
+
+
+def _read_resume_state(last: Path, fix: str) -> dict[str, Any]:
+    """``last.pt`` read safely and checked field by field (what :func:`_train` writes there)."""
+    from reidbench.adapters.checkpoint import read_torch_file
+    from reidbench.errors import CheckpointError
+    from reidbench.fileio import json_problem, loads_bounded
+
+    def bad(got: str) -> InputError:
+        return InputError(describe(str(last), "train (resume)", "a resume state written by "
+                                   "reidbench train", got, fix), param="resume")
+
+    try:
+        saved = read_torch_file(last)
+    except CheckpointError as exc:
+        found = re.search(r", got (.*?)\. [A-Z]", str(exc))
+        raise bad(found.group(1) if found else str(exc)) from None
+    if not isinstance(saved, dict):
+        raise bad(f"a {type(saved).__name__}, not a dict")
+    missing = [k for k in ("model", "optim", "sched", "epoch", "history") if k not in saved]
+    if missing:
+        raise bad(f"no {missing[0]!r} entry")
+    epoch, history, best = saved["epoch"], saved["history"], saved.get("best_val_map")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+        raise bad(f"epoch {epoch!r}"[:120])
+    if not isinstance(history, list) or len(history) != epoch or json_problem(history) or \
+            not all(isinstance(h, dict) for h in history):
+        raise bad(f"a history that is not one plain JSON object per epoch done ({epoch:,})")
+    if best is not None and not (isinstance(best, float | int) and not isinstance(best, bool)
+                                 and 0.0 <= best <= 1.0):
+        raise bad(f"best_val_map {best!r}"[:120])
+    old = saved.get("run")
+    if old is not None:
+        try:
+            old = loads_bounded(old, max_chars=1 << 20) if isinstance(old, str) else old
+        except ValueError as exc:
+            raise bad(f"run settings that are not JSON ({str(exc)[:80]})") from None
+        if not isinstance(old, dict):
+            raise bad(f"run settings of type {type(old).__name__}")
+    return {"model": saved["model"], "optim": saved["optim"], "sched": saved["sched"],
+            "epoch": epoch, "history": list(history),
+            "best_val_map": None if best is None else float(best), "run": old}
 
 
 def _shown_total(done: int, total: int, elapsed: float, budget_s: float | None) -> int:
@@ -275,7 +319,10 @@ def train(adapter_name: str, data_root: str | Path, dataset_name: str, out_dir: 
             conflicting input sizes, or a ``last.pt`` of another run in ``out_dir`` (with
             ``resume``).
     """
+    from reidbench.adapters.meta import check_option_values
+
     options = check_train_options(options)
+    check_option_values(model_config or {}, f"train {adapter_name}")  # M=10**12: terabytes
     out = Path(out_dir)
     reason = unwritable_reason(out)
     if reason:  # before any training: checkpoints that cannot be written are not computed
@@ -321,8 +368,9 @@ def _train(adapter_name: str, data_root: str | Path, dataset_name: str, out: Pat
     size = (int(options.input_size[0]), int(options.input_size[1]))
     try:
         adapter = _build(cls, model_config, len(label_of), size, options.seed)
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, InputError):
+    except (TypeError, ValueError, MemoryError, RuntimeError) as exc:
+        if isinstance(exc, InputError) or (isinstance(exc, RuntimeError)
+                                           and "alloc" not in str(exc)):
             raise
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         unknown = re.search(r"unexpected keyword argument '(\w+)'", reason)
@@ -355,6 +403,12 @@ def _train(adapter_name: str, data_root: str | Path, dataset_name: str, out: Pat
         "val_fraction": options.val_fraction}))
     state: dict[str, Any] = {"epoch": 0, "history": [], "best_val_map": None}
     last = out / "last.pt"
+    for name in ("last.pt", "last.pt.tmp", "model.safetensors", "train.json"):
+        if (out / name).exists() and not (out / name).is_file():
+            raise InputError(describe(str(out / name), "train", "a file (or nothing) where "
+                                      "train writes its output", "a folder",
+                                      "remove it, or train into another out_dir"),
+                             param="out_dir")
     if options.resume and last.is_file():
         state = _resume(last, run, {"model": model, "optim": optim, "sched": sched})
     out.mkdir(parents=True, exist_ok=True)
