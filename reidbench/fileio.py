@@ -317,11 +317,14 @@ def read_npz_bounded(path: str | Path, *, max_array_bytes: int = 1 << 30,
                         raise NpzError(f"member {name!r} that is no .npy array ({reason})"
                                        ) from None
                     _check_npy_header(name, shape, dtype, max_array_bytes)
-                    count = 1
+                    count, span = 1, 1  # span: the product of the non-zero axes
                     for dim in shape:
                         count *= int(dim)
+                        span *= max(int(dim), 1)
                     nbytes = count * dtype.itemsize
-                    if nbytes > max_array_bytes or nbytes > info.file_size:
+                    # (0, 2**31, 2**31) holds nothing but numpy cannot even shape it
+                    if (nbytes > max_array_bytes or nbytes > info.file_size
+                            or span * dtype.itemsize > max_array_bytes):
                         raise NpzError(f"member {name!r} declaring shape {tuple(shape)} of "
                                        f"{dtype} ({nbytes:,} bytes) in {info.file_size:,} bytes")
                     if check is not None:
