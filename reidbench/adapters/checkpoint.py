@@ -276,12 +276,26 @@ def _why_refused(p: Path, exc: Exception) -> tuple[str, str]:
         return (f"a pickle that needs arbitrary code to load (it imports {unsafe[0]}); refused, "
                 "never unpickled", "save only the state_dict (and plain metadata), or convert "
                 "to safetensors")
+    if not parsed and _looks_like_safetensors(p):
+        return ("a safetensors file under another suffix",
+                f"rename it to {p.with_suffix('.safetensors').name} (the suffix picks the reader)")
     if not parsed:
         return ("not a torch checkpoint (a corrupt, truncated or foreign file)",
                 "copy the file again, or pass the checkpoint itself")
     reason = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
     return (f"a file torch cannot read safely ({reason[:160]})",
             "re-save the state_dict with torch.save, or convert to safetensors")
+
+
+def _looks_like_safetensors(p: Path) -> bool:
+    """A safetensors file: an 8-byte little-endian header length, then a JSON header."""
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(9)
+    except OSError:
+        return False
+    size = p.stat().st_size
+    return len(head) == 9 and head[8:9] == b"{" and 0 < int.from_bytes(head[:8], "little") < size
 
 
 def _pickle_globals(p: Path) -> tuple[list[str], bool]:

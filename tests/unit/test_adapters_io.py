@@ -64,6 +64,21 @@ def test_missing_and_garbage_checkpoints(tmp_path):
         load_checkpoint(junk)
 
 
+@pytest.mark.parametrize("suffix", [".pt", ".pth", ".bin"])
+def test_a_safetensors_file_under_another_suffix_is_told_to_rename(suffix, tmp_path):
+    real = tmp_path / "w.safetensors"
+    save_checkpoint(real, {"a": torch.arange(4.0)}, {"baseline": "stmn"})
+    misnamed = real.rename(tmp_path / f"w{suffix}")
+    with pytest.raises(CheckpointError, match=r"safetensors file under another suffix.*Rename "
+                       r"it to w\.safetensors"):
+        load_checkpoint(misnamed)
+    # a file that merely starts with 8 bytes and a brace is not taken for one
+    fake = tmp_path / f"fake{suffix}"
+    fake.write_bytes((10**9).to_bytes(8, "little") + b"{}")
+    with pytest.raises(CheckpointError, match="not a torch checkpoint"):
+        load_checkpoint(fake)
+
+
 class _Tiny(ModuleAdapter):
     card = AdapterCard(name="tiny")
 
