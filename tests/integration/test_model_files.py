@@ -412,3 +412,30 @@ def test_multi_split_protocols_take_one_file_per_split(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0 and len(err) == 1 and "one model per split" in err[0]
     assert not (tmp_path / "one").exists()
+
+
+class _NoNorm(nn.Module):
+    """Convolution, pooling, a linear layer: nothing the exporter folds away."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = nn.Linear(4, 6)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).mean(dim=(2, 3)))
+
+
+def test_an_onnx_file_counts_its_parameters(tmp_path):
+    from reidbench.adapters.modelfile import open_model_file
+
+    net = _net(_NoNorm)
+    path = export_onnx(net, torch.randn(2, 3, *SIZE), tmp_path / "n.onnx", _meta("frame"))
+    assert open_model_file(path).adapter().n_parameters() == sum(
+        p.numel() for p in net.parameters()) == 4 * 3 * 9 + 4 + 4 * 6 + 6
+    # eval-mode BatchNorm after a convolution is folded into it (the convolution gains a bias);
+    # the neck's BatchNorm1d stays, with its running statistics: counted as the file stores them
+    path = export_onnx(_net(TinyBNNeck), torch.randn(2, 3, *SIZE), tmp_path / "b.onnx",
+                       _meta("frame"))
+    convs = (8 * 3 * 9 + 8) + 2 * (8 * 8 * 9 + 8) + (8 * 12 + 12)
+    assert open_model_file(path).adapter().n_parameters() == convs + 4 * 12

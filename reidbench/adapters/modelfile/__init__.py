@@ -204,6 +204,18 @@ class FileModelAdapter(Adapter):
             super().to(device)
         return self
 
+    def n_parameters(self) -> int | None:
+        """The TorchScript module's parameters, or the ONNX graph's floating-point tensors.
+
+        See :func:`~reidbench.adapters.modelfile.onnx_file.onnx_parameter_count` for how an
+        exported graph's count can differ from the module it came from.
+        """
+        if self._torch:
+            return super().n_parameters()
+        from reidbench.adapters.modelfile.onnx_file import onnx_parameter_count
+
+        return onnx_parameter_count(self.file.onnx[0]) if self.file.onnx else None
+
     def runtime(self) -> dict[str, Any]:
         """Runtime, its version and the providers (or device) it runs on."""
         return {"runtime": self.runner.runtime, "runtime_version": self.runner.version,

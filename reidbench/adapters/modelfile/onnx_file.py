@@ -20,7 +20,8 @@ from typing import Any
 
 from reidbench.errors import CheckpointError, describe
 
-__all__ = ["MAX_ONNX_BYTES", "STANDARD_DOMAINS", "OnnxModel", "inspect_onnx"]
+__all__ = ["MAX_ONNX_BYTES", "STANDARD_DOMAINS", "OnnxModel", "inspect_onnx",
+           "onnx_parameter_count"]
 
 #: Largest ONNX file read (bytes); external data files are bounded by the same figure in all.
 MAX_ONNX_BYTES = 2 * 1024**3
@@ -131,6 +132,29 @@ def _tensors(model: Any) -> list[Any]:
 
     walk(model.graph)
     return out
+
+
+def onnx_parameter_count(model: Any) -> int:
+    """Elements of the graph's floating-point tensors: initializers and constants, subgraphs too.
+
+    What the file stores, which is not always what the PyTorch module counted: the exporter
+    folds an eval-mode BatchNorm after a convolution into the convolution's weight and bias (its
+    parameters vanish), and a BatchNorm it keeps brings its running statistics (buffers in
+    PyTorch). Integer tensors (shapes, indices) are not counted. Read from the tensors' declared
+    dims; nothing is loaded.
+    """
+    import onnx
+
+    floating = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE,
+                onnx.TensorProto.BFLOAT16}
+    total = 0
+    for tensor in _tensors(model):
+        if tensor.data_type in floating:
+            n = 1
+            for d in tensor.dims:
+                n *= int(d)
+            total += n
+    return total
 
 
 def _check_external_data(model: Any, path: Path) -> bool:
