@@ -123,8 +123,7 @@ def export_adapter(adapter: Adapter, fmt: str, out: str | Path, *,
             if fmt == "onnx":
                 _onnx(net, example, tmp, out, meta)
             else:
-                traced = torch.jit.trace(net, (example,), check_trace=False)
-                torch.jit.save(traced, str(tmp), _extra_files=meta)
+                _torchscript(net, example, tmp, out, meta)
         diff, sha = _check(adapter, open_model_file(tmp), seq_len, h, w, gen)
         if diff > TOLERANCE:
             raise CheckpointError(describe("exported file", str(out), f"features within "
@@ -173,6 +172,19 @@ def _onnx(net: Any, example: Any, path: Path, out: Path, meta: dict[str, str]) -
     model = onnx.load(str(path))
     onnx.helper.set_model_props(model, meta)
     onnx.save(model, str(path))
+
+
+def _torchscript(net: Any, example: Any, path: Path, out: Path, meta: dict[str, str]) -> None:
+    import torch
+
+    try:
+        traced = torch.jit.trace(net, (example,), check_trace=False)
+    except Exception as exc:  # noqa: BLE001 - the tracer raises many types
+        first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+        raise CheckpointError(describe("TorchScript export", str(out), "a network "
+                                       "torch.jit.trace can record (one tensor out)",
+                                       first.strip()[:200], "try --format onnx")) from None
+    torch.jit.save(traced, str(path), _extra_files=meta)
 
 
 def _check(adapter: Adapter, file: Any, seq_len: int, h: int, w: int, gen: Any

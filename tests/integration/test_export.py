@@ -145,3 +145,23 @@ def test_an_out_that_cannot_be_written_is_one_line_before_any_export(where, tmp_
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "--out" in err[0], err
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+class Untraceable(Unexportable):
+    """Features returned in a dict: the tracer refuses a container output in strict mode."""
+
+    card = AdapterCard(name="untraceable", modes=("v2v",), input_size=(32, 16))
+
+    def forward_features(self, clips):
+        return {"features": super().forward_features(clips)}
+
+
+def test_a_network_the_tracer_refuses_is_one_line_and_nothing_else(tmp_path, capfd):
+    out = tmp_path / "u.pt"
+    capfd.readouterr()
+    rc = main(["export", f"{__name__}:Untraceable", "--format", "torchscript", "--out", str(out)])
+    err = capfd.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    assert err[0].startswith(f"error: TorchScript export in {out}: ") and "dict" in err[0]
+    assert "--format onnx" in err[0]
+    assert list(tmp_path.iterdir()) == []
