@@ -124,7 +124,10 @@ def export_adapter(adapter: Adapter, fmt: str, out: str | Path, *,
                 _onnx(net, example, tmp, out, meta)
             else:
                 _torchscript(net, example, tmp, out, meta)
-        diff, sha = _check(adapter, open_model_file(tmp), seq_len, h, w, gen)
+        try:
+            diff, sha = _check(adapter, open_model_file(tmp), seq_len, h, w, gen)
+        except CheckpointError as exc:  # the checks name the temporary file: name --out
+            raise CheckpointError(str(exc).replace(str(tmp), str(out))) from None
         if diff > TOLERANCE:
             raise CheckpointError(describe("exported file", str(out), f"features within "
                                            f"{TOLERANCE} of the adapter's", f"a max abs "

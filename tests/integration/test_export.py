@@ -165,3 +165,22 @@ def test_a_network_the_tracer_refuses_is_one_line_and_nothing_else(tmp_path, cap
     assert err[0].startswith(f"error: TorchScript export in {out}: ") and "dict" in err[0]
     assert "--format onnx" in err[0]
     assert list(tmp_path.iterdir()) == []
+
+
+class ThreeAxes(Unexportable):
+    """Features of shape (B, D, 1): the model-file checks refuse an output that is not (N, D)."""
+
+    card = AdapterCard(name="threeaxes", modes=("v2v",), input_size=(32, 16))
+
+    def forward_features(self, clips):
+        return super().forward_features(clips).unsqueeze(-1)
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_an_export_the_model_file_checks_refuse_names_out(fmt, tmp_path, capsys):
+    out = tmp_path / f"t.{'onnx' if fmt == 'onnx' else 'pt'}"
+    rc = main(["export", f"{__name__}:ThreeAxes", "--format", fmt, "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    assert str(out) in err[0] and ".tmp" not in err[0], err[0]
+    assert list(tmp_path.iterdir()) == []
