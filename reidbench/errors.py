@@ -22,6 +22,8 @@ __all__ = [
     "RegistryError",
     "IncomparableResultsError",
     "describe",
+    "first_line",
+    "is_allocation_failure",
     "quote",
     "shorten",
 ]
@@ -41,6 +43,31 @@ def shorten(text: str, limit: int = MAX_QUOTED) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def first_line(exc: BaseException, limit: int = MAX_QUOTED) -> str:
+    r"""The first non-blank line of an exception's message (else its type's name), cut to ``limit``.
+
+    For quoting a third-party error (torch, onnxruntime, numpy) inside one of ours: their messages
+    run to many lines (a traceback of the worker, a whole graph).
+
+    Example:
+        >>> first_line(ValueError("\n  bad header\nmore detail"))
+        'bad header'
+        >>> first_line(KeyError())
+        'KeyError'
+    """
+    line = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+    return line[:limit]
+
+
+def is_allocation_failure(exc: BaseException) -> bool:
+    """Whether building something failed for lack of memory (Python's or torch's allocator).
+
+    torch reports a refused allocation as a ``RuntimeError`` ("... can't allocate memory ...",
+    "DefaultCPUAllocator"), Python as ``MemoryError``.
+    """
+    return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "alloc" in str(exc))
 
 
 def quote(value: object, limit: int = 80) -> str:

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from reidbench.errors import first_line
+
 __all__ = ["atomic_write", "json_problem", "json_depth", "loads_bounded", "MAX_JSON_DEPTH",
            "sha256_file", "write_json_atomic", "write_text_atomic", "JSONBoundError",
            "write_texts_atomic", "umask_mode", "unwritable_reason", "read_npz_bounded",
@@ -161,7 +163,7 @@ def loads_bounded(text: str, *, max_chars: int = 16 << 20,
     except (json.JSONDecodeError, JSONBoundError):
         raise
     except ValueError as exc:  # int("9" * 5000): past sys.get_int_max_str_digits()
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:80]
+        reason = first_line(exc, 80)
         raise JSONBoundError(f"a number Python refuses to read ({reason})") from None
 
 
@@ -313,18 +315,13 @@ def read_npz_bounded(path: str | Path, *, max_array_bytes: int = 1 << 30,
                         raise
                     except Exception as exc:  # noqa: BLE001 (numpy's header parser raises
                         # ValueError, SyntaxError, TypeError, tokenize.TokenError, ...)
-                        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+                        reason = first_line(exc, 120)
                         raise NpzError(f"member {name!r} that is no .npy array ({reason})"
                                        ) from None
                     _check_npy_header(name, shape, dtype, max_array_bytes)
-                    count, span = 1, 1  # span: the product of the non-zero axes
-                    for dim in shape:
-                        count *= int(dim)
-                        span *= max(int(dim), 1)
+                    count = math.prod(int(d) for d in shape)
                     nbytes = count * dtype.itemsize
-                    # (0, 2**31, 2**31) holds nothing but numpy cannot even shape it
-                    if (nbytes > max_array_bytes or nbytes > info.file_size
-                            or span * dtype.itemsize > max_array_bytes):
+                    if nbytes > max_array_bytes or nbytes > info.file_size:
                         raise NpzError(f"member {name!r} declaring shape {tuple(shape)} of "
                                        f"{dtype} ({nbytes:,} bytes) in {info.file_size:,} bytes")
                     if check is not None:
@@ -344,7 +341,7 @@ def read_npz_bounded(path: str | Path, *, max_array_bytes: int = 1 << 30,
                     out[name] = arr.reshape(shape, order="F" if fortran else "C")
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
             RuntimeError) as exc:
-        reason = (str(exc).splitlines() or [""])[0][:160] or type(exc).__name__
+        reason = first_line(exc, 160)
         raise NpzError(f"a corrupt or unreadable archive ({reason})") from None
     return out
 
@@ -374,6 +371,11 @@ def _check_npy_header(name: str, shape: Any, dtype: Any, max_array_bytes: int) -
     if bad:
         raise NpzError(f"member {name!r} declaring the dimension {int(bad[0]):,} in shape "
                        f"{tuple(int(d) for d in shape)}"[:300])
+    # the non-zero axes bounded too: (0, 2**31, 2**31) holds nothing, but numpy cannot shape it
+    span = math.prod(max(int(d), 1) for d in shape) * dtype.itemsize
+    if span > max_array_bytes:
+        raise NpzError(f"member {name!r} declaring shape {tuple(int(d) for d in shape)} of "
+                       f"{dtype}, whose non-empty axes span {span:,} bytes"[:300])
 
 
 def _check_unicode(name: str, arr: Any) -> None:

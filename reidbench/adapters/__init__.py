@@ -24,7 +24,7 @@ from reidbench.adapters.features import FeaturesFile, load_features_file
 from reidbench.adapters.imported import ImportedWeights, import_weights, rename_tensors
 from reidbench.adapters.module import ModuleAdapter
 from reidbench.adapters.trainable import TrainableAdapter, TrainRecipe
-from reidbench.errors import InputError, RegistryError, describe
+from reidbench.errors import InputError, RegistryError, describe, first_line, is_allocation_failure
 from reidbench.registry import Registry, resolve_target, suggest
 
 __all__ = [
@@ -85,10 +85,10 @@ def get_adapter(name: str, **config: Any) -> Adapter:
     try:
         return cls(**config)
     except (MemoryError, RuntimeError) as exc:
-        if isinstance(exc, RuntimeError) and "alloc" not in str(exc):
+        if not is_allocation_failure(exc):
             raise
         raise InputError(describe("options", f"adapter {name!r}", "options building a model "
-                                  "that fits in memory", _first_line(exc), "pass smaller sizes "
+                                  "that fits in memory", first_line(exc), "pass smaller sizes "
                                   "in the model options"), param="config") from None
     except TypeError as exc:
         # adapters that forward **options to a config dataclass refuse unknown keys only there
@@ -99,10 +99,6 @@ def get_adapter(name: str, **config: Any) -> Adapter:
                                   f"adapter {name!r}", "options the adapter takes",
                                   str(exc), "check the model options and the checkpoint's "
                                   "stored config"), param="config") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    return ((str(exc).strip().splitlines() or [type(exc).__name__])[0])[:200]
 
 
 def _check_options(cls: type[Adapter], name: str, config: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reidbench.errors import CheckpointError, describe
+from reidbench.errors import CheckpointError, describe, first_line
 from reidbench.fileio import (
     JSONBoundError,
     json_problem,
@@ -167,7 +167,7 @@ def _read_safetensors(p: Path) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 def _not_safetensors(p: Path, exc: Exception) -> CheckpointError:
-    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    reason = first_line(exc)
     return CheckpointError(describe("checkpoint", str(p), "a valid safetensors file",
                                     f"{type(exc).__name__}: {reason}",
                                     "re-save it with safetensors.torch.save_file"))
@@ -282,7 +282,7 @@ def _why_refused(p: Path, exc: Exception) -> tuple[str, str]:
     if not parsed:
         return ("not a torch checkpoint (a corrupt, truncated or foreign file)",
                 "copy the file again, or pass the checkpoint itself")
-    reason = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+    reason = first_line(exc)
     return (f"a file torch cannot read safely ({reason[:160]})",
             "re-save the state_dict with torch.save, or convert to safetensors")
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from reidbench.adapters.base import Adapter
 from reidbench.adapters.module import ModuleAdapter
-from reidbench.errors import CheckpointError, InputError, describe
+from reidbench.errors import CheckpointError, InputError, describe, first_line
 from reidbench.fileio import unwritable_reason
 from reidbench.protocols import Procedure
 
@@ -168,7 +168,7 @@ def _onnx(net: Any, example: Any, path: Path, out: Path, meta: dict[str, str]) -
                               output_names=["features"], opset_version=OPSET,
                               dynamic_axes={"clips": {0: "batch"}, "features": {0: "batch"}})
     except Exception as exc:  # noqa: BLE001 - the exporter raises many types
-        first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+        first = first_line(exc)
         raise CheckpointError(describe("ONNX export", str(out), "a network torch.onnx.export "
                                        f"can write at opset {OPSET}", first.strip()[:200],
                                        "try --format torchscript")) from None
@@ -183,7 +183,7 @@ def _torchscript(net: Any, example: Any, path: Path, out: Path, meta: dict[str, 
     try:
         traced = torch.jit.trace(net, (example,), check_trace=False)
     except Exception as exc:  # noqa: BLE001 - the tracer raises many types
-        first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+        first = first_line(exc)
         raise CheckpointError(describe("TorchScript export", str(out), "a network "
                                        "torch.jit.trace can record (one tensor out)",
                                        first.strip()[:200], "try --format onnx")) from None

@@ -127,9 +127,9 @@ def import_weights(baseline: str, path: str | Path, out: str | Path,
 
     out_p, src = Path(out), Path(path)
     if out_p.suffix != ".safetensors":
-        fix = f"pass e.g. --out {out_p.with_suffix('.safetensors')}"
-        raise InputError(describe("--out", "reidbench import-weights", "a .safetensors path",
-                                  str(out_p), fix))
+        fix = f"pass e.g. out={out_p.with_suffix('.safetensors')}"
+        raise InputError(describe("out", "import_weights", "a .safetensors path", str(out_p),
+                                  fix), param="out")
     cls = adapter_class(baseline)
     obj = _strip_all(read_torch_file(src))
     imported = cls.import_official(obj, str(src))

@@ -32,6 +32,7 @@ from reidbench.errors import (
     InputError,
     ReidbenchError,
     describe,
+    first_line,
     quote,
     shorten,
 )
@@ -239,7 +240,7 @@ def build_from_checkpoint(build: Any, stored: Mapping[str, Any], options: Mappin
                                   f"in {where})") from None
         raise
     except (TypeError, ValueError, OverflowError, AssertionError, ArithmeticError) as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        reason = first_line(exc)
         from_user = sorted(set(options))
         if stored and not from_user:
             raise CheckpointError(describe("metadata 'config'", where, f"options adapter "

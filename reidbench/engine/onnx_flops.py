@@ -21,6 +21,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from reidbench.adapters.modelfile.onnx_file import FLOAT_TENSOR_TYPES
+
 __all__ = ["ONNX_FLOPS_COUNTER", "onnx_graph_flops"]
 
 #: Recorded beside the numbers (provenance: what counted them).
@@ -29,7 +31,6 @@ ONNX_FLOPS_COUNTER = ("reidbench.engine.onnx_flops (Conv, ConvTranspose, Gemm, M
 _COUNTED = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "Einsum"})
 _OPAQUE = frozenset({"If", "Loop", "Scan", "QLinearConv", "QLinearMatMul",
                      "ConvInteger", "MatMulInteger"})
-_FLOAT_TYPES = frozenset({1, 10, 11, 16})  # float, float16, double, bfloat16
 
 
 def onnx_graph_flops(model: Any, input_shape: Sequence[int]) -> int | None:
@@ -46,7 +47,7 @@ def onnx_graph_flops(model: Any, input_shape: Sequence[int]) -> int | None:
     m = onnx.ModelProto()
     m.CopyFrom(model)
     for t in m.graph.initializer:  # shapes need the dims only; keep small integer constants
-        if t.data_type in _FLOAT_TYPES or t.data_location == onnx.TensorProto.EXTERNAL:
+        if t.data_type in FLOAT_TENSOR_TYPES or t.data_location == onnx.TensorProto.EXTERNAL:
             t.ClearField("raw_data")
             t.ClearField("float_data")
             t.ClearField("double_data")

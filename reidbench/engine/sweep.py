@@ -25,7 +25,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from reidbench.errors import DataError, InputError, ProtocolError, describe
+from reidbench.errors import DataError, InputError, ProtocolError, describe, first_line
 from reidbench.fileio import loads_bounded, write_json_atomic
 from reidbench.protocols.record import canonical_json
 from reidbench.records.sweep import SWEEP_SCHEMA
@@ -205,7 +205,7 @@ def check_axes(adapter_name: str, grid: dict[str, list[Any]],
     try:
         instance = cls(num_classes=2, **(model_config or {}))
     except (TypeError, ValueError) as exc:
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        reason = first_line(exc)
         raise InputError(describe("model_config", f"run_sweep {adapter_name}", "model options "
                                   f"{adapter_name} accepts", reason, "fix the shared options"),
                          param="model_config") from None
@@ -240,7 +240,7 @@ def _check_axis_values(cls: type, adapter_name: str, grid: dict[str, list[Any]],
                 raise InputError(f"{exc} (grid value {axis}={value!r})"[:600],
                                  param="grid") from None
             except (TypeError, ValueError, RuntimeError, AssertionError, OverflowError) as exc:
-                reason = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+                reason = first_line(exc, 160)
                 raise InputError(describe(f"grid value {axis}={value!r}"[:120],
                                           f"reidbench sweep {adapter_name}", "a value the model "
                                           "option takes", reason, "fix the grid"),

@@ -30,7 +30,7 @@ import numpy as np
 
 from reidbench.engine.sampler import PKSampler
 from reidbench.engine.trainbatch import load_batch
-from reidbench.errors import InputError, describe
+from reidbench.errors import InputError, describe, first_line, is_allocation_failure
 from reidbench.fileio import unwritable_reason, write_json_atomic
 
 __all__ = ["TrainOptions", "check_train_options", "train"]
@@ -210,7 +210,7 @@ def _resume(last: Path, run: dict[str, Any], modules: dict[str, Any]) -> dict[st
         for name, module in modules.items():
             module.load_state_dict(saved[name])
     except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        reason = first_line(exc)
         raise InputError(describe(str(last), "train (resume)", "a resume state of "
                                   f"this {run['baseline']} model", reason[:200], fix),
                          param="resume") from None
@@ -370,9 +370,9 @@ def _train(adapter_name: str, data_root: str | Path, dataset_name: str, out: Pat
         adapter = _build(cls, model_config, len(label_of), size, options.seed)
     except (TypeError, ValueError, MemoryError, RuntimeError) as exc:
         if isinstance(exc, InputError) or (isinstance(exc, RuntimeError)
-                                           and "alloc" not in str(exc)):
+                                           and not is_allocation_failure(exc)):
             raise
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        reason = first_line(exc)
         unknown = re.search(r"unexpected keyword argument '(\w+)'", reason)
         if unknown:
             reason = f"unknown option {unknown.group(1)!r}"

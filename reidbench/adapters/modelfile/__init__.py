@@ -40,7 +40,7 @@ from reidbench.adapters.modelfile.torchscript_file import (
     inspect_torchscript,
     is_torchscript,
 )
-from reidbench.errors import CheckpointError, describe
+from reidbench.errors import CheckpointError, describe, first_line
 
 __all__ = ["KEYS", "FileModelAdapter", "ModelFile", "ModelMeta", "open_model_file"]
 
@@ -76,7 +76,10 @@ class ModelFile:
                 axis, a wrong input rank or an output that is not ``(N, D)`` finite.
         """
         if self.format == "onnx":
-            assert self.onnx is not None
+            if self.onnx is None:  # only open_model_file's checks fill it in
+                raise CheckpointError(describe("ONNX model", str(self.path), "a file read and "
+                                               "checked by open_model_file", "an unchecked "
+                                               "ModelFile", "open it with open_model_file"))
             runner: Any = OnnxModel(self.data, self.path, self.onnx[1], device)
         else:
             runner = TorchScriptModel(self.data, self.path, device)
@@ -247,7 +250,7 @@ class FileModelAdapter(Adapter):
         except CheckpointError:
             raise
         except Exception as exc:  # noqa: BLE001 - the runtimes raise many types
-            first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+            first = first_line(exc)
             raise CheckpointError(describe("model file", str(self.file.path), "a network that "
                                            f"runs on input {tuple(x.shape)} (reidbench.input "
                                            f"{self.file.meta.input!r}, input_size "

@@ -15,14 +15,17 @@ Before a session is created the file is parsed with ``onnx`` and refused when it
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
-from reidbench.errors import CheckpointError, describe
+from reidbench.errors import CheckpointError, describe, first_line
 
-__all__ = ["MAX_ONNX_BYTES", "STANDARD_DOMAINS", "OnnxModel", "inspect_onnx",
-           "onnx_parameter_count"]
+__all__ = ["FLOAT_TENSOR_TYPES", "MAX_ONNX_BYTES", "STANDARD_DOMAINS", "OnnxModel",
+           "inspect_onnx", "onnx_parameter_count"]
 
+#: ``TensorProto`` data types of floating-point tensors: FLOAT, FLOAT16, DOUBLE, BFLOAT16.
+FLOAT_TENSOR_TYPES = frozenset({1, 10, 11, 16})
 #: Largest ONNX file read (bytes); external data files are bounded by the same figure in all.
 MAX_ONNX_BYTES = 2 * 1024**3
 #: Operator domains of the ONNX standard.
@@ -57,7 +60,7 @@ def inspect_onnx(data: bytes, path: Path) -> tuple[Any, bool, dict[str, str]]:
     try:
         onnx.checker.check_model(model)
     except Exception as exc:  # noqa: BLE001 - any checker failure is a malformed model
-        first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+        first = first_line(exc)
         raise CheckpointError(describe("ONNX model", where, "a graph onnx.checker accepts",
                                        first.strip()[:160], "re-export the model")) from None
     props = {p.key: p.value for p in model.metadata_props}
@@ -143,18 +146,8 @@ def onnx_parameter_count(model: Any) -> int:
     PyTorch). Integer tensors (shapes, indices) are not counted. Read from the tensors' declared
     dims; nothing is loaded.
     """
-    import onnx
-
-    floating = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE,
-                onnx.TensorProto.BFLOAT16}
-    total = 0
-    for tensor in _tensors(model):
-        if tensor.data_type in floating:
-            n = 1
-            for d in tensor.dims:
-                n *= int(d)
-            total += n
-    return total
+    return sum(math.prod(int(d) for d in t.dims) for t in _tensors(model)
+               if t.data_type in FLOAT_TENSOR_TYPES)
 
 
 def _check_external_data(model: Any, path: Path) -> bool:
@@ -248,7 +241,7 @@ class OnnxModel:
             self.session = ort.InferenceSession(str(path) if external else data,
                                                 sess_options=options, providers=providers)
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
-            first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+            first = first_line(exc)
             raise CheckpointError(describe("ONNX model", str(path), "a model onnxruntime "
                                            f"{self.version} can load", first.strip()[:160],
                                            "re-export it with a standard opset")) from None

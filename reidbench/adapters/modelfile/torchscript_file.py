@@ -30,7 +30,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from reidbench.errors import CheckpointError, describe
+from reidbench.errors import CheckpointError, describe, first_line
 
 __all__ = ["MAX_TORCHSCRIPT_BYTES", "REFUSED_OPS", "TorchScriptModel", "inspect_torchscript",
            "is_torchscript"]
@@ -160,7 +160,7 @@ class TorchScriptModel:
                 warnings.simplefilter("ignore")
                 module = torch.jit.load(io.BytesIO(data), map_location=device)
         except Exception as exc:  # noqa: BLE001 - torch raises many types here
-            first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+            first = first_line(exc)
             raise CheckpointError(describe("TorchScript archive", str(path), "an archive torch "
                                            f"{torch.__version__} can load", first.strip()[:160],
                                            "save it again with torch.jit.save")) from None
